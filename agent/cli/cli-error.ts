@@ -1,0 +1,58 @@
+// Errors of the command line itself (bad usage), and how any error becomes a message and an
+// exit code: the cause chain is printed, never a stack trace.
+
+export class UsageError extends Error {
+  readonly code = 'ERR_USAGE';
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Documented exit codes (docs/cli.md). */
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  diskLayout: 3,
+  deviceIo: 4,
+  refused: 5,
+} as const;
+
+const EXIT_BY_CODE: Record<string, number> = {
+  ERR_USAGE: EXIT.usage,
+  ERR_NOT_GPT: EXIT.diskLayout,
+  ERR_GPT_CORRUPT: EXIT.diskLayout,
+  ERR_GPT_TRUNCATED: EXIT.diskLayout,
+  ERR_SLOTS_MISSING: EXIT.diskLayout,
+  ERR_SLOTS_AMBIGUOUS: EXIT.diskLayout,
+  ERR_GRUBENV_INVALID: EXIT.diskLayout,
+  ERR_DEVICE_IO: EXIT.deviceIo,
+  ERR_ROLLBACK_TARGET_NOT_GOOD: EXIT.refused,
+  ERR_BOOTED_SLOT_UNKNOWN: EXIT.failure,
+};
+
+function codeOf(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') return error.code;
+  return undefined;
+}
+
+export function exitCodeFor(error: unknown): number {
+  const code = codeOf(error);
+  return (code === undefined ? undefined : EXIT_BY_CODE[code]) ?? EXIT.failure;
+}
+
+/** "slipway: <message> [CODE]" followed by one "  caused by: …" line per cause. */
+export function describeError(error: unknown): string {
+  const lines: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && depth < 8; depth++) {
+    const message = current instanceof Error ? current.message : String(current);
+    const code = codeOf(current);
+    const text = code ? `${message} [${code}]` : message;
+    lines.push(depth === 0 ? `slipway: ${text}` : `  caused by: ${text}`);
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return lines.join('\n');
+}

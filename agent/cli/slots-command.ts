@@ -1,0 +1,152 @@
+// `slipway slots`: show both slots and their boot flags; `stage`, `mark-good`, `mark-unbootable`
+// and `rollback` change them (cgpt's jobs, for operators and tests).
+
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { bootedSlotFromCmdline } from '../slots/booted-slot.ts';
+import { findBootDisk } from '../slots/boot-disk.ts';
+import { isSlotName } from '../slots/boot-chooser.ts';
+import { UsageError } from './cli-error.ts';
+import type { BootChooser, BootState, SlotName } from '../slots/boot-chooser.ts';
+import type { CliIo } from './io.ts';
+
+export interface ChooserRequest {
+  readonly disk: string;
+  readonly kind: 'gptprio' | 'grubenv';
+  readonly grubenv: string | undefined;
+  /** For image files only: the logical sector size, when probing for the GPT must not decide. */
+  readonly sectorSize: number | undefined;
+}
+
+export interface SlotsDeps {
+  readonly io: CliIo;
+  readonly openChooser: (request: ChooserRequest) => BootChooser;
+}
+
+export const SLOTS_USAGE = `usage:
+  slipway slots [--disk PATH] [--json] [--booted SLOT]
+  slipway slots stage SLOT [--tries N] [--disk PATH]
+  slipway slots mark-good SLOT [--disk PATH]
+  slipway slots mark-unbootable SLOT [--disk PATH]
+  slipway slots rollback [--booted SLOT] [--disk PATH]
+options common to all:
+  --chooser gptprio|grubenv   where the boot flags live (default gptprio)
+  --grubenv PATH              the GRUB environment file (with --chooser grubenv)
+  --sector-size 512|4096      logical sector size of an image file (default: found from the GPT)
+SLOT is USR-A or USR-B. Without --disk, the disk holding the booted slot is used.`;
+
+const OPTIONS = {
+  disk: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  booted: { type: 'string' },
+  tries: { type: 'string', default: '1' },
+  chooser: { type: 'string', default: 'gptprio' },
+  grubenv: { type: 'string' },
+  'sector-size': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export async function runSlots(argv: readonly string[], deps: SlotsDeps): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  if (values.help) {
+    deps.io.stdout(`${SLOTS_USAGE}\n`);
+    return 0;
+  }
+  const [action = 'show', slotArg, ...rest] = positionals;
+  if (rest.length > 0) throw new UsageError(`unexpected arguments: ${rest.join(' ')}\n${SLOTS_USAGE}`);
+  const chooser = deps.openChooser({
+    disk: values.disk ?? (await findBootDisk(deps.io.host)),
+    kind: parseChooserKind(values.chooser),
+    grubenv: values.grubenv,
+    sectorSize: values['sector-size'] === undefined ? undefined : parseSectorSize(values['sector-size']),
+  });
+  const booted = async (state: BootState): Promise<SlotName | null> =>
+    values.booted !== undefined ? parseSlot(values.booted, '--booted') : await bootedFromHost(state, deps.io);
+
+  let state: BootState;
+  switch (action) {
+    case 'show':
+      if (slotArg !== undefined) throw new UsageError(`unexpected argument: ${slotArg}\n${SLOTS_USAGE}`);
+      state = await chooser.read();
+      break;
+    case 'stage':
+      state = await chooser.stage(parseSlot(slotArg, 'stage'), parseTries(values.tries));
+      break;
+    case 'mark-good':
+      state = await chooser.markGood(parseSlot(slotArg, 'mark-good'));
+      break;
+    case 'mark-unbootable':
+      state = await chooser.markUnbootable(parseSlot(slotArg, 'mark-unbootable'));
+      break;
+    case 'rollback': {
+      const from = await booted(await chooser.read());
+      if (!from) throw new UsageError('cannot tell which slot is booted; pass --booted SLOT');
+      state = await chooser.rollback(from);
+      break;
+    }
+    default:
+      throw new UsageError(`unknown slots action "${action}"\n${SLOTS_USAGE}`);
+  }
+  const bootedSlot = await booted(state);
+  deps.io.stdout(values.json ? `${JSON.stringify(slotsJson(state, bootedSlot, chooser.kind), null, 2)}\n` : formatSlots(state, bootedSlot, chooser.kind));
+  return 0;
+}
+
+/** The booted slot from /proc/cmdline, or null when this host did not boot from that disk. */
+async function bootedFromHost(state: BootState, io: CliIo): Promise<SlotName | null> {
+  const cmdline = await readFile(io.host.procCmdline, 'utf8').catch(() => '');
+  try {
+    return bootedSlotFromCmdline(cmdline, state.slots);
+  } catch {
+    return null;
+  }
+}
+
+export function slotsJson(state: BootState, booted: SlotName | null, chooser: string): object {
+  return {
+    chooser,
+    slots: state.slots.map(({ name, partuuid, partition, priority, tries, successful }) => ({ name, partuuid, partition, priority, tries, successful })),
+    booted,
+    next: state.next,
+  };
+}
+
+export function formatSlots(state: BootState, booted: SlotName | null, chooser: string): string {
+  const header = ['', 'SLOT', 'PART', 'PARTUUID', 'PRIORITY', 'TRIES', 'SUCCESSFUL', ''];
+  const rows = state.slots.map((slot) => [
+    slot.name === booted ? '●' : ' ',
+    slot.name,
+    String(slot.partition),
+    slot.partuuid,
+    String(slot.priority),
+    String(slot.tries),
+    slot.successful ? 'yes' : 'no',
+    [slot.name === booted ? 'booted' : '', slot.name === state.next ? 'next boot' : ''].filter(Boolean).join(', '),
+  ]);
+  const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => row[i]?.length ?? 0)));
+  const line = (row: string[]): string => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const footer = state.next === null ? 'no slot is bootable: the bootloader has nothing to choose' : `next boot: ${state.next}`;
+  return `${[`boot chooser: ${chooser}`, line(header), ...rows.map(line), footer].join('\n')}\n`;
+}
+
+function parseSlot(value: string | undefined, where: string): SlotName {
+  if (value === undefined) throw new UsageError(`${where} needs a slot: USR-A or USR-B`);
+  const upper = value.toUpperCase();
+  if (!isSlotName(upper)) throw new UsageError(`${where}: "${value}" is not a slot; use USR-A or USR-B`);
+  return upper;
+}
+
+function parseTries(value: string): number {
+  if (!/^\d+$/.test(value)) throw new UsageError(`--tries must be a whole number, got "${value}"`);
+  return Number(value);
+}
+
+function parseChooserKind(value: string): 'gptprio' | 'grubenv' {
+  if (value === 'gptprio' || value === 'grubenv') return value;
+  throw new UsageError(`--chooser must be gptprio or grubenv, got "${value}"`);
+}
+
+function parseSectorSize(value: string): number {
+  if (value === '512' || value === '4096') return Number(value);
+  throw new UsageError(`--sector-size must be 512 or 4096, got "${value}"`);
+}

@@ -1,0 +1,48 @@
+// Which slot is running: the kernel command line names the /usr (or root) partition by PARTUUID
+// or PARTLABEL, and that is matched against the slots of the disk.
+
+import { SlotError } from './slot-errors.ts';
+import type { SlotName, SlotState } from './boot-chooser.ts';
+
+/** Parameters that name the partition holding the running OS, most specific first. */
+const SLOT_PARAMETERS = ['mount.usr', 'usr', 'verity.usr', 'root'] as const;
+
+export type PartitionRef = { readonly partuuid: string } | { readonly partlabel: string };
+
+/** Splits a command line into key=value pairs, honouring double quotes as the kernel does. */
+export function parseCmdline(cmdline: string): Map<string, string> {
+  const parameters = new Map<string, string>();
+  for (const match of cmdline.matchAll(/(?:[^\s"]+|"[^"]*")+/g)) {
+    const word = match[0].replaceAll('"', '');
+    const eq = word.indexOf('=');
+    if (eq > 0) parameters.set(word.slice(0, eq), word.slice(eq + 1));
+    else parameters.set(word, '');
+  }
+  return parameters;
+}
+
+export function partitionRefFrom(value: string): PartitionRef | null {
+  const byUuid = /^(?:PARTUUID=|\/dev\/disk\/by-partuuid\/)([0-9a-fA-F-]{36})$/.exec(value);
+  if (byUuid?.[1]) return { partuuid: byUuid[1].toLowerCase() };
+  const byLabel = /^(?:PARTLABEL=|\/dev\/disk\/by-partlabel\/)(.+)$/.exec(value);
+  if (byLabel?.[1]) return { partlabel: byLabel[1] };
+  return null;
+}
+
+/** The booted slot according to the command line, or an error saying what was looked for. */
+export function bootedSlotFromCmdline(cmdline: string, slots: readonly SlotState[]): SlotName {
+  const parameters = parseCmdline(cmdline);
+  const tried: string[] = [];
+  for (const key of SLOT_PARAMETERS) {
+    const value = parameters.get(key);
+    if (value === undefined) continue;
+    tried.push(`${key}=${value}`);
+    const ref = partitionRefFrom(value);
+    if (!ref) continue;
+    const slot = slots.find((s) => ('partuuid' in ref ? s.partuuid === ref.partuuid : s.name === ref.partlabel));
+    if (slot) return slot.name;
+  }
+  const known = slots.map((s) => `${s.name}=${s.partuuid}`).join(', ');
+  const seen = tried.length > 0 ? tried.join(' ') : `none of ${SLOT_PARAMETERS.join(', ')}`;
+  throw new SlotError('ERR_BOOTED_SLOT_UNKNOWN', `the kernel command line names no slot of this disk (${seen}; slots: ${known})`);
+}

@@ -1,0 +1,24 @@
+// Error classes of the slot engine: a stable code for each failure and the cause chain kept.
+
+export type SlotErrorCode =
+  | 'ERR_DEVICE_IO'
+  | 'ERR_NOT_GPT'
+  | 'ERR_GPT_CORRUPT'
+  | 'ERR_GPT_TRUNCATED'
+  | 'ERR_SLOTS_MISSING'
+  | 'ERR_SLOTS_AMBIGUOUS'
+  | 'ERR_SLOT_UNKNOWN'
+  | 'ERR_ROLLBACK_TARGET_NOT_GOOD'
+  | 'ERR_TRIES_OUT_OF_RANGE'
+  | 'ERR_GRUBENV_INVALID'
+  | 'ERR_BOOTED_SLOT_UNKNOWN';
+
+export class SlotError extends Error {
+  readonly code: SlotErrorCode;
+
+  constructor(code: SlotErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SlotError';
+    this.code = code;
+  }
+}
