@@ -29,7 +29,8 @@ process.exitCode = await runCli(process.argv.slice(2), {
   io: {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
-    host: HOST_PATHS,
+    // SLIPWAY_PROC_CMDLINE lets tests and image builds point at another command line.
+    host: { ...HOST_PATHS, procCmdline: process.env.SLIPWAY_PROC_CMDLINE ?? HOST_PATHS.procCmdline },
   },
   openChooser,
 });

@@ -55,13 +55,16 @@ export async function readGpt(device: BlockDevice, options: { repair: boolean })
   const warnings: string[] = [];
   if (!hasProtectiveMbr(await device.read(0, sectorSize))) warnings.push(`${device.path} has no protective MBR at LBA 0`);
 
-  const primary = await readCopy(device, 1n, totalSectors);
-  if (isValid(primary) && primary.header.backupLba > lastLba) {
+  // A CRC-valid primary that places its backup past the end means the disk lost its tail: refuse
+  // rather than "repair" a backup into the middle of a partition.
+  const primaryHeader = decodeHeader(await device.read(sectorSize, sectorSize));
+  if (typeof primaryHeader !== 'string' && primaryHeader.backupLba > lastLba) {
     throw new SlotError(
       'ERR_GPT_TRUNCATED',
-      `GPT on ${device.path} puts its backup header at LBA ${primary.header.backupLba} but the device ends at LBA ${lastLba} (truncated image?)`,
+      `GPT on ${device.path} puts its backup header at LBA ${primaryHeader.backupLba} but the device ends at LBA ${lastLba} (truncated image?)`,
     );
   }
+  const primary = await readCopy(device, 1n, totalSectors);
   const backupLba = isValid(primary) ? primary.header.backupLba : lastLba;
   const backup = await readCopy(device, backupLba, totalSectors);
 

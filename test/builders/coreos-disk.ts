@@ -73,3 +73,11 @@ export async function attachLoop(image: string, sectorSize: number): Promise<{ d
   const device = stdout.trim();
   return { device, detach: async () => void (await run('losetup', ['--detach', device])) };
 }
+
+/** A 4 MiB image with just USR-A (3) and USR-B (4), for tests that copy the disk many times. */
+export async function makeSmallSlotsImage(path: string, a: SlotAttributes = GOOD_A, b: SlotAttributes = EMPTY_B): Promise<void> {
+  await writeFile(path, '');
+  await truncate(path, 4 * 1024 * 1024);
+  const slots = ['-n', '3:2048:+1M', '-t', `3:${USR_TYPE}`, '-c', '3:USR-A', '-n', '4:0:+1M', '-t', `4:${USR_TYPE}`, '-c', '4:USR-B'];
+  await run('sgdisk', ['-o', ...slots, ...attributeArgs(3, a), ...attributeArgs(4, b), path]);
+}

@@ -1,0 +1,98 @@
+// The `slipway slots` command as operators run it: a real process on a real image, its JSON
+// fields, its table, and its documented exit codes with the cause chain on stderr.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeCoreosImage, run, tempDir } from '../builders/coreos-disk.ts';
+import type { TempDir } from '../builders/coreos-disk.ts';
+
+let dir: TempDir;
+let disk: string;
+beforeAll(async () => {
+  dir = await tempDir();
+  disk = join(dir.path, 'disk.img');
+  await makeCoreosImage(disk);
+});
+afterAll(async () => {
+  await dir.remove();
+});
+
+function slipway(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['agent/main.ts', ...args], (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+interface SlotsJson {
+  slots: { name: string; partuuid: string; priority: number; tries: number; successful: boolean }[];
+  booted: string | null;
+  next: string | null;
+}
+
+describe('slipway slots', () => {
+  it('prints the documented JSON fields', async () => {
+    const result = await slipway('slots', '--disk', disk, '--json', '--booted', 'USR-A');
+    expect(result.code).toBe(0);
+    const json = JSON.parse(result.stdout) as SlotsJson;
+    const { stdout } = await run('sgdisk', ['-i', '3', disk]);
+    expect(json.slots[0]?.partuuid).toBe(/Partition unique GUID: (\S+)/.exec(stdout)?.[1]?.toLowerCase());
+    expect(json.slots.map(({ name, priority, tries, successful }) => ({ name, priority, tries, successful }))).toEqual([
+      { name: 'USR-A', priority: 1, tries: 0, successful: true },
+      { name: 'USR-B', priority: 0, tries: 0, successful: false },
+    ]);
+    expect(json.booted).toBe('USR-A');
+    expect(json.next).toBe('USR-A');
+  });
+
+  it('stages and marks good, showing the next boot in the table', async () => {
+    const staged = await slipway('slots', 'stage', 'USR-B', '--disk', disk, '--tries', '3', '--booted', 'USR-A');
+    expect(staged.code).toBe(0);
+    expect(staged.stdout).toMatch(/USR-B\s+4\s+\S+\s+2\s+3\s+no\s+next boot/);
+    expect(staged.stdout).toMatch(/●\s+USR-A.*booted/);
+    const good = await slipway('slots', 'mark-good', 'usr-b', '--disk', disk, '--json');
+    expect(JSON.parse(good.stdout)).toMatchObject({ next: 'USR-B', slots: [{ name: 'USR-A' }, { name: 'USR-B', tries: 0, successful: true }] });
+  });
+
+  it('reads the booted slot from the kernel command line when not given', async () => {
+    const cmdline = join(dir.path, 'cmdline');
+    const { stdout } = await run('sgdisk', ['-i', '4', disk]);
+    await writeFile(cmdline, `console=ttyS0 mount.usr=PARTUUID=${/Partition unique GUID: (\S+)/.exec(stdout)?.[1]} ro\n`);
+    const result = await slipwayWithCmdline(cmdline, 'slots', '--disk', disk, '--json');
+    expect(JSON.parse(result.stdout)).toMatchObject({ booted: 'USR-B' });
+  });
+
+  it('exits 2 on usage errors', async () => {
+    const result = await slipway('slots', 'stage', 'USR-C', '--disk', disk);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('"USR-C" is not a slot');
+    expect((await slipway('slots', '--frobnicate')).code).toBe(2);
+    expect((await slipway('nonsense')).code).toBe(2);
+  });
+
+  it('exits 3 with the device and problem named when the disk is not GPT', async () => {
+    const blank = join(dir.path, 'blank.img');
+    await writeFile(blank, Buffer.alloc(1024 * 1024));
+    const result = await slipway('slots', '--disk', blank);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toBe(`slipway: no GPT on ${blank}: no "EFI PART" header at LBA 1 or at the last LBA 2047 [ERR_NOT_GPT]\n`);
+  });
+
+  it('exits 4 with the cause chain when the device cannot be opened', async () => {
+    const result = await slipway('slots', '--disk', join(dir.path, 'absent.img'));
+    expect(result.code).toBe(4);
+    expect(result.stderr).toMatch(/^slipway: failed to open .*absent\.img \[ERR_DEVICE_IO\]\n {2}caused by: ENOENT.*\[ENOENT\]\n$/);
+  });
+});
+
+/** Runs the CLI with /proc/cmdline replaced, through the test-only SLIPWAY_PROC_CMDLINE override. */
+function slipwayWithCmdline(cmdline: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['agent/main.ts', ...args], { env: { ...process.env, SLIPWAY_PROC_CMDLINE: cmdline } }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
