@@ -48,7 +48,7 @@ export function describeError(error: unknown): string {
   const lines: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current !== undefined && depth < 8; depth++) {
-    const message = current instanceof Error ? current.message : String(current);
+    const message = current instanceof Error ? current.message : typeof current === 'string' ? current : JSON.stringify(current);
     const code = codeOf(current);
     const text = code ? `${message} [${code}]` : message;
     lines.push(depth === 0 ? `slipway: ${text}` : `  caused by: ${text}`);

@@ -49,7 +49,7 @@ export function coreosLayoutArgs(sectorSize: number, a: SlotAttributes, b: SlotA
 
 export interface TempDir {
   readonly path: string;
-  remove(): Promise<void>;
+  remove: () => Promise<void>;
 }
 
 export async function tempDir(prefix = 'slipway-test-'): Promise<TempDir> {
@@ -68,7 +68,7 @@ export async function makeCoreosImage(path: string, a: SlotAttributes = GOOD_A, 
 }
 
 /** Attaches `image` as a loop device with the given logical sector size; detach when done. */
-export async function attachLoop(image: string, sectorSize: number): Promise<{ device: string; detach(): Promise<void> }> {
+export async function attachLoop(image: string, sectorSize: number): Promise<{ device: string; detach: () => Promise<void> }> {
   const { stdout } = await run('losetup', ['--find', '--show', '--sector-size', String(sectorSize), image]);
   const device = stdout.trim();
   return { device, detach: async () => void (await run('losetup', ['--detach', device])) };

@@ -33,13 +33,17 @@ async function imageWith(damage: (bytes: Uint8Array) => Uint8Array | void): Prom
 
 const chooserFor = (disk: string): GptBootChooser => new GptBootChooser(({ writable }) => FileBlockDevice.open(disk, { writable, sectorSize: SECTOR }));
 const lastLba = (): number => pristine.length / SECTOR - 1;
+/** Flips bits of one byte, as a bad sector or a stray write would. */
+const flip = (bytes: Uint8Array, at: number, mask: number): void => {
+  bytes[at] = (bytes[at] ?? 0) ^ mask;
+};
 
 describe('repairs one damaged copy from the other', () => {
   it.each([
-    ['primary header', (b: Uint8Array) => void (b[SECTOR + 20] ^= 0xff)],
-    ['primary entry array', (b: Uint8Array) => void (b[2 * SECTOR + 2 * 128 + 50] ^= 0x01)],
-    ['backup header', (b: Uint8Array) => void (b[lastLba() * SECTOR + 20] ^= 0xff)],
-    ['backup entry array', (b: Uint8Array) => void (b[(lastLba() - 32) * SECTOR + 2 * 128 + 50] ^= 0x01)],
+    ['primary header', (b: Uint8Array) => flip(b, SECTOR + 20, 0xff)],
+    ['primary entry array', (b: Uint8Array) => flip(b, 2 * SECTOR + 2 * 128 + 50, 0x01)],
+    ['backup header', (b: Uint8Array) => flip(b, lastLba() * SECTOR + 20, 0xff)],
+    ['backup entry array', (b: Uint8Array) => flip(b, (lastLba() - 32) * SECTOR + 2 * 128 + 50, 0x01)],
   ])('%s', async (_name, damage) => {
     const disk = await imageWith(damage);
     const before = await readFile(disk);
@@ -76,7 +80,7 @@ describe('repairs one damaged copy from the other', () => {
 
 describe('refuses with a clear error and writes nothing', () => {
   const cases: [string, (b: Uint8Array) => Uint8Array | void, string, RegExp][] = [
-    ['both copies corrupt', (b) => void ((b[SECTOR + 20] ^= 0xff), (b[lastLba() * SECTOR + 20] ^= 0xff)), 'ERR_GPT_CORRUPT', /both GPT copies on .*case-\d+\.img are damaged: primary: header CRC32 mismatch/],
+    ['both copies corrupt', (b) => (flip(b, SECTOR + 20, 0xff), flip(b, lastLba() * SECTOR + 20, 0xff)), 'ERR_GPT_CORRUPT', /both GPT copies on .*case-\d+\.img are damaged: primary: header CRC32 mismatch/],
     ['not GPT at all', (b) => new Uint8Array(b.length), 'ERR_NOT_GPT', /no GPT on .*case-\d+\.img/],
     ['truncated image', (b) => b.slice(0, b.length - 4 * 1024 * 1024), 'ERR_GPT_TRUNCATED', /backup header at LBA \d+ but the device ends at LBA \d+ \(truncated image\?\)/],
   ];

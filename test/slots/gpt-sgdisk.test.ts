@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 /** Creates a disk with sgdisk: a plain image file for 512, a loop device for 4096. */
-async function sgdiskDisk(name: string, sectorSize: 512 | 4096, a: SlotAttributes, b: SlotAttributes): Promise<{ disk: string; done(): Promise<void> }> {
+async function sgdiskDisk(name: string, sectorSize: 512 | 4096, a: SlotAttributes, b: SlotAttributes): Promise<{ disk: string; done: () => Promise<void> }> {
   const image = join(dir.path, name);
   await writeFile(image, '');
   await truncate(image, 96 * 1024 * 1024);
