@@ -8,7 +8,7 @@ const disk = 'build/demo/disk.img';
 const USR = '5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6';
 
 function sh(command: string, args: string[]): string {
-  return execFileSync(command, args, { encoding: 'utf8' });
+  return execFileSync(command, args, { encoding: 'utf8', env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } });
 }
 
 function step(title: string, ...args: string[]): void {

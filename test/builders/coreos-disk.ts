@@ -7,7 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-export const run = promisify(execFile);
+const execFileAsync = promisify(execFile);
+/** Runs a tool with sbin on the PATH: sgdisk and losetup live there and a non-login shell may lack it. */
+export const run = (command: string, args: string[]): Promise<{ stdout: string; stderr: string }> =>
+  execFileAsync(command, args, { env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } });
 export const USR_TYPE = '5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6';
 
 export interface SlotAttributes {

@@ -7,15 +7,20 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeCoreosImage, run, tempDir } from '../builders/coreos-disk.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
+import { missingTools, SGDISK } from '../builders/require-tools.ts';
+
+const skip = missingTools(SGDISK);
 
 let dir: TempDir;
 let disk: string;
 beforeAll(async () => {
+  if (skip !== null) return;
   dir = await tempDir();
   disk = join(dir.path, 'disk.img');
   await makeCoreosImage(disk);
 });
 afterAll(async () => {
+  if (skip !== null) return;
   await dir.remove();
 });
 
@@ -33,7 +38,7 @@ interface SlotsJson {
   next: string | null;
 }
 
-describe('slipway slots', () => {
+describe.skipIf(skip !== null)(`${skip ?? ''} slipway slots`, () => {
   it('prints the documented JSON fields', async () => {
     const result = await slipway('slots', '--disk', disk, '--json', '--booted', 'USR-A');
     expect(result.code).toBe(0);

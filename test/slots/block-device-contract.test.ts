@@ -9,14 +9,19 @@ import { MemoryBlockDevice } from '../fakes/memory-block-device.ts';
 import { attachLoop, tempDir } from '../builders/coreos-disk.ts';
 import type { BlockDevice } from '../../agent/slots/block-device.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
+import { missingTools, LOSETUP } from '../builders/require-tools.ts';
+
+const skip = missingTools(LOSETUP);
 
 const SIZE = 1024 * 1024;
 let dir: TempDir;
 const cleanups: (() => Promise<void>)[] = [];
 beforeAll(async () => {
+  if (skip !== null) return;
   dir = await tempDir();
 });
 afterAll(async () => {
+  if (skip !== null) return;
   for (const cleanup of cleanups) await cleanup();
   await dir.remove();
 });
@@ -42,7 +47,7 @@ const adapters: [string, () => Promise<BlockDevice>, number][] = [
   ],
 ];
 
-describe.each(adapters)('%s', (_name, openDevice, sectorSize) => {
+describe.skipIf(skip !== null).each(adapters)(`${skip ?? ''} %s`, (_name, openDevice, sectorSize) => {
   it('reports size and sector size', async () => {
     const device = await openDevice();
     expect(device.size).toBe(SIZE);

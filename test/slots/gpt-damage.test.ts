@@ -9,17 +9,22 @@ import { GptBootChooser } from '../../agent/slots/gpt-boot-chooser.ts';
 import { readGpt } from '../../agent/slots/gpt-disk.ts';
 import { makeCoreosImage, run, tempDir, USR_TYPE } from '../builders/coreos-disk.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
+import { missingTools, SGDISK } from '../builders/require-tools.ts';
+
+const skip = missingTools(SGDISK);
 
 let dir: TempDir;
 let pristine: Uint8Array;
 const SECTOR = 512;
 beforeAll(async () => {
+  if (skip !== null) return;
   dir = await tempDir();
   const path = join(dir.path, 'pristine.img');
   await makeCoreosImage(path);
   pristine = await readFile(path);
 });
 afterAll(async () => {
+  if (skip !== null) return;
   await dir.remove();
 });
 
@@ -38,7 +43,7 @@ const flip = (bytes: Uint8Array, at: number, mask: number): void => {
   bytes[at] = (bytes[at] ?? 0) ^ mask;
 };
 
-describe('repairs one damaged copy from the other', () => {
+describe.skipIf(skip !== null)(`${skip ?? ''} repairs one damaged copy from the other`, () => {
   it.each([
     ['primary header', (b: Uint8Array) => flip(b, SECTOR + 20, 0xff)],
     ['primary entry array', (b: Uint8Array) => flip(b, 2 * SECTOR + 2 * 128 + 50, 0x01)],
@@ -78,7 +83,7 @@ describe('repairs one damaged copy from the other', () => {
   });
 });
 
-describe('refuses with a clear error and writes nothing', () => {
+describe.skipIf(skip !== null)(`${skip ?? ''} refuses with a clear error and writes nothing`, () => {
   const cases: [string, (b: Uint8Array) => Uint8Array | void, string, RegExp][] = [
     ['both copies corrupt', (b) => (flip(b, SECTOR + 20, 0xff), flip(b, lastLba() * SECTOR + 20, 0xff)), 'ERR_GPT_CORRUPT', /both GPT copies on .*case-\d+\.img are damaged: primary: header CRC32 mismatch/],
     ['not GPT at all', (b) => new Uint8Array(b.length), 'ERR_NOT_GPT', /no GPT on .*case-\d+\.img/],

@@ -9,12 +9,17 @@ import { GptBootChooser } from '../../agent/slots/gpt-boot-chooser.ts';
 import { attachLoop, coreosLayoutArgs, run, tempDir } from '../builders/coreos-disk.ts';
 import type { SlotAttributes, TempDir } from '../builders/coreos-disk.ts';
 import type { SlotState } from '../../agent/slots/boot-chooser.ts';
+import { missingTools, LOSETUP, SGDISK } from '../builders/require-tools.ts';
+
+const skip = missingTools({ ...SGDISK, ...LOSETUP });
 
 let dir: TempDir;
 beforeAll(async () => {
+  if (skip !== null) return;
   dir = await tempDir();
 });
 afterAll(async () => {
+  if (skip !== null) return;
   await dir.remove();
 });
 
@@ -55,7 +60,7 @@ function expectedBits(slot: SlotState): bigint {
 
 const chooserFor = (disk: string): GptBootChooser => new GptBootChooser(({ writable }) => FileBlockDevice.open(disk, { writable }));
 
-describe.each([512, 4096] as const)('with %i-byte sectors', (sectorSize) => {
+describe.skipIf(skip !== null).each([512, 4096] as const)(`${skip ?? ''} with %i-byte sectors`, (sectorSize) => {
   it('reads the slots and flags sgdisk set', async () => {
     const { disk, done } = await sgdiskDisk(`read-${sectorSize}.img`, sectorSize, { priority: 2, tries: 0, successful: true }, { priority: 1, tries: 5, successful: false });
     try {
