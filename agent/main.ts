@@ -7,6 +7,7 @@ import { createLogger } from './log.ts';
 import { HOST_PATHS } from './slots/boot-disk.ts';
 import { FileBlockDevice } from './slots/file-block-device.ts';
 import { GptBootChooser } from './slots/gpt-boot-chooser.ts';
+import { GrubenvBootChooser } from './slots/grubenv-boot-chooser.ts';
 
 import { UsageError } from './cli/cli-error.ts';
 import type { ChooserRequest } from './cli/slots-command.ts';
@@ -19,7 +20,7 @@ function openChooser(request: ChooserRequest): BootChooser {
     FileBlockDevice.open(request.disk, request.sectorSize === undefined ? { writable } : { writable, sectorSize: request.sectorSize });
   if (request.kind === 'gptprio') return new GptBootChooser(openDevice);
   if (request.grubenv === undefined) throw new UsageError('--chooser grubenv needs --grubenv PATH');
-  throw new UsageError("grubenv: pending");
+  return new GrubenvBootChooser(openDevice, request.grubenv);
 }
 
 const logger = createLogger({ level: process.env.SLIPWAY_LOG_LEVEL ?? 'info', tty: process.stderr.isTTY });

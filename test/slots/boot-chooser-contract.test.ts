@@ -5,12 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
 import { GptBootChooser } from '../../agent/slots/gpt-boot-chooser.ts';
+import { GrubenvBootChooser } from '../../agent/slots/grubenv-boot-chooser.ts';
+import { writeFile } from 'node:fs/promises';
+import { run } from '../builders/coreos-disk.ts';
 import { makeSmallSlotsImage, tempDir } from '../builders/coreos-disk.ts';
-import { missingTools, SGDISK } from '../builders/require-tools.ts';
+import { GRUB_TOOLS, missingTools, SGDISK } from '../builders/require-tools.ts';
 import type { BootChooser, BootState } from '../../agent/slots/boot-chooser.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
 
-const skip = missingTools(SGDISK);
+const skip = missingTools({ ...SGDISK, ...GRUB_TOOLS });
 let dir: TempDir;
 let counter = 0;
 beforeAll(async () => {
@@ -32,6 +35,15 @@ const chooserFactories: [string, () => Promise<BootChooser>][] = [
   ['GptBootChooser', async () => {
     const disk = await freshDisk();
     return new GptBootChooser(({ writable }) => FileBlockDevice.open(disk, { writable }));
+  }],
+  ['GrubenvBootChooser', async () => {
+    const disk = await freshDisk();
+    // The same starting state as the GPT disk: USR-A good, USR-B empty; made by grub-editenv.
+    const env = `${disk}.grubenv`;
+    await writeFile(env, '');
+    await run('grub-editenv', [env, 'create']);
+    await run('grub-editenv', [env, 'set', 'ORDER=A B', 'A_OK=1', 'A_TRY=0', 'B_OK=0', 'B_TRY=0']);
+    return new GrubenvBootChooser(({ writable }) => FileBlockDevice.open(disk, { writable }), env);
   }],
 ];
 
