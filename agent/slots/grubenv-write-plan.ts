@@ -40,12 +40,13 @@ function* permutations<T>(items: readonly T[]): Generator<T[]> {
 
 /**
  * A write order under which every reachable state boots the old or the new choice, and boots
- * something whenever the old state did. Throws if none exists (none of our transitions needs it).
+ * something whenever both the old and the new state do. Throws if none exists (none of our transitions needs it).
  */
 export function planWrites(from: GrubenvState, to: GrubenvState): PlannedWrite[] {
   const changed = STATE_KEYS.filter((key) => from[key] !== to[key]).map((key) => ({ key, value: to[key] }));
   const allowed = new Set([grubenvNext(from), grubenvNext(to)]);
-  const mustBoot = grubenvNext(from) !== null;
+  // Nothing bootable is acceptable only as the intended result (marking the last bootable slot unbootable).
+  const mustBoot = grubenvNext(from) !== null && grubenvNext(to) !== null;
   for (const order of permutations(changed)) {
     const safe = reachableStates(from, order).every((state) => {
       const next = grubenvNext(state);
