@@ -108,6 +108,7 @@ export function slotsJson(state: BootState, booted: SlotName | null, chooser: st
     slots: state.slots.map(({ name, partuuid, partition, priority, tries, successful }) => ({ name, partuuid, partition, priority, tries, successful })),
     booted,
     next: state.next,
+    warnings: state.warnings,
   };
 }
 
@@ -126,7 +127,8 @@ export function formatSlots(state: BootState, booted: SlotName | null, chooser: 
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => row[i]?.length ?? 0)));
   const line = (row: string[]): string => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   const footer = state.next === null ? 'no slot is bootable: the bootloader has nothing to choose' : `next boot: ${state.next}`;
-  return `${[`boot chooser: ${chooser}`, line(header), ...rows.map(line), footer].join('\n')}\n`;
+  const warnings = state.warnings.map((warning) => `warning: ${warning}`);
+  return `${[`boot chooser: ${chooser}`, line(header), ...rows.map(line), footer, ...warnings].join('\n')}\n`;
 }
 
 function parseSlot(value: string | undefined, where: string): SlotName {

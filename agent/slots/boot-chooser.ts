@@ -25,6 +25,8 @@ export interface BootState {
   readonly slots: readonly SlotState[];
   /** The slot the bootloader will pick on the next boot, or null when none is bootable. */
   readonly next: SlotName | null;
+  /** Problems found in the boot-flag store that did not stop the read (a damaged GPT copy). */
+  readonly warnings: readonly string[];
 }
 
 export interface BootChooser {

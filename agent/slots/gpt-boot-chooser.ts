@@ -7,6 +7,7 @@ import { findUsrSlots } from './usr-slots.ts';
 import type { BlockDevice } from './block-device.ts';
 import type { BootChooser, BootState, SlotName, SlotState } from './boot-chooser.ts';
 import type { GptEntry } from './gpt-format.ts';
+import type { GptReadResult } from './gpt-disk.ts';
 
 export type OpenDevice = (options: { writable: boolean }) => Promise<BlockDevice>;
 
@@ -22,8 +23,8 @@ export class GptBootChooser implements BootChooser {
   async read(): Promise<BootState> {
     const device = await this.openDevice({ writable: false });
     try {
-      const { table } = await readGpt(device, { repair: false });
-      return bootStateOf(slotStates(table.entries, device.path));
+      const result = await readGpt(device, { repair: false });
+      return bootStateOf(slotStates(result.table.entries, device.path), gptWarnings(device.path, result));
     } finally {
       await device.close();
     }
@@ -49,7 +50,8 @@ export class GptBootChooser implements BootChooser {
   private async change(rule: (slots: readonly SlotState[]) => SlotState[]): Promise<BootState> {
     const device = await this.openDevice({ writable: true });
     try {
-      const { table } = await readGpt(device, { repair: true });
+      const result = await readGpt(device, { repair: true });
+      const { table } = result;
       const before = slotStates(table.entries, device.path);
       const after = rule(before);
       const entries = table.entries.map((entry) => {
@@ -57,7 +59,7 @@ export class GptBootChooser implements BootChooser {
         return slot ? { ...entry, attributes: attributesWithFlags(entry.attributes, slot) } : entry;
       });
       if (entries.some((entry, i) => entry.attributes !== table.entries[i]?.attributes)) await writeGpt(device, table, entries);
-      return bootStateOf(after);
+      return bootStateOf(after, gptWarnings(device.path, result));
     } finally {
       await device.close();
     }
@@ -73,6 +75,20 @@ export function slotStates(entries: readonly GptEntry[], devicePath: string): Sl
   }));
 }
 
-export function bootStateOf(slots: readonly SlotState[]): BootState {
-  return { slots, next: chooseNext(slots) };
+export function bootStateOf(slots: readonly SlotState[], warnings: readonly string[] = []): BootState {
+  return { slots, next: chooseNext(slots), warnings };
+}
+
+/** What an operator should hear about the table: a damaged copy, and whether it was rewritten. */
+export function gptWarnings(devicePath: string, result: GptReadResult): string[] {
+  const warnings = [...result.warnings];
+  if (result.damaged) {
+    const { copy, problem } = result.damaged;
+    warnings.push(
+      result.repaired
+        ? `repaired the ${copy} GPT on ${devicePath} (${problem})`
+        : `the ${copy} GPT on ${devicePath} is damaged (${problem}); the next change to the slots repairs it`,
+    );
+  }
+  return warnings;
 }

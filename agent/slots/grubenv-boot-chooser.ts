@@ -4,7 +4,7 @@
 
 import { open, readFile } from 'node:fs/promises';
 import { readGpt } from './gpt-disk.ts';
-import { slotStates, bootStateOf } from './gpt-boot-chooser.ts';
+import { bootStateOf, gptWarnings, slotStates } from './gpt-boot-chooser.ts';
 import { parseGrubenv, serializeGrubenv } from './grubenv-block.ts';
 import { DEFAULT_STATE, fromRuleSlots, MAX_GRUBENV_TRIES, STATE_KEYS, toRuleSlots, VALUE_WIDTH } from './grubenv-state.ts';
 import { planWrites } from './grubenv-write-plan.ts';
@@ -64,13 +64,16 @@ export class GrubenvBootChooser implements BootChooser {
   private async describe(state: GrubenvState): Promise<BootState> {
     const device = await this.openDevice({ writable: false });
     let identity: SlotState[];
+    let warnings: string[];
     try {
-      identity = slotStates((await readGpt(device, { repair: false })).table.entries, device.path);
+      const gpt = await readGpt(device, { repair: false });
+      identity = slotStates(gpt.table.entries, device.path);
+      warnings = gptWarnings(device.path, gpt);
     } finally {
       await device.close();
     }
     const flags = toRuleSlots(state);
-    return bootStateOf(identity.map((slot) => ({ ...slot, ...flags.find((f) => f.name === slot.name) })));
+    return bootStateOf(identity.map((slot) => ({ ...slot, ...flags.find((f) => f.name === slot.name) })), warnings);
   }
 
   private async change(rule: (slots: readonly RuleSlot[]) => RuleSlot[]): Promise<BootState> {

@@ -3,7 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeCoreosImage, run, tempDir } from '../builders/coreos-disk.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
@@ -86,6 +86,18 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway slots`, () => {
     expect(result.stderr).toBe(`slipway: no GPT on ${blank}: no "EFI PART" header at LBA 1 or at the last LBA 2047 [ERR_NOT_GPT]\n`);
   });
 
+  it('warns about a damaged GPT copy in the table and the JSON', async () => {
+    const damaged = join(dir.path, 'damaged.img');
+    const bytes = await readFile(disk);
+    bytes[512 + 20] = (bytes[512 + 20] ?? 0) ^ 0xff;
+    await writeFile(damaged, bytes);
+    const table = await slipway('slots', '--disk', damaged);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toContain(`warning: the primary GPT on ${damaged} is damaged (header CRC32 mismatch); the next change to the slots repairs it`);
+    const json = JSON.parse((await slipway('slots', '--disk', damaged, '--json')).stdout) as { warnings: string[] };
+    expect(json.warnings).toHaveLength(1);
+  });
+
   it('exits 4 with the cause chain when the device cannot be opened', async () => {
     const result = await slipway('slots', '--disk', join(dir.path, 'absent.img'));
     expect(result.code).toBe(4);
@@ -101,3 +113,16 @@ function slipwayWithCmdline(cmdline: string, ...args: string[]): Promise<{ code:
     });
   });
 }
+
+describe.skipIf(skip !== null)(`${skip ?? ''} the one-file bundle for the OS image`, () => {
+  it('builds and runs on its own, outside the source tree', async () => {
+    await run(process.execPath, ['images/bundle.ts']);
+    const bundle = join(dir.path, 'slipway.mjs');
+    await writeFile(bundle, await readFile('dist/slipway.mjs'));
+    const result = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      execFile(process.execPath, [bundle, 'slots', '--disk', disk, '--json'], { cwd: dir.path }, (error, stdout) => resolve({ code: error ? 1 : 0, stdout }));
+    });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ chooser: 'gptprio', slots: [{ name: 'USR-A' }, { name: 'USR-B' }] });
+  });
+});

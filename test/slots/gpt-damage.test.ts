@@ -58,9 +58,12 @@ describe.skipIf(skip !== null)(`${skip ?? ''} repairs one damaged copy from the 
     expect(readOnly.damaged).not.toBeNull();
     expect(Buffer.compare(await readFile(disk), before)).toBe(0);
     const original = await chooserFor(await imageWith(() => {})).read();
-    expect(await chooserFor(disk).read()).toEqual(original);
+    const damagedRead = await chooserFor(disk).read();
+    expect(damagedRead.slots).toEqual(original.slots);
+    expect(damagedRead.warnings).toEqual([expect.stringMatching(/GPT on .*\.img is damaged \(.+\); the next change to the slots repairs it$/)]);
 
-    await chooserFor(disk).stage('USR-B', 1);
+    const staged = await chooserFor(disk).stage('USR-B', 1);
+    expect(staged.warnings).toEqual([expect.stringMatching(/^repaired the (primary|backup) GPT on /)]);
     const verify = await run('sgdisk', ['-v', disk]);
     expect(verify.stdout).toContain('No problems found');
     const again = await FileBlockDevice.open(disk, { writable: false });
