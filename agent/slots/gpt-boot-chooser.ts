@@ -2,21 +2,24 @@
 
 import { readGpt, writeGpt } from './gpt-disk.ts';
 import { attributesWithFlags, flagsFromAttributes } from './gpt-slot-attributes.ts';
-import { chooseNext, markSlotGood, markSlotUnbootable, rollbackFrom, stageSlot } from './slot-rules.ts';
+import { chooseNext } from './slot-rules.ts';
+import { RuleBootChooser } from './rule-boot-chooser.ts';
 import { findUsrSlots } from './usr-slots.ts';
 import type { BlockDevice } from './block-device.ts';
-import type { BootChooser, BootState, SlotName, SlotState } from './boot-chooser.ts';
+import type { BootState, SlotState } from './boot-chooser.ts';
+import type { SlotRule } from './rule-boot-chooser.ts';
 import type { GptEntry } from './gpt-format.ts';
 import type { GptReadResult } from './gpt-disk.ts';
 
 export type OpenDevice = (options: { writable: boolean }) => Promise<BlockDevice>;
 
-export class GptBootChooser implements BootChooser {
+export class GptBootChooser extends RuleBootChooser {
   readonly kind = 'gptprio';
 
   private readonly openDevice: OpenDevice;
 
   constructor(openDevice: OpenDevice) {
+    super();
     this.openDevice = openDevice;
   }
 
@@ -30,24 +33,8 @@ export class GptBootChooser implements BootChooser {
     }
   }
 
-  stage(slot: SlotName, tries: number): Promise<BootState> {
-    return this.change((slots) => stageSlot(slots, slot, tries));
-  }
-
-  markGood(slot: SlotName): Promise<BootState> {
-    return this.change((slots) => markSlotGood(slots, slot));
-  }
-
-  markUnbootable(slot: SlotName): Promise<BootState> {
-    return this.change((slots) => markSlotUnbootable(slots, slot));
-  }
-
-  rollback(booted: SlotName): Promise<BootState> {
-    return this.change((slots) => rollbackFrom(slots, booted));
-  }
-
   /** Read (repairing a damaged copy), apply the pure rule, write back in crash-safe order. */
-  private async change(rule: (slots: readonly SlotState[]) => SlotState[]): Promise<BootState> {
+  protected async change(rule: SlotRule): Promise<BootState> {
     const device = await this.openDevice({ writable: true });
     try {
       const result = await readGpt(device, { repair: true });

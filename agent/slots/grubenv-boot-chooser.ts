@@ -8,20 +8,21 @@ import { bootStateOf, gptWarnings, slotStates } from './gpt-boot-chooser.ts';
 import { parseGrubenv, serializeGrubenv } from './grubenv-block.ts';
 import { DEFAULT_STATE, fromRuleSlots, MAX_GRUBENV_TRIES, STATE_KEYS, toRuleSlots, VALUE_WIDTH } from './grubenv-state.ts';
 import { planWrites } from './grubenv-write-plan.ts';
-import { markSlotGood, markSlotUnbootable, rollbackFrom, stageSlot } from './slot-rules.ts';
+import { RuleBootChooser } from './rule-boot-chooser.ts';
 import { SlotError } from './slot-errors.ts';
 import type { OpenDevice } from './gpt-boot-chooser.ts';
-import type { BootChooser, BootState, SlotName, SlotState } from './boot-chooser.ts';
+import type { BootState, SlotName, SlotState } from './boot-chooser.ts';
+import type { SlotRule } from './rule-boot-chooser.ts';
 import type { EnvVariable } from './grubenv-block.ts';
 import type { GrubenvState } from './grubenv-state.ts';
-import type { RuleSlot } from './slot-rules.ts';
 
-export class GrubenvBootChooser implements BootChooser {
+export class GrubenvBootChooser extends RuleBootChooser {
   readonly kind = 'grubenv';
   private readonly openDevice: OpenDevice;
   private readonly envPath: string;
 
   constructor(openDevice: OpenDevice, envPath: string) {
+    super();
     this.openDevice = openDevice;
     this.envPath = envPath;
   }
@@ -31,23 +32,11 @@ export class GrubenvBootChooser implements BootChooser {
     return this.describe(state);
   }
 
-  stage(slot: SlotName, tries: number): Promise<BootState> {
+  override stage(slot: SlotName, tries: number): Promise<BootState> {
     if (tries > MAX_GRUBENV_TRIES) {
       return Promise.reject(new SlotError('ERR_TRIES_OUT_OF_RANGE', `the GRUB environment holds at most ${MAX_GRUBENV_TRIES} tries, got ${tries}`));
     }
-    return this.change((slots) => stageSlot(slots, slot, tries));
-  }
-
-  markGood(slot: SlotName): Promise<BootState> {
-    return this.change((slots) => markSlotGood(slots, slot));
-  }
-
-  markUnbootable(slot: SlotName): Promise<BootState> {
-    return this.change((slots) => markSlotUnbootable(slots, slot));
-  }
-
-  rollback(booted: SlotName): Promise<BootState> {
-    return this.change((slots) => rollbackFrom(slots, booted));
+    return super.stage(slot, tries);
   }
 
   private async readEnv(): Promise<{ variables: EnvVariable[]; state: GrubenvState }> {
@@ -76,7 +65,7 @@ export class GrubenvBootChooser implements BootChooser {
     return bootStateOf(identity.map((slot) => ({ ...slot, ...flags.find((f) => f.name === slot.name) })), warnings);
   }
 
-  private async change(rule: (slots: readonly RuleSlot[]) => RuleSlot[]): Promise<BootState> {
+  protected async change(rule: SlotRule): Promise<BootState> {
     const { variables, state } = await this.readEnv();
     await this.describe(state); // the disk must have its two slots before anything is written
     const target = fromRuleSlots(rule(toRuleSlots(state)));
