@@ -1,0 +1,56 @@
+// Persists the update record: written to a temporary file, flushed, renamed over the old one, and
+// the directory flushed, so a power cut leaves the old or the new record. An unreadable record is
+// set aside and the agent starts afresh from the boot flags, saying so.
+
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { INITIAL_RECORD, UPDATE_STATUSES } from './update-state.ts';
+import { UpdateError } from './update-errors.ts';
+import type { UpdateRecord } from './update-state.ts';
+
+export const STATE_FILE = 'update-state.json';
+
+export interface LoadedRecord {
+  readonly record: UpdateRecord;
+  readonly warning: string | null;
+}
+
+export async function loadRecord(dir: string): Promise<LoadedRecord> {
+  const path = join(dir, STATE_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return { record: INITIAL_RECORD, warning: null };
+    throw new UpdateError('ERR_STATE_INVALID', `failed to read ${path}`, { cause });
+  }
+  try {
+    const parsed = JSON.parse(text) as Partial<UpdateRecord>;
+    if (parsed.schema !== 1 || !UPDATE_STATUSES.includes(parsed.status as UpdateRecord['status'])) throw new Error('unknown schema or status');
+    return { record: { ...INITIAL_RECORD, ...parsed }, warning: null };
+  } catch (cause) {
+    const aside = `${path}.unreadable`;
+    await rename(path, aside);
+    return { record: INITIAL_RECORD, warning: `${path} was unreadable (${(cause as Error).message}); moved to ${aside} and starting afresh` };
+  }
+}
+
+export async function saveRecord(dir: string, record: UpdateRecord): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, STATE_FILE);
+  const temp = `${path}.tmp`;
+  const file = await open(temp, 'w', 0o600);
+  try {
+    await file.writeFile(`${JSON.stringify(record, null, 2)}\n`);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temp, path);
+  const directory = await open(dir, 'r');
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
+}

@@ -1,0 +1,42 @@
+// Error classes of the update path: a stable code for each failure, the cause chain kept.
+
+export type UpdateErrorCode =
+  // keys and signatures
+  | 'ERR_KEYRING_MISSING'
+  | 'ERR_KEYRING_EMPTY'
+  | 'ERR_KEYRING_INVALID'
+  | 'ERR_SIGNATURE_INVALID'
+  | 'ERR_SIGNATURE_UNKNOWN_KEY'
+  | 'ERR_SIGNATURE_KEY_EXPIRED'
+  | 'ERR_SIGNATURE_KEY_REVOKED'
+  | 'ERR_SIGNATURE_WEAK_HASH'
+  // the manifest and the policy
+  | 'ERR_MANIFEST_INVALID'
+  | 'ERR_MANIFEST_EXPIRED'
+  | 'ERR_MANIFEST_WRONG_CHANNEL'
+  | 'ERR_MANIFEST_WRONG_ARCH'
+  | 'ERR_DOWNGRADE_REFUSED'
+  | 'ERR_CLOCK_BEHIND'
+  // transport
+  | 'ERR_HTTP'
+  | 'ERR_HTTP_TOO_LARGE'
+  | 'ERR_HTTP_REDIRECT_REFUSED'
+  | 'ERR_HTTP_TIMEOUT'
+  // payload
+  | 'ERR_PAYLOAD_TOO_LARGE'
+  | 'ERR_PAYLOAD_SIZE_MISMATCH'
+  | 'ERR_PAYLOAD_HASH_MISMATCH'
+  | 'ERR_SLOT_TOO_SMALL'
+  | 'ERR_SLOT_VERIFY_FAILED'
+  // state
+  | 'ERR_STATE_INVALID';
+
+export class UpdateError extends Error {
+  readonly code: UpdateErrorCode;
+
+  constructor(code: UpdateErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UpdateError';
+    this.code = code;
+  }
+}

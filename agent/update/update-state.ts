@@ -1,0 +1,130 @@
+// The update state machine with update_engine's states, and the record the agent persists: the
+// state, what is being installed and how far it got, and what the host must remember across
+// restarts (highest version accepted, latest time seen, pins, versions to skip). Pure.
+
+export const UPDATE_STATUSES = [
+  'idle',
+  'checking',
+  'update-available',
+  'downloading',
+  'verifying',
+  'finalizing',
+  'updated-need-reboot',
+  'reporting-error',
+] as const;
+export type UpdateStatus = (typeof UPDATE_STATUSES)[number];
+
+export interface UpdateTarget {
+  readonly version: string;
+  readonly slot: string;
+  /** SHA-256 of the signed manifest bytes: a resume continues only the very same release. */
+  readonly manifestSha256: string;
+}
+
+export interface UpdateProgress {
+  readonly chunksDone: number;
+  readonly bytesDone: number;
+  readonly totalBytes: number;
+}
+
+export interface UpdateRecord {
+  readonly schema: 1;
+  readonly status: UpdateStatus;
+  readonly target: UpdateTarget | null;
+  readonly progress: UpdateProgress | null;
+  readonly highestAccepted: string | null;
+  readonly lastKnownTime: string | null;
+  readonly pinned: string | null;
+  readonly failures: Readonly<Record<string, number>>;
+  readonly skipped: readonly { readonly version: string; readonly reason: string }[];
+  readonly lastCheck: { readonly at: string; readonly result: string } | null;
+  readonly lastError: { readonly code: string; readonly message: string } | null;
+}
+
+export const INITIAL_RECORD: UpdateRecord = {
+  schema: 1,
+  status: 'idle',
+  target: null,
+  progress: null,
+  highestAccepted: null,
+  lastKnownTime: null,
+  pinned: null,
+  failures: {},
+  skipped: [],
+  lastCheck: null,
+  lastError: null,
+};
+
+export type UpdateEvent =
+  | { readonly type: 'check-started' }
+  | { readonly type: 'no-update'; readonly reason: string; readonly at: string }
+  | { readonly type: 'update-found'; readonly target: UpdateTarget }
+  | { readonly type: 'download-started'; readonly totalBytes: number; readonly chunksDone: number; readonly bytesDone: number }
+  | { readonly type: 'progress'; readonly chunksDone: number; readonly bytesDone: number }
+  | { readonly type: 'download-finished' }
+  | { readonly type: 'verified' }
+  | { readonly type: 'staged'; readonly at: string }
+  | { readonly type: 'failed'; readonly code: string; readonly message: string; readonly at: string }
+  | { readonly type: 'error-reported' };
+
+/** Which states each event may leave from; anything else is a bug in the caller. */
+const ALLOWED_FROM: Record<UpdateEvent['type'], readonly UpdateStatus[]> = {
+  'check-started': ['idle', 'reporting-error', 'checking', 'update-available', 'downloading', 'verifying', 'finalizing'],
+  'no-update': ['checking'],
+  'update-found': ['checking'],
+  'download-started': ['update-available'],
+  progress: ['downloading'],
+  'download-finished': ['downloading'],
+  verified: ['verifying'],
+  staged: ['finalizing'],
+  failed: ['checking', 'update-available', 'downloading', 'verifying', 'finalizing'],
+  'error-reported': ['reporting-error'],
+};
+
+/** How many failures of one version before it is skipped until a newer one appears. */
+export const MAX_FAILURES_PER_VERSION = 3;
+
+export function advance(record: UpdateRecord, event: UpdateEvent): UpdateRecord {
+  if (!ALLOWED_FROM[event.type].includes(record.status)) {
+    throw new Error(`update state machine: "${event.type}" is not allowed in state "${record.status}"`);
+  }
+  switch (event.type) {
+    case 'check-started':
+      // A check after a restart keeps target and progress, so a download of the same release resumes.
+      return { ...record, status: 'checking' };
+    case 'no-update':
+      return { ...record, status: 'idle', target: null, progress: null, lastCheck: { at: event.at, result: event.reason }, lastError: null };
+    case 'update-found': {
+      const sameRelease = record.target?.manifestSha256 === event.target.manifestSha256 && record.target.slot === event.target.slot;
+      return { ...record, status: 'update-available', target: event.target, progress: sameRelease ? record.progress : null };
+    }
+    case 'download-started':
+      return { ...record, status: 'downloading', progress: { chunksDone: event.chunksDone, bytesDone: event.bytesDone, totalBytes: event.totalBytes } };
+    case 'progress':
+      return { ...record, progress: { ...(record.progress ?? { totalBytes: 0 }), chunksDone: event.chunksDone, bytesDone: event.bytesDone } };
+    case 'download-finished':
+      return { ...record, status: 'verifying' };
+    case 'verified':
+      return { ...record, status: 'finalizing' };
+    case 'staged': {
+      const version = record.target?.version ?? null;
+      return { ...record, status: 'updated-need-reboot', highestAccepted: version, lastCheck: { at: event.at, result: `staged ${version}` }, lastError: null };
+    }
+    case 'failed': {
+      const version = record.target?.version;
+      const failures = version === undefined ? record.failures : { ...record.failures, [version]: (record.failures[version] ?? 0) + 1 };
+      const giveUp = version !== undefined && (failures[version] ?? 0) >= MAX_FAILURES_PER_VERSION && !record.skipped.some((s) => s.version === version);
+      const skipped = giveUp ? [...record.skipped, { version, reason: `failed ${MAX_FAILURES_PER_VERSION} times` }] : record.skipped;
+      return {
+        ...record,
+        status: 'reporting-error',
+        failures,
+        skipped,
+        lastCheck: { at: event.at, result: `error ${event.code}` },
+        lastError: { code: event.code, message: event.message },
+      };
+    }
+    case 'error-reported':
+      return { ...record, status: 'idle' };
+  }
+}

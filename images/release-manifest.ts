@@ -1,0 +1,93 @@
+// The release manifest: the one definition of its format, used by the publisher to write it and by
+// the agent to read it. The agent trusts a manifest only after its detached signature verified.
+
+import { UpdateError } from '../agent/update/update-errors.ts';
+
+export const MANIFEST_FORMAT = 1;
+export const MANIFEST_FILE = 'manifest.json';
+export const SIGNATURE_FILE = 'manifest.json.asc';
+/** Each chunk of the image is compressed as its own zstd frame, so a download can resume at a chunk. */
+export const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
+
+export interface PayloadDescription {
+  /** Relative to the manifest's URL. */
+  readonly url: string;
+  readonly compression: 'zstd';
+  /** Compressed bytes, the SHA-256 of those bytes. */
+  readonly size: number;
+  readonly sha256: string;
+  /** Bytes of the slot image once decompressed, and their SHA-256. */
+  readonly imageSize: number;
+  readonly imageSha256: string;
+  /** Image bytes per zstd frame; the last frame may hold fewer. */
+  readonly chunkSize: number;
+  /** Compressed size of each frame, in order; they add up to `size`. */
+  readonly chunks: readonly number[];
+}
+
+export interface ReleaseManifest {
+  readonly format: typeof MANIFEST_FORMAT;
+  readonly channel: string;
+  readonly version: string;
+  /** ISO 8601 times. */
+  readonly created: string;
+  readonly expires: string;
+  readonly arch: string;
+  readonly board: string;
+  readonly payload: PayloadDescription;
+}
+
+export function serializeManifest(manifest: ReleaseManifest): Uint8Array {
+  return Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8');
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Parses and checks every field; the error names the source and the field. */
+export function parseManifest(bytes: Uint8Array, source: string): ReleaseManifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (cause) {
+    throw new UpdateError('ERR_MANIFEST_INVALID', `manifest from ${source} is not JSON`, { cause });
+  }
+  const fail = (field: string, problem: string): never => {
+    throw new UpdateError('ERR_MANIFEST_INVALID', `manifest from ${source}: ${field} ${problem}`);
+  };
+  if (typeof value !== 'object' || value === null) return fail('document', 'is not an object');
+  const m = value as Record<string, unknown>;
+  if (m.format !== MANIFEST_FORMAT) fail('format', `must be ${MANIFEST_FORMAT}, got ${JSON.stringify(m.format)}`);
+  for (const field of ['channel', 'arch', 'board'] as const) {
+    if (typeof m[field] !== 'string' || !NAME.test(m[field])) fail(field, 'must be a short name of letters, digits, ".", "_" or "-"');
+  }
+  if (typeof m.version !== 'string' || !isVersion(m.version)) fail('version', `is not a version: ${JSON.stringify(m.version)}`);
+  for (const field of ['created', 'expires'] as const) {
+    if (typeof m[field] !== 'string' || Number.isNaN(Date.parse(m[field]))) fail(field, 'must be an ISO 8601 time');
+  }
+  const p = m.payload;
+  if (typeof p !== 'object' || p === null) return fail('payload', 'is missing');
+  const payload = p as Record<string, unknown>;
+  if (typeof payload.url !== 'string' || payload.url === '' || /^[a-z][a-z0-9+.-]*:|^\/\/|(^|\/)\.\.(\/|$)/i.test(payload.url)) {
+    fail('payload.url', 'must be a relative path without ".."');
+  }
+  if (payload.compression !== 'zstd') fail('payload.compression', 'must be "zstd"');
+  for (const field of ['size', 'imageSize', 'chunkSize'] as const) {
+    if (!Number.isSafeInteger(payload[field]) || (payload[field] as number) <= 0) fail(`payload.${field}`, 'must be a positive whole number');
+  }
+  for (const field of ['sha256', 'imageSha256'] as const) {
+    if (typeof payload[field] !== 'string' || !HEX64.test(payload[field])) fail(`payload.${field}`, 'must be 64 lower-case hex digits');
+  }
+  const chunks = payload.chunks;
+  if (!Array.isArray(chunks) || !chunks.every((c) => Number.isSafeInteger(c) && (c as number) > 0)) return fail('payload.chunks', 'must be a list of positive sizes');
+  const imageSize = payload.imageSize as number;
+  const chunkSize = payload.chunkSize as number;
+  if (chunks.length !== Math.ceil(imageSize / chunkSize)) fail('payload.chunks', `must have one entry per ${chunkSize}-byte chunk of the image`);
+  if ((chunks as number[]).reduce((a, b) => a + b, 0) !== payload.size) fail('payload.chunks', 'do not add up to payload.size');
+  return value as ReleaseManifest;
+}
+
+/** Dot-separated numbers, optionally "-pre.release" and "+build" (semver's shape, any number of parts). */
+export function isVersion(text: string): boolean {
+  return /^\d+(\.\d+)*(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(text);
+}

@@ -1,0 +1,83 @@
+// A real HTTP server on loopback that serves a channel directory with Range support, and lets each
+// test replace or break any response: resets mid-body, ignored Range, slow drips, endless bodies,
+// redirects, error statuses.
+
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { join, normalize } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ServeOptions {
+  /** Pretend Range is not supported: always answer 200 with the whole file. */
+  readonly ignoreRange?: boolean;
+  /** Destroy the connection after this many body bytes. */
+  readonly resetAfter?: number;
+}
+
+export type Handler = (request: IncomingMessage, response: ServerResponse, serve: (options?: ServeOptions) => Promise<void>) => Promise<void> | void;
+
+export interface ReleaseServer {
+  readonly url: string;
+  readonly requests: { readonly path: string; readonly range: string | undefined }[];
+  /** Replaces how requests are answered; the default serves files. */
+  handle(handler: Handler | null): void;
+  close(): Promise<void>;
+}
+
+export async function startReleaseServer(root: string): Promise<ReleaseServer> {
+  let handler: Handler | null = null;
+  const requests: { path: string; range: string | undefined }[] = [];
+
+  const serveFile = async (request: IncomingMessage, response: ServerResponse, options: ServeOptions = {}): Promise<void> => {
+    const path = join(root, normalize(decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname)));
+    const info = await stat(path).catch(() => null);
+    if (!info?.isFile()) {
+      response.writeHead(404).end('not found');
+      return;
+    }
+    let start = 0;
+    const range = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
+    if (range?.[1] && !options.ignoreRange) {
+      start = Number(range[1]);
+      response.writeHead(206, { 'content-length': info.size - start, 'content-range': `bytes ${start}-${info.size - 1}/${info.size}`, 'accept-ranges': 'bytes' });
+    } else {
+      response.writeHead(200, { 'content-length': info.size, 'accept-ranges': 'bytes' });
+    }
+    let sent = 0;
+    const stream = createReadStream(path, { start });
+    stream.on('data', (chunk: Buffer | string) => {
+      const piece = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      if (options.resetAfter !== undefined && sent + piece.length > options.resetAfter) {
+        stream.destroy();
+        // Cut the connection only once the bytes before the cut have left, as a real reset would.
+        response.write(piece.subarray(0, options.resetAfter - sent), () => response.socket?.destroy());
+        return;
+      }
+      sent += piece.length;
+      response.write(piece);
+    });
+    stream.on('end', () => response.end());
+  };
+
+  const server = createServer((request, response) => {
+    requests.push({ path: new URL(request.url ?? '/', 'http://x').pathname, range: request.headers.range });
+    const serve = (options?: ServeOptions): Promise<void> => serveFile(request, response, options);
+    Promise.resolve(handler ? handler(request, response, serve) : serve()).catch(() => response.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    handle: (next) => {
+      handler = next;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

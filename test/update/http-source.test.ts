@@ -1,0 +1,136 @@
+// Fetching manifests and signatures from hostile or broken servers on loopback: size caps with and
+// without Content-Length, slow drips, refused redirects, retries with backoff, and plain failures.
+
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { backoffDelay, DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from '../../agent/update/http-update-source.ts';
+import { startReleaseServer } from '../builders/release-server.ts';
+import { tempDir } from '../builders/coreos-disk.ts';
+import type { ReleaseServer } from '../builders/release-server.ts';
+import type { TempDir } from '../builders/coreos-disk.ts';
+import type { HttpSettings } from '../../agent/update/http-update-source.ts';
+
+let dir: TempDir;
+let server: ReleaseServer;
+beforeAll(async () => {
+  dir = await tempDir();
+  await mkdir(join(dir.path, 'www'));
+  await writeFile(join(dir.path, 'www', 'manifest.json'), '{"ok":true}\n');
+  server = await startReleaseServer(join(dir.path, 'www'));
+});
+afterAll(async () => {
+  await server.close();
+  await dir.remove();
+});
+beforeEach(() => {
+  server.handle(null);
+  server.requests.length = 0;
+});
+
+const sleeps: number[] = [];
+const clock = { now: () => new Date('2026-11-22T00:00:00Z'), sleep: (ms: number) => (sleeps.push(ms), Promise.resolve()) };
+const settings: HttpSettings = { ...DEFAULT_HTTP_SETTINGS, idleTimeoutMs: 300, smallRequestDeadlineMs: 2_000, retries: 2, backoffBaseMs: 1, backoffMaxMs: 2 };
+const source = (overrides: Partial<HttpSettings> = {}): HttpUpdateSource => new HttpUpdateSource({ ...settings, ...overrides }, clock, () => 0.5);
+
+describe('fetching small documents', () => {
+  it('fetches a manifest', async () => {
+    expect(Buffer.from(await source().fetchSmall(`${server.url}/manifest.json`, 1024)).toString()).toBe('{"ok":true}\n');
+  });
+
+  it('aborts an endless response without Content-Length at the cap', async () => {
+    let sent = 0;
+    server.handle((_req, res) => {
+      res.writeHead(200);
+      const pump = (): void => {
+        while (sent < 50 * 1024 * 1024 && res.write(Buffer.alloc(16 * 1024, 0x61))) sent += 16 * 1024;
+        if (sent < 50 * 1024 * 1024) res.once('drain', pump);
+      };
+      res.on('close', () => (sent = Number.MAX_SAFE_INTEGER));
+      pump();
+    });
+    await expect(source().fetchSmall(`${server.url}/manifest.json`, 64 * 1024)).rejects.toMatchObject({
+      code: 'ERR_HTTP_TOO_LARGE',
+      message: expect.stringContaining('larger than the 65536-byte limit') as unknown,
+    });
+  });
+
+  it('refuses a declared Content-Length over the cap', async () => {
+    server.handle((_req, res) => {
+      res.writeHead(200, { 'content-length': 10 * 1024 * 1024 });
+      res.write(Buffer.alloc(1024));
+    });
+    await expect(source().fetchSmall(`${server.url}/manifest.json`, 4096)).rejects.toMatchObject({ code: 'ERR_HTTP_TOO_LARGE' });
+  });
+
+  it('gives up on a slow drip at the idle timeout, and says so', async () => {
+    server.handle((_req, res) => {
+      res.writeHead(200);
+      res.write('{');
+      // then nothing more: a drip slower than the idle timeout
+    });
+    await expect(source({ retries: 0 }).fetchSmall(`${server.url}/manifest.json`, 4096)).rejects.toMatchObject({ code: 'ERR_HTTP_TIMEOUT' });
+  });
+
+  it('gives up at the overall deadline when bytes keep trickling in', async () => {
+    server.handle((_req, res) => {
+      res.writeHead(200);
+      const timer = setInterval(() => res.write(' '), 100);
+      res.on('close', () => clearInterval(timer));
+    });
+    await expect(source({ retries: 0, smallRequestDeadlineMs: 700 }).fetchSmall(`${server.url}/manifest.json`, 1024 * 1024)).rejects.toMatchObject({
+      code: 'ERR_HTTP_TIMEOUT',
+    });
+  });
+
+  it.each([
+    ['file://', 'file:///etc/shadow', 'only http and https are allowed'],
+    ['ftp://', 'ftp://127.0.0.1/manifest.json', 'only http and https are allowed'],
+  ])('refuses a redirect to %s', async (_name, location, message) => {
+    server.handle((_req, res) => void res.writeHead(302, { location }).end());
+    await expect(source().fetchSmall(`${server.url}/manifest.json`, 4096)).rejects.toMatchObject({
+      code: 'ERR_HTTP_REDIRECT_REFUSED',
+      message: expect.stringContaining(message) as unknown,
+    });
+  });
+
+  it('caps the number of redirects', async () => {
+    server.handle((req, res) => void res.writeHead(302, { location: `${req.url ?? '/'}x` }).end());
+    await expect(source({ maxRedirects: 3 }).fetchSmall(`${server.url}/manifest.json`, 4096)).rejects.toMatchObject({ code: 'ERR_HTTP_REDIRECT_REFUSED' });
+    expect(server.requests).toHaveLength(4);
+  });
+
+  it('retries a 503 with backoff and succeeds', async () => {
+    let calls = 0;
+    server.handle((_req, res, serve) => (calls++ < 2 ? void res.writeHead(503).end() : serve()));
+    expect(Buffer.from(await source().fetchSmall(`${server.url}/manifest.json`, 4096)).toString()).toContain('ok');
+    expect(server.requests).toHaveLength(3);
+  });
+
+  it('fails on 404 without retrying, naming the URL and status', async () => {
+    await expect(source().fetchSmall(`${server.url}/nothing.json`, 4096)).rejects.toMatchObject({
+      code: 'ERR_HTTP',
+      message: `failed to fetch ${server.url}/nothing.json: HTTP 404`,
+    });
+    expect(server.requests).toHaveLength(1);
+  });
+});
+
+describe('payload opens', () => {
+  it('retry a 5xx with backoff from the injected clock, then give up', async () => {
+    sleeps.length = 0;
+    server.handle((_req, res) => void res.writeHead(502).end());
+    await expect(source().payloadSource(`${server.url}/manifest.json`).open(0)).rejects.toMatchObject({ code: 'ERR_HTTP' });
+    expect(server.requests).toHaveLength(3);
+    expect(sleeps).toHaveLength(2);
+  });
+});
+
+describe('backoff', () => {
+  it('grows exponentially, is capped, and is jittered below the bound', () => {
+    const s = { ...DEFAULT_HTTP_SETTINGS, backoffBaseMs: 1000, backoffMaxMs: 8000 };
+    expect([1, 2, 3, 4, 5].map((n) => backoffDelay(n, s, () => 0.999999))).toEqual([999, 1999, 3999, 7999, 7999]);
+    expect(backoffDelay(3, s, () => 0)).toBe(0);
+    expect(backoffDelay(3, s, () => 0.5)).toBe(2000);
+  });
+});

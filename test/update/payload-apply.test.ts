@@ -1,0 +1,176 @@
+// The streaming apply against a real loopback HTTP server and a real disk-image file: the happy
+// path, resets mid-payload resumed with Range, a server that ignores Range, a resume after the
+// process died, and payloads that lie about their size or content. Nothing is written past a slot.
+
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { compressImage } from '../../images/payload-compress.ts';
+import { applyPayload, hashSlot } from '../../agent/update/payload-apply.ts';
+import { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from '../../agent/update/http-update-source.ts';
+import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
+import { openSlot } from '../../agent/slots/open-slot.ts';
+import { makeSmallSlotsImage, tempDir } from '../builders/coreos-disk.ts';
+import { startReleaseServer } from '../builders/release-server.ts';
+import { missingTools, SGDISK } from '../builders/require-tools.ts';
+import type { PayloadDescription } from '../../images/release-manifest.ts';
+import type { BlockDevice } from '../../agent/slots/block-device.ts';
+import type { ReleaseServer } from '../builders/release-server.ts';
+import type { TempDir } from '../builders/coreos-disk.ts';
+
+const skip = missingTools(SGDISK);
+const CHUNK = 64 * 1024;
+let dir: TempDir;
+let server: ReleaseServer;
+let payload: PayloadDescription;
+let image: Buffer;
+let disk: string;
+
+/** Compressible but not trivial: random blocks repeated, 600 KiB, so it spans ten frames. */
+function makeImage(): Buffer {
+  const block = randomBytes(4096);
+  return Buffer.concat(Array.from({ length: 150 }, (_, i) => (i % 3 === 0 ? randomBytes(4096) : block)));
+}
+
+beforeAll(async () => {
+  if (skip !== null) return;
+  dir = await tempDir();
+  image = makeImage();
+  await writeFile(join(dir.path, 'slot.img'), image);
+  await mkdir(join(dir.path, 'www'));
+  payload = { url: 'payload.zst', ...(await compressImage(join(dir.path, 'slot.img'), join(dir.path, 'www', 'payload.zst'), CHUNK, 3)) };
+  server = await startReleaseServer(join(dir.path, 'www'));
+});
+afterAll(async () => {
+  if (skip !== null) return;
+  await server.close();
+  await dir.remove();
+});
+
+let counter = 0;
+beforeEach(async () => {
+  if (skip !== null) return;
+  server.handle(null);
+  server.requests.length = 0;
+  disk = join(dir.path, `disk-${counter++}.img`);
+  await makeSmallSlotsImage(disk);
+});
+
+const noWait = { now: () => new Date('2026-11-22T00:00:00Z'), sleep: () => Promise.resolve() };
+const source = (): HttpUpdateSource => new HttpUpdateSource({ ...DEFAULT_HTTP_SETTINGS, idleTimeoutMs: 2_000, retries: 2 }, noWait, () => 0.5);
+
+async function withSlot<T>(use: (slot: BlockDevice) => Promise<T>): Promise<T> {
+  const slot = await openSlot(await FileBlockDevice.open(disk, { writable: true }), 'USR-B');
+  try {
+    return await use(slot);
+  } finally {
+    await slot.close();
+  }
+}
+
+function apply(slot: BlockDevice, chunksDone = 0, progress: number[] = [], maxResumes = 3): Promise<string> {
+  return applyPayload({
+    payload,
+    source: source().payloadSource(`${server.url}/payload.zst`),
+    slot,
+    chunksDone,
+    maxResumes,
+    onProgress: (chunks) => {
+      progress.push(chunks);
+      return Promise.resolve();
+    },
+  });
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+describe.skipIf(skip !== null)(`${skip ?? ''} applying a payload`, () => {
+  it('writes the image into the slot and returns the hash of what it wrote', async () => {
+    const progress: number[] = [];
+    const written = await withSlot((slot) => apply(slot, 0, progress));
+    expect(written).toBe(sha256(image));
+    expect(written).toBe(payload.imageSha256);
+    expect(await withSlot((slot) => hashSlot(slot, image.length))).toBe(written);
+    expect(progress).toEqual(Array.from({ length: payload.chunks.length }, (_, i) => i + 1));
+  });
+
+  it('never touches bytes outside the slot', async () => {
+    const before = await readFile(disk);
+    const slot = await openSlot(await FileBlockDevice.open(disk, { writable: false }), 'USR-B');
+    const start = (slot as unknown as { start: number }).start;
+    await slot.close();
+    await withSlot((s) => apply(s));
+    const after = await readFile(disk);
+    expect(Buffer.compare(after.subarray(0, start), before.subarray(0, start))).toBe(0);
+    expect(Buffer.compare(after.subarray(start + 1024 * 1024), before.subarray(start + 1024 * 1024))).toBe(0);
+  });
+
+  it('resumes with a Range request after the connection resets mid-payload', async () => {
+    let resets = 0;
+    server.handle((_req, _res, serve) => serve(resets++ < 2 ? { resetAfter: payload.chunks[0]! + payload.chunks[1]! + 100 } : {}));
+    expect(await withSlot((slot) => apply(slot))).toBe(sha256(image));
+    const ranges = server.requests.map((r) => r.range);
+    expect(ranges[0]).toBeUndefined();
+    expect(ranges[1]).toBe(`bytes=${payload.chunks[0]! + payload.chunks[1]!}-`);
+    expect(ranges.length).toBe(3);
+  });
+
+  it('starts over, hashing from the first byte, when the server ignores Range', async () => {
+    let calls = 0;
+    server.handle((_req, _res, serve) => serve(calls++ === 0 ? { resetAfter: payload.chunks[0]! + 10 } : { ignoreRange: true }));
+    expect(await withSlot((slot) => apply(slot))).toBe(sha256(image));
+    expect(server.requests[1]?.range).toBe(`bytes=${payload.chunks[0]}-`);
+  });
+
+  it('finishes the job after the process died, re-hashing the frames already written', async () => {
+    const progress: number[] = [];
+    const cut = payload.chunks[0]! + payload.chunks[1]! + payload.chunks[2]! + 5;
+    server.handle((_req, _res, serve) => serve({ resetAfter: cut }));
+    await expect(withSlot((slot) => apply(slot, 0, progress, 0))).rejects.toThrow();
+    // What the dead process had persisted: the frames it finished (bytes still in flight are lost).
+    const persisted = progress.at(-1) ?? 0;
+    expect(persisted).toBeGreaterThanOrEqual(1);
+    server.handle(null);
+    expect(await withSlot((slot) => apply(slot, persisted))).toBe(sha256(image));
+    const offset = payload.chunks.slice(0, persisted).reduce((a, b) => a + b, 0);
+    expect(server.requests.at(-1)?.range).toBe(`bytes=${offset}-`);
+  });
+
+  it('reports a flipped payload byte as a hash mismatch (or corrupt frame), never a valid image', async () => {
+    const bytes = await readFile(join(dir.path, 'www', 'payload.zst'));
+    const middle = Math.floor(bytes.length / 2);
+    bytes[middle] = (bytes[middle] ?? 0) ^ 0x40;
+    await writeFile(join(dir.path, 'www', 'flipped.zst'), bytes);
+    const outcome = await withSlot((slot) =>
+      applyPayload({ payload, source: source().payloadSource(`${server.url}/flipped.zst`), slot, chunksDone: 0, maxResumes: 1, onProgress: () => Promise.resolve() }),
+    ).then((hash) => ({ hash }), (error: unknown) => ({ error }));
+    if ('hash' in outcome) expect(outcome.hash).not.toBe(payload.imageSha256);
+    else expect(outcome.error).toMatchObject({ code: 'ERR_PAYLOAD_HASH_MISMATCH' });
+  });
+
+  it('refuses a payload longer than declared', async () => {
+    const bytes = await readFile(join(dir.path, 'www', 'payload.zst'));
+    await writeFile(join(dir.path, 'www', 'long.zst'), Buffer.concat([bytes, Buffer.alloc(100, 1)]));
+    await expect(
+      withSlot((slot) => applyPayload({ payload, source: source().payloadSource(`${server.url}/long.zst`), slot, chunksDone: 0, maxResumes: 0, onProgress: () => Promise.resolve() })),
+    ).rejects.toMatchObject({ code: 'ERR_PAYLOAD_TOO_LARGE' });
+  });
+
+  it('refuses a frame that decompresses to more than its chunk', async () => {
+    const lying = { ...payload, chunkSize: CHUNK / 2, imageSize: payload.imageSize / 2, chunks: payload.chunks, size: payload.size };
+    await expect(withSlot((slot) => applyPayload({ payload: lying, source: source().payloadSource(`${server.url}/payload.zst`), slot, chunksDone: 0, maxResumes: 0, onProgress: () => Promise.resolve() }))).rejects.toMatchObject({
+      code: 'ERR_PAYLOAD_TOO_LARGE',
+    });
+  });
+
+  it('refuses an image larger than the slot before writing anything', async () => {
+    const huge = { ...payload, imageSize: 5 * 1024 ** 3 };
+    const before = await readFile(disk);
+    await expect(withSlot((slot) => applyPayload({ payload: huge, source: source().payloadSource(`${server.url}/payload.zst`), slot, chunksDone: 0, maxResumes: 0, onProgress: () => Promise.resolve() }))).rejects.toMatchObject({
+      code: 'ERR_SLOT_TOO_SMALL',
+    });
+    expect(Buffer.compare(await readFile(disk), before)).toBe(0);
+    expect(server.requests).toHaveLength(0);
+  });
+});
