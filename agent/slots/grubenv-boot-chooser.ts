@@ -2,10 +2,11 @@
 // place (GRUB's save_env writes through the file's existing blocks, so it is never replaced); slot
 // identity from the GPT, read only.
 
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { readGpt } from './gpt-disk.ts';
 import { bootStateOf, gptWarnings, slotStates } from './gpt-boot-chooser.ts';
-import { parseGrubenv, serializeGrubenv } from './grubenv-block.ts';
+import { escapeGrubenvValue, parseGrubenv, serializeGrubenv } from './grubenv-block.ts';
 import { DEFAULT_STATE, fromRuleSlots, MAX_GRUBENV_TRIES, STATE_KEYS, toRuleSlots, VALUE_WIDTH } from './grubenv-state.ts';
 import { planWrites } from './grubenv-write-plan.ts';
 import { RuleBootChooser } from './rule-boot-chooser.ts';
@@ -14,7 +15,7 @@ import type { OpenDevice } from './gpt-boot-chooser.ts';
 import type { BootState, SlotName, SlotState } from './boot-chooser.ts';
 import type { SlotRule } from './rule-boot-chooser.ts';
 import type { EnvVariable } from './grubenv-block.ts';
-import type { GrubenvState } from './grubenv-state.ts';
+import type { GrubenvState, StateKey } from './grubenv-state.ts';
 
 export class GrubenvBootChooser extends RuleBootChooser {
   readonly kind = 'grubenv';
@@ -28,73 +29,152 @@ export class GrubenvBootChooser extends RuleBootChooser {
   }
 
   async read(): Promise<BootState> {
-    const { state } = await this.readEnv();
-    return this.describe(state);
+    const handle = await this.openEnv('r');
+    try {
+      const variables = parseGrubenv(await readWhole(handle, this.envPath), this.envPath);
+      const { slots, warnings } = await this.slotsWith(canonicalState(stateFromVariables(variables)));
+      const problems = layoutProblems(variables);
+      if (problems.length > 0) {
+        warnings.push(`${this.envPath} is not in slipway's fixed layout (${problems.join('; ')}); the next change rewrites it once`);
+      }
+      return bootStateOf(slots, warnings);
+    } finally {
+      await handle.close();
+    }
   }
 
   override stage(slot: SlotName, tries: number): Promise<BootState> {
     if (tries > MAX_GRUBENV_TRIES) {
-      return Promise.reject(new SlotError('ERR_TRIES_OUT_OF_RANGE', `the GRUB environment holds at most ${MAX_GRUBENV_TRIES} tries, got ${tries}`));
+      return Promise.reject(
+        new SlotError('ERR_TRIES_OUT_OF_RANGE', `the GRUB environment ${this.envPath} holds at most ${MAX_GRUBENV_TRIES} tries (one digit), got ${tries}`),
+      );
     }
     return super.stage(slot, tries);
   }
 
-  private async readEnv(): Promise<{ variables: EnvVariable[]; state: GrubenvState }> {
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFile(this.envPath);
-    } catch (cause) {
-      throw new SlotError('ERR_DEVICE_IO', `failed to read the GRUB environment ${this.envPath}`, { cause });
-    }
-    const variables = parseGrubenv(bytes, this.envPath);
-    return { variables, state: stateFromVariables(variables) };
-  }
-
-  private async describe(state: GrubenvState): Promise<BootState> {
-    const device = await this.openDevice({ writable: false });
-    let identity: SlotState[];
-    let warnings: string[];
-    try {
-      const gpt = await readGpt(device, { repair: false });
-      identity = slotStates(gpt.table.entries, device.path);
-      warnings = gptWarnings(device.path, gpt);
-    } finally {
-      await device.close();
-    }
-    const flags = toRuleSlots(state);
-    return bootStateOf(identity.map((slot) => ({ ...slot, ...flags.find((f) => f.name === slot.name) })), warnings);
-  }
-
+  /** Read, apply the pure rule, write each changed value in place in the planned order, verify. */
   protected async change(rule: SlotRule): Promise<BootState> {
-    const { variables, state } = await this.readEnv();
-    await this.describe(state); // the disk must have its two slots before anything is written
-    const target = fromRuleSlots(rule(toRuleSlots(state)));
-    const writes = blockWrites(variables, state, target, this.envPath);
-    const handle = await open(this.envPath, 'r+').catch((cause: unknown) => {
-      throw new SlotError('ERR_DEVICE_IO', `failed to open ${this.envPath} for writing`, { cause });
-    });
+    const path = this.envPath;
+    const handle = await this.openEnv('r+');
     try {
-      for (const write of writes) {
-        await handle.write(write.data, 0, write.data.length, write.offset);
-        await handle.sync();
+      const variables = parseGrubenv(await readWhole(handle, path), path);
+      const state = canonicalState(stateFromVariables(variables));
+      // The GPT is read first so a disk without its two slots fails before anything is written.
+      const { slots, warnings } = await this.slotsWith(state);
+      const target = fromRuleSlots(rule(slots));
+      const problems = layoutProblems(variables);
+      if (problems.length > 0) warnings.push(`rewrote ${path} in slipway's fixed layout (${problems.join('; ')})`);
+      const writes = blockWrites(variables, state, target, path);
+      try {
+        for (const write of writes) {
+          await writeAt(handle, write);
+          await handle.sync();
+        }
+      } catch (cause) {
+        throw new SlotError('ERR_DEVICE_IO', `failed to update the GRUB environment ${path}`, { cause });
       }
-    } catch (cause) {
-      throw new SlotError('ERR_DEVICE_IO', `failed to update ${this.envPath}`, { cause });
+      const written = canonicalState(stateFromVariables(parseGrubenv(await readWhole(handle, path), path)));
+      if (STATE_KEYS.some((key) => written[key] !== target[key])) {
+        throw new SlotError('ERR_DEVICE_IO', `the GRUB environment ${path} reads back ${JSON.stringify(written)} after writing ${JSON.stringify(target)}`);
+      }
+      return bootStateOf(slotsOf(slots, target), warnings);
     } finally {
       await handle.close();
     }
-    return this.describe(target);
+  }
+
+  private async openEnv(flags: 'r' | 'r+'): Promise<FileHandle> {
+    try {
+      return await open(this.envPath, flags);
+    } catch (cause) {
+      throw new SlotError('ERR_DEVICE_IO', `failed to open the GRUB environment ${this.envPath}${flags === 'r+' ? ' for writing' : ''}`, { cause });
+    }
+  }
+
+  /** The slots as the GPT names them, with the flags of `state`. */
+  private async slotsWith(state: GrubenvState): Promise<{ slots: SlotState[]; warnings: string[] }> {
+    const device = await this.openDevice({ writable: false });
+    try {
+      const gpt = await readGpt(device, { repair: false });
+      return { slots: slotsOf(slotStates(gpt.table.entries, device.path), state), warnings: gptWarnings(device.path, gpt) };
+    } finally {
+      await device.close();
+    }
   }
 }
 
-/** Our five variables from a parsed block; a missing one takes GRUB script's default. */
+function slotsOf(identity: readonly SlotState[], state: GrubenvState): SlotState[] {
+  const flags = toRuleSlots(state);
+  return identity.map((slot) => ({ ...slot, ...flags.find((f) => f.name === slot.name), name: slot.name }));
+}
+
+async function readWhole(handle: FileHandle, path: string): Promise<Uint8Array> {
+  try {
+    const { size } = await handle.stat();
+    const bytes = new Uint8Array(size);
+    let done = 0;
+    while (done < size) {
+      const { bytesRead } = await handle.read(bytes, done, size - done, done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return bytes.subarray(0, done);
+  } catch (cause) {
+    throw new SlotError('ERR_DEVICE_IO', `failed to read the GRUB environment ${path}`, { cause });
+  }
+}
+
+async function writeAt(handle: FileHandle, write: BlockWrite): Promise<void> {
+  let done = 0;
+  while (done < write.data.length) {
+    const { bytesWritten } = await handle.write(write.data, done, write.data.length - done, write.offset + done);
+    done += bytesWritten;
+  }
+}
+
+/** Our five variables as GRUB's load_env sees them: the last of duplicates wins, a missing one keeps the script's default. */
 export function stateFromVariables(variables: readonly EnvVariable[]): GrubenvState {
   const state = { ...DEFAULT_STATE };
   for (const key of STATE_KEYS) {
-    const found = variables.find((v) => v.name === key);
-    if (found) state[key] = found.raw;
+    const found = variables.findLast((v) => v.name === key);
+    if (found) state[key] = found.value;
   }
   return state;
+}
+
+const CANONICAL: Record<StateKey, RegExp> = { ORDER: /^(A B|B A)$/, A_OK: /^[01]$/, A_TRY: /^[0-9]$/, B_OK: /^[01]$/, B_TRY: /^[0-9]$/ };
+
+/**
+ * The fixed-width values that make the generated grub.cfg boot exactly as `state` does: OK is only
+ * "1", TRY only one digit (the script knows no other), and ORDER only its first A or B word.
+ */
+export function canonicalState(state: GrubenvState): GrubenvState {
+  const first = state.ORDER.split(/\s+/).find((word) => word === 'A' || word === 'B');
+  const ok = (value: string): string => (value === '1' ? '1' : '0');
+  const tries = (value: string): string => (/^[0-9]$/.test(value) ? value : '0');
+  return { ORDER: first === 'B' ? 'B A' : 'A B', A_OK: ok(state.A_OK), A_TRY: tries(state.A_TRY), B_OK: ok(state.B_OK), B_TRY: tries(state.B_TRY) };
+}
+
+/** Why a block is not in the fixed layout: each of our variables once, unescaped, at its fixed width, with a canonical value. */
+export function layoutProblems(variables: readonly EnvVariable[]): string[] {
+  return STATE_KEYS.flatMap((key) => {
+    const found = variables.filter((v) => v.name === key);
+    const raw = found[0]?.raw;
+    if (raw === undefined) return [`no ${key}`];
+    if (found.length > 1) return [`${key} set ${found.length} times`];
+    if (raw.length !== VALUE_WIDTH[key] || !CANONICAL[key].test(raw)) return [`${key}=${JSON.stringify(raw)}`];
+    return [];
+  });
+}
+
+/**
+ * The block the image builder writes to the ESP: our five variables first at their fixed widths,
+ * so every value sits at a fixed offset (inside the first 512-byte sector), then `others` as given.
+ * Hosts built that way never need the one-time conversion in blockWrites.
+ */
+export function fixedLayoutBlock(state: GrubenvState, others: readonly { name: string; raw: string }[], path: string): Uint8Array {
+  const ours = STATE_KEYS.map((key) => ({ name: key, raw: escapeGrubenvValue(canonicalState(state)[key]) }));
+  return serializeGrubenv([...ours, ...others.filter((v) => !(STATE_KEYS as readonly string[]).includes(v.name))], path);
 }
 
 export interface BlockWrite {
@@ -103,30 +183,23 @@ export interface BlockWrite {
 }
 
 /**
- * The writes, each followed by an fsync, that take the file from `state` to `target`: first, only
- * for a file made by hand, the whole block once in the fixed layout with the old values; then one
- * write per changed value in the crash-safe order from planWrites.
+ * The writes, each to be followed by an fsync, that take the file from `state` to `target` (both
+ * canonical): first, only for a file not in the fixed layout (made by hand), the whole block once
+ * with the old state, which is not crash-safe; then one write per changed value in the order from
+ * planWrites, which is. Comment lines are dropped by that conversion; other variables are kept.
  */
 export function blockWrites(variables: readonly EnvVariable[], state: GrubenvState, target: GrubenvState, path: string): BlockWrite[] {
   const writes: BlockWrite[] = [];
   let layout = variables;
-  if (!hasFixedLayout(variables)) {
-    const others = variables.filter((v) => !(STATE_KEYS as readonly string[]).includes(v.name));
-    const block = serializeGrubenv([...STATE_KEYS.map((key) => ({ name: key, raw: state[key] })), ...others], path);
+  if (layoutProblems(variables).length > 0) {
+    const block = fixedLayoutBlock(state, variables, path);
     writes.push({ offset: 0, data: block });
     layout = parseGrubenv(block, path);
   }
   for (const write of planWrites(state, target)) {
     const variable = layout.find((v) => v.name === write.key);
-    if (!variable) throw new Error(`unreachable: ${write.key} missing from the fixed layout`);
+    if (!variable) throw new Error(`unreachable: ${write.key} missing from the fixed layout of ${path}`);
     writes.push({ offset: variable.offset, data: Buffer.from(write.value, 'latin1') });
   }
   return writes;
-}
-
-function hasFixedLayout(variables: readonly EnvVariable[]): boolean {
-  return STATE_KEYS.every((key) => {
-    const found = variables.filter((v) => v.name === key);
-    return found.length === 1 && found[0]?.raw.length === VALUE_WIDTH[key];
-  });
 }

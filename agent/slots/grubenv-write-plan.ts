@@ -4,6 +4,7 @@
 // fallback walk reads as a full order.
 
 import { grubenvNext, STATE_KEYS } from './grubenv-state.ts';
+import type { SlotName } from './boot-chooser.ts';
 import type { GrubenvState, StateKey } from './grubenv-state.ts';
 
 export interface PlannedWrite {
@@ -11,17 +12,27 @@ export interface PlannedWrite {
   readonly value: string;
 }
 
-/** Every state a write of `value` over `old` can leave: each byte prefix of the new value. */
-function tearsOf(old: string, value: string): string[] {
-  return Array.from({ length: value.length + 1 }, (_, n) => value.slice(0, n) + old.slice(n));
+/** The boot rule a plan must respect; grubenvNext, or another rule under test. */
+export type NextBoot = (state: GrubenvState) => SlotName | null;
+
+/**
+ * Every value a write of `value` over `old` can leave when cut: any mix of old and new bytes, not
+ * only a prefix, because the disk need not persist the bytes of one write in order.
+ */
+export function tornValues(old: string, value: string): string[] {
+  const mixes = new Set<string>();
+  for (let mask = 0; mask < 1 << value.length; mask++) {
+    mixes.add(Array.from(value, (c, i) => (mask & (1 << i) ? c : (old[i] ?? ''))).join(''));
+  }
+  return [...mixes];
 }
 
-/** Every state a power cut can leave while applying `writes` in order to `from`. */
+/** Every state a power cut can leave while applying `writes` in order to `from` (each write fsynced). */
 export function reachableStates(from: GrubenvState, writes: readonly PlannedWrite[]): GrubenvState[] {
   const states: GrubenvState[] = [from];
   let current = from;
   for (const write of writes) {
-    for (const torn of tearsOf(current[write.key], write.value)) states.push({ ...current, [write.key]: torn });
+    for (const torn of tornValues(current[write.key], write.value)) states.push({ ...current, [write.key]: torn });
     current = { ...current, [write.key]: write.value };
   }
   return states;
@@ -38,21 +49,25 @@ function* permutations<T>(items: readonly T[]): Generator<T[]> {
   }
 }
 
-/**
- * A write order under which every reachable state boots the old or the new choice, and boots
- * something whenever both the old and the new state do. Throws if none exists (none of our transitions needs it).
- */
-export function planWrites(from: GrubenvState, to: GrubenvState): PlannedWrite[] {
-  const changed = STATE_KEYS.filter((key) => from[key] !== to[key]).map((key) => ({ key, value: to[key] }));
-  const allowed = new Set([grubenvNext(from), grubenvNext(to)]);
+/** Whether a power cut anywhere in `writes` boots only the old or the new choice. */
+export function isCrashSafe(from: GrubenvState, to: GrubenvState, writes: readonly PlannedWrite[], next: NextBoot = grubenvNext): boolean {
+  const allowed = new Set([next(from), next(to)]);
   // Nothing bootable is acceptable only as the intended result (marking the last bootable slot unbootable).
-  const mustBoot = grubenvNext(from) !== null && grubenvNext(to) !== null;
-  for (const order of permutations(changed)) {
-    const safe = reachableStates(from, order).every((state) => {
-      const next = grubenvNext(state);
-      return allowed.has(next) && (next !== null || !mustBoot);
-    });
-    if (safe) return order;
-  }
-  throw new Error(`no crash-safe write order from ${JSON.stringify(from)} to ${JSON.stringify(to)}`);
+  const mustBoot = next(from) !== null && next(to) !== null;
+  return reachableStates(from, writes).every((state) => {
+    const choice = next(state);
+    return allowed.has(choice) && (choice !== null || !mustBoot);
+  });
+}
+
+/**
+ * A write order, one write per changed value, under which every reachable state boots the old or
+ * the new choice, and boots something whenever both the old and the new state do. Tries every
+ * order of the at most five writes; throws if none is safe, which no pair of valid states needs
+ * (the unit tests check all of them).
+ */
+export function planWrites(from: GrubenvState, to: GrubenvState, next: NextBoot = grubenvNext): PlannedWrite[] {
+  const changed = STATE_KEYS.filter((key) => from[key] !== to[key]).map((key) => ({ key, value: to[key] }));
+  for (const order of permutations(changed)) if (isCrashSafe(from, to, order, next)) return order;
+  throw new Error(`no crash-safe write order for the GRUB environment from ${JSON.stringify(from)} to ${JSON.stringify(to)}`);
 }
