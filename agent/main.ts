@@ -10,10 +10,26 @@ import { GptBootChooser } from './slots/gpt-boot-chooser.ts';
 import { GrubenvBootChooser } from './slots/grubenv-boot-chooser.ts';
 
 import { UsageError } from './cli/cli-error.ts';
+import { readFile } from 'node:fs/promises';
+import { bootedSlotFromCmdline, lastGoodSlot } from './slots/booted-slot.ts';
+import { findBootDisk } from './slots/boot-disk.ts';
+import { openSlot } from './slots/open-slot.ts';
+import { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from './update/http-update-source.ts';
+import { loadKeyring } from './update/keyring.ts';
+import { runUpdateOnce } from './update/run-update-once.ts';
 import type { ChooserRequest } from './cli/slots-command.ts';
+import type { UpdateRequest } from './cli/update-command.ts';
+import type { SlotName } from './slots/boot-chooser.ts';
+import type { Clock } from './update/clock.ts';
+import type { UpdateOutcome } from './update/run-update-once.ts';
 import type { BootChooser } from './slots/boot-chooser.ts';
 
 const VERSION = '0.1.0';
+
+const systemClock: Clock = {
+  now: () => new Date(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
 
 function openChooser(request: ChooserRequest): BootChooser {
   const openDevice = ({ writable }: { writable: boolean }): Promise<FileBlockDevice> =>
@@ -21,6 +37,47 @@ function openChooser(request: ChooserRequest): BootChooser {
   if (request.kind === 'gptprio') return new GptBootChooser(openDevice);
   if (request.grubenv === undefined) throw new UsageError('--chooser grubenv needs --grubenv PATH');
   return new GrubenvBootChooser(openDevice, request.grubenv);
+}
+
+/** The running OS's version from os-release, for hosts; image files give --current-version. */
+async function osReleaseVersion(): Promise<string> {
+  for (const path of ['/etc/os-release', '/usr/lib/os-release']) {
+    const text = await readFile(path, 'utf8').catch(() => '');
+    const match = /^VERSION_ID="?([^"\n]+)"?$/m.exec(text);
+    if (match?.[1]) return match[1];
+  }
+  throw new UsageError('cannot tell the running version from os-release; pass --current-version');
+}
+
+async function runUpdate(request: UpdateRequest): Promise<UpdateOutcome> {
+  const disk = request.disk ?? (await findBootDisk(HOST_PATHS));
+  const chooser = openChooser({ disk, kind: request.chooser, grubenv: request.grubenv, sectorSize: undefined });
+  const state = await chooser.read();
+  const cmdline = await readFile(HOST_PATHS.procCmdline, 'utf8').catch(() => '');
+  const fromCmdline = ((): SlotName | null => {
+    try {
+      return bootedSlotFromCmdline(cmdline, state.slots);
+    } catch {
+      return null;
+    }
+  })();
+  const bootedSlot = request.booted ?? fromCmdline ?? lastGoodSlot(state.slots);
+  if (bootedSlot === null) throw new UsageError(`cannot tell which slot of ${disk} is running; pass --booted SLOT`);
+  return runUpdateOnce({
+    serverUrl: request.server,
+    host: { channel: request.channel, arch: request.arch, board: request.board, bootedVersion: request.currentVersion ?? (await osReleaseVersion()) },
+    bootedSlot,
+    keyring: await loadKeyring(request.keyring),
+    source: new HttpUpdateSource({ ...DEFAULT_HTTP_SETTINGS, proxy: process.env.https_proxy ?? process.env.HTTPS_PROXY ?? null }, systemClock, Math.random),
+    chooser,
+    openSlot: async (slot) => openSlot(await FileBlockDevice.open(disk, { writable: true }), slot),
+    stateDir: request.stateDir,
+    clock: systemClock,
+    tries: request.tries,
+    caps: { manifest: DEFAULT_HTTP_SETTINGS.manifestCapBytes, signature: DEFAULT_HTTP_SETTINGS.signatureCapBytes },
+    maxResumes: 8,
+    log: (fields, message) => logger.info(fields, message),
+  });
 }
 
 const logger = createLogger({ level: process.env.SLIPWAY_LOG_LEVEL ?? 'info', tty: process.stderr.isTTY });
@@ -34,4 +91,6 @@ process.exitCode = await runCli(process.argv.slice(2), {
     host: { ...HOST_PATHS, procCmdline: process.env.SLIPWAY_PROC_CMDLINE ?? HOST_PATHS.procCmdline },
   },
   openChooser,
+  runUpdate,
+  now: () => systemClock.now(),
 });

@@ -18,6 +18,8 @@ export const EXIT = {
   diskLayout: 3,
   deviceIo: 4,
   refused: 5,
+  untrusted: 6,
+  network: 7,
 } as const;
 
 const EXIT_BY_CODE: Record<string, number> = {
@@ -31,6 +33,29 @@ const EXIT_BY_CODE: Record<string, number> = {
   ERR_DEVICE_IO: EXIT.deviceIo,
   ERR_ROLLBACK_TARGET_NOT_GOOD: EXIT.refused,
   ERR_BOOTED_SLOT_UNKNOWN: EXIT.failure,
+  ERR_KEYRING_MISSING: EXIT.untrusted,
+  ERR_KEYRING_EMPTY: EXIT.untrusted,
+  ERR_KEYRING_INVALID: EXIT.untrusted,
+  ERR_SIGNATURE_INVALID: EXIT.untrusted,
+  ERR_SIGNATURE_UNKNOWN_KEY: EXIT.untrusted,
+  ERR_SIGNATURE_KEY_EXPIRED: EXIT.untrusted,
+  ERR_SIGNATURE_KEY_REVOKED: EXIT.untrusted,
+  ERR_SIGNATURE_WEAK_HASH: EXIT.untrusted,
+  ERR_MANIFEST_INVALID: EXIT.untrusted,
+  ERR_MANIFEST_EXPIRED: EXIT.refused,
+  ERR_MANIFEST_WRONG_CHANNEL: EXIT.refused,
+  ERR_MANIFEST_WRONG_ARCH: EXIT.refused,
+  ERR_DOWNGRADE_REFUSED: EXIT.refused,
+  ERR_CLOCK_BEHIND: EXIT.refused,
+  ERR_HTTP: EXIT.network,
+  ERR_HTTP_TOO_LARGE: EXIT.network,
+  ERR_HTTP_REDIRECT_REFUSED: EXIT.network,
+  ERR_HTTP_TIMEOUT: EXIT.network,
+  ERR_PAYLOAD_TOO_LARGE: EXIT.untrusted,
+  ERR_PAYLOAD_SIZE_MISMATCH: EXIT.untrusted,
+  ERR_PAYLOAD_HASH_MISMATCH: EXIT.untrusted,
+  ERR_SLOT_TOO_SMALL: EXIT.diskLayout,
+  ERR_SLOT_VERIFY_FAILED: EXIT.deviceIo,
 };
 
 function codeOf(error: unknown): string | undefined {

@@ -2,14 +2,20 @@
 // with its cause chain and a documented exit code.
 
 import { describeError, exitCodeFor, UsageError } from './cli-error.ts';
+import { runRelease } from './release-command.ts';
 import { runSlots } from './slots-command.ts';
+import { runUpdateCommand } from './update-command.ts';
+import type { ReleaseDeps } from './release-command.ts';
 import type { SlotsDeps } from './slots-command.ts';
+import type { UpdateDeps } from './update-command.ts';
 
-export type CliDeps = SlotsDeps & { readonly version: string };
+export type CliDeps = SlotsDeps & UpdateDeps & ReleaseDeps & { readonly version: string };
 
 export const USAGE = `usage: slipway <command> [options]
 commands:
   slots       show the A/B slots and their boot flags; stage, mark-good, mark-unbootable, rollback
+  update      check a release channel once and stage a newer signed release (--once)
+  release     publisher side: keygen, publish a signed release into a channel directory
   version     print the version
 Run "slipway <command> --help" for a command's options.`;
 
@@ -19,6 +25,10 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     switch (command) {
       case 'slots':
         return await runSlots(rest, deps);
+      case 'update':
+        return await runUpdateCommand(rest, deps);
+      case 'release':
+        return await runRelease(rest, deps);
       case 'version':
       case '--version':
         deps.io.stdout(`slipway ${deps.version}\n`);

@@ -46,3 +46,12 @@ export function bootedSlotFromCmdline(cmdline: string, slots: readonly SlotState
   const seen = tried.length > 0 ? tried.join(' ') : `none of ${SLOT_PARAMETERS.join(', ')}`;
   throw new SlotError('ERR_BOOTED_SLOT_UNKNOWN', `the kernel command line names no slot of this disk (${seen}; slots: ${known})`);
 }
+
+/**
+ * Without a command line that names a slot (an image file being serviced), the running OS is taken
+ * to be the last good one: the successful slot with the highest priority.
+ */
+export function lastGoodSlot(slots: readonly SlotState[]): SlotName | null {
+  const good = slots.filter((s) => s.successful && s.priority > 0).sort((a, b) => b.priority - a.priority);
+  return good[0]?.name ?? null;
+}

@@ -14,6 +14,8 @@ export interface ServeOptions {
   readonly ignoreRange?: boolean;
   /** Destroy the connection after this many body bytes. */
   readonly resetAfter?: number;
+  /** Send at most `bytes` every `everyMs`, to make a download slow enough to interrupt. */
+  readonly throttle?: { readonly bytes: number; readonly everyMs: number };
 }
 
 export type Handler = (request: IncomingMessage, response: ServerResponse, serve: (options?: ServeOptions) => Promise<void>) => Promise<void> | void;
@@ -46,7 +48,14 @@ export async function startReleaseServer(root: string): Promise<ReleaseServer> {
       response.writeHead(200, { 'content-length': info.size, 'accept-ranges': 'bytes' });
     }
     let sent = 0;
-    const stream = createReadStream(path, { start });
+    const stream = createReadStream(path, { start, highWaterMark: options.throttle?.bytes ?? 64 * 1024 });
+    if (options.throttle) {
+      const { everyMs } = options.throttle;
+      stream.on('data', () => {
+        stream.pause();
+        setTimeout(() => stream.resume(), everyMs);
+      });
+    }
     stream.on('data', (chunk: Buffer | string) => {
       const piece = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       if (options.resetAfter !== undefined && sent + piece.length > options.resetAfter) {

@@ -1,0 +1,91 @@
+// `slipway update --once`: one check-download-verify-stage pass, on the real disk or an image file,
+// for operators and tests. Prints {"result":"staged"|"up-to-date","version":…}.
+
+import { parseArgs } from 'node:util';
+import { UsageError } from './cli-error.ts';
+import { isSlotName } from '../slots/boot-chooser.ts';
+import type { SlotName } from '../slots/boot-chooser.ts';
+import type { CliIo } from './io.ts';
+import type { ChooserRequest } from './slots-command.ts';
+import type { UpdateOutcome } from '../update/run-update-once.ts';
+
+export interface UpdateRequest {
+  readonly server: string;
+  readonly channel: string;
+  readonly keyring: string;
+  readonly disk: string | undefined;
+  readonly stateDir: string;
+  readonly currentVersion: string | undefined;
+  readonly booted: SlotName | undefined;
+  readonly arch: string;
+  readonly board: string;
+  readonly tries: number;
+  readonly chooser: ChooserRequest['kind'];
+  readonly grubenv: string | undefined;
+}
+
+export interface UpdateDeps {
+  readonly io: CliIo;
+  readonly runUpdate: (request: UpdateRequest) => Promise<UpdateOutcome>;
+}
+
+export const UPDATE_USAGE = `usage:
+  slipway update --once --server URL --channel C --keyring FILE [--disk PATH] [--state-dir DIR]
+                 [--current-version V] [--booted SLOT] [--arch A] [--board B] [--tries N] [--json]
+Checks the channel once; when a newer signed release is there, writes it into the slot that is not
+booted, verifies it, and makes it the next boot (--tries boot attempts, default 1).`;
+
+const OPTIONS = {
+  once: { type: 'boolean', default: false },
+  server: { type: 'string' },
+  channel: { type: 'string' },
+  keyring: { type: 'string' },
+  disk: { type: 'string' },
+  'state-dir': { type: 'string', default: '/var/lib/slipway' },
+  'current-version': { type: 'string' },
+  booted: { type: 'string' },
+  arch: { type: 'string', default: 'x86_64' },
+  board: { type: 'string', default: 'generic' },
+  tries: { type: 'string', default: '1' },
+  chooser: { type: 'string', default: 'gptprio' },
+  grubenv: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export async function runUpdateCommand(argv: readonly string[], deps: UpdateDeps): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  if (values.help) {
+    deps.io.stdout(`${UPDATE_USAGE}\n`);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected arguments: ${positionals.join(' ')}\n${UPDATE_USAGE}`);
+  if (!values.once) throw new UsageError(`only --once is available until the agent daemon exists\n${UPDATE_USAGE}`);
+  const required = (name: 'server' | 'channel' | 'keyring'): string => {
+    const value = values[name];
+    if (value === undefined) throw new UsageError(`--${name} is required\n${UPDATE_USAGE}`);
+    return value;
+  };
+  const booted = values.booted?.toUpperCase();
+  if (booted !== undefined && !isSlotName(booted)) throw new UsageError(`--booted: "${values.booted}" is not a slot; use USR-A or USR-B`);
+  if (!/^\d+$/.test(values.tries)) throw new UsageError(`--tries must be a whole number, got "${values.tries}"`);
+  if (values.chooser !== 'gptprio' && values.chooser !== 'grubenv') throw new UsageError(`--chooser must be gptprio or grubenv`);
+  const outcome = await deps.runUpdate({
+    server: required('server'),
+    channel: required('channel'),
+    keyring: required('keyring'),
+    disk: values.disk,
+    stateDir: values['state-dir'],
+    currentVersion: values['current-version'],
+    booted,
+    arch: values.arch,
+    board: values.board,
+    tries: Number(values.tries),
+    chooser: values.chooser,
+    grubenv: values.grubenv,
+  });
+  if (values.json) deps.io.stdout(`${JSON.stringify(outcome)}\n`);
+  else if (outcome.result === 'staged') deps.io.stdout(`staged ${outcome.version} in ${outcome.slot}; it boots next\n`);
+  else deps.io.stdout(`up to date: ${outcome.reason}\n`);
+  return 0;
+}

@@ -1,0 +1,125 @@
+// One pass of the update path: check the channel, verify the signed manifest, decide, and if there
+// is something to install write it into the inactive slot and stage it. Crash order: the target slot
+// is made unbootable before a byte is written, verified by re-reading, and only then staged. Every
+// step is persisted so a killed run resumes where it stopped.
+
+import { createHash } from 'node:crypto';
+import { parseManifest, MANIFEST_FILE, SIGNATURE_FILE } from '../../images/release-manifest.ts';
+import { otherSlot } from '../slots/boot-chooser.ts';
+import { applyPayload, hashSlot } from './payload-apply.ts';
+import { verifyDetachedSignature } from './signature-verifier.ts';
+import { decide } from './update-policy.ts';
+import { advance } from './update-state.ts';
+import { loadRecord, saveRecord } from './state-file.ts';
+import { UpdateError } from './update-errors.ts';
+import type { BlockDevice } from '../slots/block-device.ts';
+import type { BootChooser, SlotName } from '../slots/boot-chooser.ts';
+import type { Clock } from './clock.ts';
+import type { HttpUpdateSource } from './http-update-source.ts';
+import type { Keyring } from './keyring.ts';
+import type { HostFacts } from './update-policy.ts';
+import type { UpdateEvent, UpdateRecord } from './update-state.ts';
+
+export interface UpdateOnceDeps {
+  readonly serverUrl: string;
+  readonly host: HostFacts;
+  readonly bootedSlot: SlotName;
+  readonly keyring: Keyring;
+  readonly source: Pick<HttpUpdateSource, 'fetchSmall' | 'payloadSource'>;
+  readonly chooser: BootChooser;
+  readonly openSlot: (slot: SlotName) => Promise<BlockDevice>;
+  readonly stateDir: string;
+  readonly clock: Clock;
+  readonly tries: number;
+  readonly caps: { readonly manifest: number; readonly signature: number };
+  readonly maxResumes: number;
+  readonly log: (fields: Record<string, unknown>, message: string) => void;
+}
+
+export type UpdateOutcome =
+  | { readonly result: 'up-to-date'; readonly version: string; readonly reason: string }
+  | { readonly result: 'staged'; readonly version: string; readonly slot: SlotName; readonly resumedFromChunk: number };
+
+/** Content errors mean the bytes in the slot are worthless: the next attempt starts from the first frame. */
+const CONTENT_ERRORS = new Set(['ERR_PAYLOAD_HASH_MISMATCH', 'ERR_PAYLOAD_SIZE_MISMATCH', 'ERR_PAYLOAD_TOO_LARGE', 'ERR_SLOT_VERIFY_FAILED']);
+
+export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome> {
+  const loaded = await loadRecord(deps.stateDir);
+  if (loaded.warning) deps.log({ stateDir: deps.stateDir }, loaded.warning);
+  let record = loaded.record;
+  const step = async (event: UpdateEvent): Promise<void> => {
+    record = advance(record, event);
+    await saveRecord(deps.stateDir, record);
+  };
+  const now = (): string => deps.clock.now().toISOString();
+
+  if (record.status === 'updated-need-reboot' && record.target) {
+    return { result: 'staged', version: record.target.version, slot: record.target.slot as SlotName, resumedFromChunk: record.progress?.chunksDone ?? 0 };
+  }
+  await step({ type: 'check-started' });
+  try {
+    const base = `${deps.serverUrl.replace(/\/+$/, '')}/${encodeURIComponent(deps.host.channel)}/`;
+    const manifestUrl = new URL(MANIFEST_FILE, base).toString();
+    const manifestBytes = await deps.source.fetchSmall(manifestUrl, deps.caps.manifest);
+    const signature = await deps.source.fetchSmall(new URL(SIGNATURE_FILE, base).toString(), deps.caps.signature);
+    const signer = await verifyDetachedSignature(manifestBytes, Buffer.from(signature).toString('utf8'), deps.keyring, deps.clock.now());
+    const manifest = parseManifest(manifestBytes, manifestUrl);
+    const decision = decide(manifest, deps.host, record, deps.clock.now());
+    // Only signed times move lastKnownTime: a clock set far ahead must not poison it.
+    record = { ...record, lastKnownTime: latest(record.lastKnownTime, manifest.created) };
+    deps.log({ version: manifest.version, signer: signer.fingerprint, decision: decision.action }, decision.reason);
+    if (decision.action === 'none') {
+      await step({ type: 'no-update', reason: decision.reason, at: now() });
+      return { result: 'up-to-date', version: deps.host.bootedVersion, reason: decision.reason };
+    }
+
+    const slot = otherSlot(deps.bootedSlot);
+    const manifestSha256 = createHash('sha256').update(manifestBytes).digest('hex');
+    await step({ type: 'update-found', target: { version: manifest.version, slot, manifestSha256 } });
+    const resumeFrom = record.progress?.chunksDone ?? 0;
+    await deps.chooser.markUnbootable(slot);
+    await step({ type: 'download-started', totalBytes: manifest.payload.imageSize, chunksDone: resumeFrom, bytesDone: 0 });
+
+    const device = await deps.openSlot(slot);
+    try {
+      const written = await applyPayload({
+        payload: manifest.payload,
+        source: deps.source.payloadSource(new URL(manifest.payload.url, base).toString()),
+        slot: device,
+        chunksDone: resumeFrom,
+        maxResumes: deps.maxResumes,
+        onProgress: (chunksDone, bytesDone) => step({ type: 'progress', chunksDone, bytesDone }),
+        onResume: ({ chunk, offset, cause }) => deps.log({ chunk, offset, cause: String(cause) }, 'payload connection broke; resuming with a Range request'),
+      });
+      if (written !== manifest.payload.imageSha256) {
+        throw new UpdateError('ERR_PAYLOAD_HASH_MISMATCH', `payload of ${manifest.version} hashes to ${written}, the signed manifest says ${manifest.payload.imageSha256}`);
+      }
+      await step({ type: 'download-finished' });
+      const reread = await hashSlot(device, manifest.payload.imageSize);
+      if (reread !== manifest.payload.imageSha256) {
+        throw new UpdateError('ERR_SLOT_VERIFY_FAILED', `${slot} reads back as ${reread} after writing ${manifest.version}, expected ${manifest.payload.imageSha256}`);
+      }
+      await step({ type: 'verified' });
+    } finally {
+      await device.close();
+    }
+    await deps.chooser.stage(slot, deps.tries);
+    await step({ type: 'staged', at: now() });
+    return { result: 'staged', version: manifest.version, slot, resumedFromChunk: resumeFrom };
+  } catch (error) {
+    await recordFailure(error, record, deps.stateDir, now());
+    throw error;
+  }
+}
+
+async function recordFailure(error: unknown, record: UpdateRecord, stateDir: string, at: string): Promise<void> {
+  const code = error instanceof UpdateError ? error.code : ((error as { code?: string }).code ?? 'ERR_UNKNOWN');
+  const message = error instanceof Error ? error.message : String(error);
+  let next = advance(record, { type: 'failed', code, message, at });
+  if (CONTENT_ERRORS.has(code)) next = { ...next, progress: null };
+  await saveRecord(stateDir, advance(next, { type: 'error-reported' }));
+}
+
+function latest(...times: (string | null)[]): string {
+  return times.filter((t): t is string => t !== null).reduce((a, b) => (Date.parse(a) >= Date.parse(b) ? a : b));
+}

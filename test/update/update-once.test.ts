@@ -1,0 +1,198 @@
+// `slipway update --once` end to end: a real CLI process, a channel published with slipway's own
+// key, served from loopback, written into a real disk image. Every refusal leaves the new slot
+// unbootable and the old one booting; a process killed at any point is finished by a re-run.
+
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generateSigningKey } from '../../images/release-key.ts';
+import { publishRelease } from '../../images/publish-release.ts';
+import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
+import { GptBootChooser } from '../../agent/slots/gpt-boot-chooser.ts';
+import { makeCoreosImage, tempDir } from '../builders/coreos-disk.ts';
+import { startReleaseServer } from '../builders/release-server.ts';
+import { missingTools, SGDISK } from '../builders/require-tools.ts';
+import type { ReleaseServer } from '../builders/release-server.ts';
+import type { SigningKeyPair } from '../../images/release-key.ts';
+import type { TempDir } from '../builders/coreos-disk.ts';
+
+const skip = missingTools(SGDISK);
+let dir: TempDir;
+let server: ReleaseServer;
+let key: SigningKeyPair;
+let otherKey: SigningKeyPair;
+let keyring: string;
+let www: string;
+let disk: string;
+let stateDir: string;
+let image: Buffer;
+let counter = 0;
+const now = new Date();
+
+beforeAll(async () => {
+  if (skip !== null) return;
+  dir = await tempDir();
+  // Keys made long ago, so that releases can be published "in the past" for the expiry cases.
+  const longAgo = new Date(now.getTime() - 365 * 86_400_000);
+  key = await generateSigningKey({ name: 'test release', email: 'release@test.invalid', now: longAgo });
+  otherKey = await generateSigningKey({ name: 'intruder', email: 'intruder@test.invalid', now: longAgo });
+  keyring = join(dir.path, 'keyring.asc');
+  await writeFile(keyring, key.publicArmored);
+  image = Buffer.concat(Array.from({ length: 24 }, (_, i) => (i % 2 ? randomBytes(256 * 1024) : Buffer.alloc(256 * 1024, i))));
+  await writeFile(join(dir.path, 'slot.img'), image);
+  www = join(dir.path, 'www');
+  server = await startReleaseServer(www);
+});
+afterAll(async () => {
+  if (skip !== null) return;
+  await server.close();
+  await dir.remove();
+});
+beforeEach(async () => {
+  if (skip !== null) return;
+  server.handle(null);
+  await rm(www, { recursive: true, force: true });
+  await mkdir(www);
+  disk = join(dir.path, `disk-${counter}.img`);
+  stateDir = join(dir.path, `state-${counter++}`);
+  await makeCoreosImage(disk);
+});
+
+async function publish(version: string, options: { key?: SigningKeyPair; at?: Date; expiresInSeconds?: number; channel?: string } = {}): Promise<void> {
+  await publishRelease({
+    image: join(dir.path, 'slot.img'),
+    version,
+    channel: options.channel ?? 'stable',
+    arch: 'x86_64',
+    board: 'qemu',
+    privateKeyArmored: (options.key ?? key).privateArmored,
+    outDir: www,
+    now: options.at ?? now,
+    expiresInSeconds: options.expiresInSeconds ?? 30 * 86_400,
+    chunkSize: 256 * 1024,
+  });
+}
+
+function updateArgs(current = '1.0.0'): string[] {
+  return ['agent/main.ts', 'update', '--once', '--server', server.url, '--channel', 'stable', '--keyring', keyring, '--disk', disk, '--state-dir', stateDir,
+    '--current-version', current, '--arch', 'x86_64', '--board', 'qemu', '--json'];
+}
+
+function slipwayUpdate(current = '1.0.0'): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, updateArgs(current), (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+const chooser = (): GptBootChooser => new GptBootChooser(({ writable }) => FileBlockDevice.open(disk, { writable }));
+
+async function slotB(): Promise<Buffer> {
+  const bytes = await readFile(disk);
+  const start = (1 + 4 + 1 + 8) * 1024 * 1024;
+  return bytes.subarray(start, start + image.length);
+}
+
+describe.skipIf(skip !== null)(`${skip ?? ''} slipway update --once`, () => {
+  it('stages a newer signed release into the other slot', async () => {
+    await publish('1.0.1');
+    const result = await slipwayUpdate();
+    expect(result.stderr).not.toContain('"level":50');
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ result: 'staged', version: '1.0.1', slot: 'USR-B', resumedFromChunk: 0 });
+    const state = await chooser().read();
+    expect(state.next).toBe('USR-B');
+    expect(state.slots[1]).toMatchObject({ tries: 1, successful: false });
+    expect(Buffer.compare(await slotB(), image)).toBe(0);
+    const record = JSON.parse(await readFile(join(stateDir, 'update-state.json'), 'utf8')) as { status: string; highestAccepted: string };
+    expect(record).toMatchObject({ status: 'updated-need-reboot', highestAccepted: '1.0.1' });
+    // Running again before the reboot changes nothing.
+    expect(JSON.parse((await slipwayUpdate()).stdout)).toMatchObject({ result: 'staged', version: '1.0.1' });
+  });
+
+  it('reports up to date when the channel has the running version', async () => {
+    await publish('1.0.0');
+    const result = await slipwayUpdate();
+    expect(JSON.parse(result.stdout)).toEqual({ result: 'up-to-date', version: '1.0.0', reason: '1.0.0 is running' });
+    expect((await chooser().read()).next).toBe('USR-A');
+  });
+
+  const refusals: [string, () => Promise<void>, string, number, string?][] = [
+    ['a manifest signed by a key not in the keyring', () => publish('1.0.1', { key: otherKey }), 'ERR_SIGNATURE_UNKNOWN_KEY', 6],
+    ['an expired manifest (replayed after expiry)', () => publish('1.0.1', { at: new Date(now.getTime() - 40 * 86_400_000) }), 'ERR_MANIFEST_EXPIRED', 5],
+    ['a release older than the running one', () => publish('0.9.0'), 'ERR_DOWNGRADE_REFUSED', 5],
+    ['a release for another channel', () => publish('1.0.1', { channel: 'beta' }).then(() => rm(join(www, 'stable'), { recursive: true, force: true })).then(() => mkdir(join(www, 'stable'))).then(async () => {
+      const { cp } = await import('node:fs/promises');
+      await cp(join(www, 'beta'), join(www, 'stable'), { recursive: true });
+    }), 'ERR_MANIFEST_WRONG_CHANNEL', 5],
+  ];
+  it.each(refusals)('refuses %s, leaving the old slot booting', async (_name, setup, code, exit) => {
+    await setup();
+    const result = await slipwayUpdate();
+    expect(result.code).toBe(exit);
+    expect(result.stderr).toContain(`[${code}]`);
+    const state = await chooser().read();
+    expect(state.next).toBe('USR-A');
+    expect(state.slots[1]).toMatchObject({ priority: 0, successful: false });
+  });
+
+  it('refuses a tampered payload byte: nothing staged, the slot left unbootable', async () => {
+    await publish('1.0.1');
+    const payload = join(www, 'stable', 'releases', '1.0.1', 'payload.img.zst');
+    const bytes = await readFile(payload);
+    const at = bytes.length - 1000;
+    bytes[at] = (bytes[at] ?? 0) ^ 0x01;
+    await writeFile(payload, bytes);
+    const result = await slipwayUpdate();
+    expect(result.code).toBe(6);
+    expect(result.stderr).toMatch(/\[ERR_PAYLOAD_HASH_MISMATCH\]/);
+    const state = await chooser().read();
+    expect(state.next).toBe('USR-A');
+    expect(state.slots[1]).toMatchObject({ priority: 0, tries: 0, successful: false });
+  });
+
+  it('refuses a replayed older manifest after a newer one was accepted', async () => {
+    await publish('1.0.2');
+    expect((await slipwayUpdate()).code).toBe(0);
+    // The host rolled back to 1.0.0's slot; an attacker serves the old, still valid 1.0.1.
+    await chooser().rollback('USR-B').catch(() => undefined);
+    const record = JSON.parse(await readFile(join(stateDir, 'update-state.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(join(stateDir, 'update-state.json'), JSON.stringify({ ...record, status: 'idle', target: null, progress: null }));
+    await rm(www, { recursive: true, force: true });
+    await mkdir(www);
+    await publish('1.0.1');
+    const result = await slipwayUpdate();
+    expect(result.code).toBe(5);
+    expect(result.stderr).toContain('below 1.0.2 which this host already accepted');
+  });
+
+  it('survives SIGKILL at random points: the old slot boots until staging completes, and a re-run finishes', async () => {
+    await publish('1.0.1');
+    // Throttle the payload (64 KiB every 20 ms, about 3 MB/s) so that kills land inside the download.
+    server.handle((_req, _res, serve) => serve({ throttle: { bytes: 64 * 1024, everyMs: 20 } }));
+    const delays = [150, 400, 700, 1000, 1300];
+    const seen = new Set<string>();
+    for (const delay of delays) {
+      const child = spawn(process.execPath, updateArgs(), { stdio: 'ignore' });
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      child.kill('SIGKILL');
+      await exited;
+      const record = await readFile(join(stateDir, 'update-state.json'), 'utf8').catch(() => '{}');
+      seen.add(String((JSON.parse(record) as { status?: string }).status));
+      const state = await chooser().read();
+      if (state.next !== 'USR-A') {
+        // Only a run that completed may have made USR-B the next boot, and then it holds the image.
+        expect(state.next).toBe('USR-B');
+        expect(Buffer.compare(await slotB(), image)).toBe(0);
+      }
+    }
+    expect(seen, 'some kill must land inside the download').toContain('downloading');
+    const result = await slipwayUpdate();
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ result: 'staged', version: '1.0.1' });
+    expect(Buffer.compare(await slotB(), image)).toBe(0);
+    expect((await chooser().read()).next).toBe('USR-B');
+  });
+});
