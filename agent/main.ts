@@ -64,7 +64,7 @@ async function runUpdate(request: UpdateRequest): Promise<UpdateOutcome> {
   const bootedSlot = request.booted ?? fromCmdline ?? lastGoodSlot(state.slots);
   if (bootedSlot === null) throw new UsageError(`cannot tell which slot of ${disk} is running; pass --booted SLOT`);
   return runUpdateOnce({
-    serverUrl: request.server,
+    serverUrls: request.servers,
     host: { channel: request.channel, arch: request.arch, board: request.board, bootedVersion: request.currentVersion ?? (await osReleaseVersion()) },
     bootedSlot,
     keyring: await loadKeyring(request.keyring),

@@ -10,7 +10,7 @@ import type { ChooserRequest } from './slots-command.ts';
 import type { UpdateOutcome } from '../update/run-update-once.ts';
 
 export interface UpdateRequest {
-  readonly server: string;
+  readonly servers: readonly string[];
   readonly channel: string;
   readonly keyring: string;
   readonly disk: string | undefined;
@@ -32,12 +32,12 @@ export interface UpdateDeps {
 export const UPDATE_USAGE = `usage:
   slipway update --once --server URL --channel C --keyring FILE [--disk PATH] [--state-dir DIR]
                  [--current-version V] [--booted SLOT] [--arch A] [--board B] [--tries N] [--json]
-Checks the channel once; when a newer signed release is there, writes it into the slot that is not
+--server may be repeated: mirrors are tried in order. Checks the channel once; when a newer signed release is there, writes it into the slot that is not
 booted, verifies it, and makes it the next boot (--tries boot attempts, default 1).`;
 
 const OPTIONS = {
   once: { type: 'boolean', default: false },
-  server: { type: 'string' },
+  server: { type: 'string', multiple: true },
   channel: { type: 'string' },
   keyring: { type: 'string' },
   disk: { type: 'string' },
@@ -61,7 +61,8 @@ export async function runUpdateCommand(argv: readonly string[], deps: UpdateDeps
   }
   if (positionals.length > 0) throw new UsageError(`unexpected arguments: ${positionals.join(' ')}\n${UPDATE_USAGE}`);
   if (!values.once) throw new UsageError(`only --once is available until the agent daemon exists\n${UPDATE_USAGE}`);
-  const required = (name: 'server' | 'channel' | 'keyring'): string => {
+  if (!values.server?.length) throw new UsageError(`--server is required\n${UPDATE_USAGE}`);
+  const required = (name: 'channel' | 'keyring'): string => {
     const value = values[name];
     if (value === undefined) throw new UsageError(`--${name} is required\n${UPDATE_USAGE}`);
     return value;
@@ -71,7 +72,7 @@ export async function runUpdateCommand(argv: readonly string[], deps: UpdateDeps
   if (!/^\d+$/.test(values.tries)) throw new UsageError(`--tries must be a whole number, got "${values.tries}"`);
   if (values.chooser !== 'gptprio' && values.chooser !== 'grubenv') throw new UsageError(`--chooser must be gptprio or grubenv`);
   const outcome = await deps.runUpdate({
-    server: required('server'),
+    servers: values.server,
     channel: required('channel'),
     keyring: required('keyring'),
     disk: values.disk,

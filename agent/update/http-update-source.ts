@@ -155,7 +155,7 @@ export class HttpUpdateSource {
   }
 }
 
-function refuseUnsafeRedirect(from: string, to: string): void {
+export function refuseUnsafeRedirect(from: string, to: string): void {
   const target = new URL(to);
   if (target.protocol !== 'http:' && target.protocol !== 'https:') {
     throw new UpdateError('ERR_HTTP_REDIRECT_REFUSED', `refusing redirect from ${from} to ${to}: only http and https are allowed`);

@@ -21,7 +21,8 @@ import type { HostFacts } from './update-policy.ts';
 import type { UpdateEvent, UpdateRecord } from './update-state.ts';
 
 export interface UpdateOnceDeps {
-  readonly serverUrl: string;
+  /** Mirrors in order of preference; the next is tried when one fails to give a verified manifest. */
+  readonly serverUrls: readonly string[];
   readonly host: HostFacts;
   readonly bootedSlot: SlotName;
   readonly keyring: Keyring;
@@ -58,11 +59,7 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
   }
   await step({ type: 'check-started' });
   try {
-    const base = `${deps.serverUrl.replace(/\/+$/, '')}/${encodeURIComponent(deps.host.channel)}/`;
-    const manifestUrl = new URL(MANIFEST_FILE, base).toString();
-    const manifestBytes = await deps.source.fetchSmall(manifestUrl, deps.caps.manifest);
-    const signature = await deps.source.fetchSmall(new URL(SIGNATURE_FILE, base).toString(), deps.caps.signature);
-    const signer = await verifyDetachedSignature(manifestBytes, Buffer.from(signature).toString('utf8'), deps.keyring, deps.clock.now());
+    const { base, manifestUrl, manifestBytes, signer } = await fetchVerifiedManifest(deps);
     const manifest = parseManifest(manifestBytes, manifestUrl);
     const decision = decide(manifest, deps.host, record, deps.clock.now());
     // Only signed times move lastKnownTime: a clock set far ahead must not poison it.
@@ -110,6 +107,25 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
     await recordFailure(error, record, deps.stateDir, now());
     throw error;
   }
+}
+
+/** The first mirror that serves a manifest whose signature verifies; otherwise the first error. */
+async function fetchVerifiedManifest(deps: UpdateOnceDeps): Promise<{ base: string; manifestUrl: string; manifestBytes: Uint8Array; signer: { fingerprint: string } }> {
+  let firstError: unknown = null;
+  for (const server of deps.serverUrls) {
+    const base = `${server.replace(/\/+$/, '')}/${encodeURIComponent(deps.host.channel)}/`;
+    const manifestUrl = new URL(MANIFEST_FILE, base).toString();
+    try {
+      const manifestBytes = await deps.source.fetchSmall(manifestUrl, deps.caps.manifest);
+      const signature = await deps.source.fetchSmall(new URL(SIGNATURE_FILE, base).toString(), deps.caps.signature);
+      const signer = await verifyDetachedSignature(manifestBytes, Buffer.from(signature).toString('utf8'), deps.keyring, deps.clock.now());
+      return { base, manifestUrl, manifestBytes, signer };
+    } catch (error) {
+      firstError ??= error;
+      deps.log({ mirror: server, error: error instanceof Error ? error.message : String(error) }, 'mirror failed; trying the next');
+    }
+  }
+  throw firstError ?? new UpdateError('ERR_HTTP', 'no update server configured');
 }
 
 async function recordFailure(error: unknown, record: UpdateRecord, stateDir: string, at: string): Promise<void> {

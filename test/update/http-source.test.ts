@@ -4,7 +4,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { backoffDelay, DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from '../../agent/update/http-update-source.ts';
+import { createServer } from 'node:http';
+import { backoffDelay, DEFAULT_HTTP_SETTINGS, HttpUpdateSource, refuseUnsafeRedirect } from '../../agent/update/http-update-source.ts';
+import type { AddressInfo } from 'node:net';
 import { startReleaseServer } from '../builders/release-server.ts';
 import { tempDir } from '../builders/coreos-disk.ts';
 import type { ReleaseServer } from '../builders/release-server.ts';
@@ -113,6 +115,40 @@ describe('fetching small documents', () => {
       message: `failed to fetch ${server.url}/nothing.json: HTTP 404`,
     });
     expect(server.requests).toHaveLength(1);
+  });
+});
+
+describe('redirect rules', () => {
+  it('refuses https to http, allows https to https and http to https', () => {
+    expect(() => refuseUnsafeRedirect('https://updates.example/a', 'http://updates.example/a')).toThrow(
+      expect.objectContaining({ code: 'ERR_HTTP_REDIRECT_REFUSED', message: expect.stringContaining('https must not fall back to http') as unknown }),
+    );
+    expect(() => refuseUnsafeRedirect('https://a.example/x', 'https://cdn.example/x')).not.toThrow();
+    expect(() => refuseUnsafeRedirect('http://a.example/x', 'https://cdn.example/x')).not.toThrow();
+  });
+  it('follows an allowed redirect to the same server', async () => {
+    server.handle((req, res, serve) => (req.url === '/old.json' ? void res.writeHead(301, { location: '/manifest.json' }).end() : serve()));
+    expect(Buffer.from(await source().fetchSmall(`${server.url}/old.json`, 4096)).toString()).toContain('ok');
+  });
+});
+
+describe('proxy setting', () => {
+  it('sends every request through the configured proxy', async () => {
+    const seen: string[] = [];
+    const proxy = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      res.writeHead(200, { 'content-length': 9 }).end('via proxy');
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = proxy.address() as AddressInfo;
+      const body = await source({ proxy: `http://127.0.0.1:${port}` }).fetchSmall('http://updates.example.invalid/stable/manifest.json', 4096);
+      expect(Buffer.from(body).toString()).toBe('via proxy');
+      expect(seen).toEqual(['http://updates.example.invalid/stable/manifest.json']);
+    } finally {
+      proxy.closeAllConnections();
+      proxy.close();
+    }
   });
 });
 

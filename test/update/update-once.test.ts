@@ -75,14 +75,14 @@ async function publish(version: string, options: { key?: SigningKeyPair; at?: Da
   });
 }
 
-function updateArgs(current = '1.0.0'): string[] {
-  return ['agent/main.ts', 'update', '--once', '--server', server.url, '--channel', 'stable', '--keyring', keyring, '--disk', disk, '--state-dir', stateDir,
+function updateArgs(current = '1.0.0', mirrors: string[] = [server.url]): string[] {
+  return ['agent/main.ts', 'update', '--once', ...mirrors.flatMap((m) => ['--server', m]), '--channel', 'stable', '--keyring', keyring, '--disk', disk, '--state-dir', stateDir,
     '--current-version', current, '--arch', 'x86_64', '--board', 'qemu', '--json'];
 }
 
-function slipwayUpdate(current = '1.0.0'): Promise<{ code: number; stdout: string; stderr: string }> {
+function slipwayUpdate(current = '1.0.0', mirrors?: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, updateArgs(current), (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+    execFile(process.execPath, updateArgs(current, mirrors), (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
   });
 }
 
@@ -109,6 +109,14 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway update --once`, () => {
     expect(record).toMatchObject({ status: 'updated-need-reboot', highestAccepted: '1.0.1' });
     // Running again before the reboot changes nothing.
     expect(JSON.parse((await slipwayUpdate()).stdout)).toMatchObject({ result: 'staged', version: '1.0.1' });
+  });
+
+  it('tries the next mirror when the first one fails', async () => {
+    await publish('1.0.1');
+    const result = await slipwayUpdate('1.0.0', [`${server.url}/missing-mirror`, server.url]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ result: 'staged', version: '1.0.1' });
+    expect(result.stderr).toContain('mirror failed; trying the next');
   });
 
   it('reports up to date when the channel has the running version', async () => {

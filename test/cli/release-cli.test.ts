@@ -1,0 +1,83 @@
+// The publisher's commands as run from a shell: keygen writes a private key only its owner can read
+// and a keyring to ship; publish writes a channel a static server can serve; publishing again keeps
+// the previous release whole for clients still downloading it.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseManifest } from '../../images/release-manifest.ts';
+import { loadKeyring } from '../../agent/update/keyring.ts';
+import { verifyDetachedSignature } from '../../agent/update/signature-verifier.ts';
+import { tempDir } from '../builders/coreos-disk.ts';
+import type { TempDir } from '../builders/coreos-disk.ts';
+
+let dir: TempDir;
+beforeAll(async () => {
+  dir = await tempDir();
+});
+afterAll(async () => {
+  await dir.remove();
+});
+
+function slipway(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['agent/main.ts', ...args], (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+describe('slipway release', () => {
+  it('generates a key pair, publishes two releases, and keeps the first one whole', async () => {
+    const keys = join(dir.path, 'keys');
+    const keygen = await slipway('release', 'keygen', '--out', keys, '--json');
+    expect(keygen.code).toBe(0);
+    const { fingerprint, privatePath, publicPath } = JSON.parse(keygen.stdout) as { fingerprint: string; privatePath: string; publicPath: string };
+    expect((await stat(privatePath)).mode & 0o777).toBe(0o600);
+    expect((await stat(publicPath)).mode & 0o777).toBe(0o644);
+    expect(await readFile(publicPath, 'utf8')).not.toContain('PRIVATE KEY');
+
+    const image = join(dir.path, 'slot.img');
+    const bytes = randomBytes(3 * 1024 * 1024);
+    await writeFile(image, bytes);
+    const out = join(dir.path, 'www');
+    const first = await slipway('release', 'publish', '--image', image, '--version', '1.0.1', '--channel', 'stable', '--key', privatePath, '--out', out, '--expires', '7d');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^published 1\.0\.1 to .*stable\/manifest\.json/);
+    const firstManifest = await readFile(join(out, 'stable', 'manifest.json'));
+
+    const keyring = await loadKeyring(publicPath);
+    const signer = await verifyDetachedSignature(firstManifest, await readFile(join(out, 'stable', 'manifest.json.asc'), 'utf8'), keyring, new Date());
+    expect(signer.fingerprint.toLowerCase()).toBe(fingerprint.toLowerCase());
+    const manifest = parseManifest(firstManifest, 'test');
+    expect(manifest).toMatchObject({ channel: 'stable', version: '1.0.1', arch: 'x86_64', board: 'generic' });
+    expect(manifest.payload.imageSha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+    expect(Date.parse(manifest.expires) - Date.parse(manifest.created)).toBe(7 * 86_400_000);
+
+    const payloadBefore = await readFile(join(out, 'stable', manifest.payload.url));
+    await writeFile(image, randomBytes(1024 * 1024));
+    expect((await slipway('release', 'publish', '--image', image, '--version', '1.0.2', '--channel', 'stable', '--key', privatePath, '--out', out)).code).toBe(0);
+    expect(parseManifest(await readFile(join(out, 'stable', 'manifest.json')), 'test').version).toBe('1.0.2');
+    // A client that fetched the 1.0.1 manifest still finds its payload, byte for byte.
+    expect(Buffer.compare(await readFile(join(out, 'stable', manifest.payload.url)), payloadBefore)).toBe(0);
+    expect(await readFile(join(out, 'stable', 'releases', '1.0.1', 'manifest.json'))).toEqual(firstManifest);
+  });
+
+  it('refuses to publish a version twice', async () => {
+    const keys = join(dir.path, 'keys2');
+    await slipway('release', 'keygen', '--out', keys);
+    const image = join(dir.path, 'small.img');
+    await writeFile(image, randomBytes(4096));
+    const args = ['release', 'publish', '--image', image, '--version', '2.0.0', '--channel', 'beta', '--key', join(keys, 'signing-key.asc'), '--out', join(dir.path, 'www2')];
+    expect((await slipway(...args)).code).toBe(0);
+    const again = await slipway(...args);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain('a published release is never changed');
+  });
+
+  it('explains a bad duration', async () => {
+    const result = await slipway('release', 'keygen', '--out', join(dir.path, 'k3'), '--expires', 'soon');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('"soon" is not a duration like 30d, 12h or 2y');
+  });
+});

@@ -1,0 +1,91 @@
+// The persisted update record: written by temp + fsync + rename, and a torn or garbage file is set
+// aside with a warning instead of stopping the agent.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadRecord, saveRecord, STATE_FILE } from '../../agent/update/state-file.ts';
+import { advance, INITIAL_RECORD } from '../../agent/update/update-state.ts';
+import { tempDir } from '../builders/coreos-disk.ts';
+import type { TempDir } from '../builders/coreos-disk.ts';
+
+let dir: TempDir;
+beforeAll(async () => {
+  dir = await tempDir();
+});
+afterAll(async () => {
+  await dir.remove();
+});
+
+describe('the update state file', () => {
+  it('round-trips a record and leaves no temporary file behind', async () => {
+    const state = join(dir.path, 'a');
+    const record = advance(INITIAL_RECORD, { type: 'check-started' });
+    await saveRecord(state, record);
+    expect((await loadRecord(state)).record).toEqual(record);
+    expect(await readdir(state)).toEqual([STATE_FILE]);
+  });
+
+  it('starts afresh when there is no file yet', async () => {
+    expect(await loadRecord(join(dir.path, 'absent'))).toEqual({ record: INITIAL_RECORD, warning: null });
+  });
+
+  it.each([
+    ['a torn write', (text: string) => text.slice(0, text.length / 2)],
+    ['garbage', () => '\u0000\u0000\u0000'],
+    ['an unknown status', (text: string) => text.replace('"checking"', '"exploding"')],
+  ])('sets %s aside with a warning and starts from the initial record', async (name, damage) => {
+    const state = join(dir.path, name.replaceAll(' ', '-'));
+    await saveRecord(state, advance(INITIAL_RECORD, { type: 'check-started' }));
+    const path = join(state, STATE_FILE);
+    await writeFile(path, damage(await readFile(path, 'utf8')));
+    const loaded = await loadRecord(state);
+    expect(loaded.record).toEqual(INITIAL_RECORD);
+    expect(loaded.warning).toContain(`${path} was unreadable`);
+    expect(await readdir(state)).toContain(`${STATE_FILE}.unreadable`);
+  });
+});
+
+describe('the state machine', () => {
+  it('walks update_engine states and keeps what must be remembered', () => {
+    let record = INITIAL_RECORD;
+    const target = { version: '1.0.1', slot: 'USR-B', manifestSha256: 'a'.repeat(64) };
+    for (const event of [
+      { type: 'check-started' },
+      { type: 'update-found', target },
+      { type: 'download-started', totalBytes: 100, chunksDone: 0, bytesDone: 0 },
+      { type: 'progress', chunksDone: 1, bytesDone: 50 },
+      { type: 'download-finished' },
+      { type: 'verified' },
+      { type: 'staged', at: '2026-11-22T00:00:00.000Z' },
+    ] as const) {
+      record = advance(record, event);
+    }
+    expect(record).toMatchObject({ status: 'updated-need-reboot', highestAccepted: '1.0.1', progress: { chunksDone: 1, bytesDone: 50, totalBytes: 100 } });
+  });
+
+  it('refuses a transition the machine does not have', () => {
+    expect(() => advance(INITIAL_RECORD, { type: 'verified' })).toThrow('"verified" is not allowed in state "idle"');
+  });
+
+  it('skips a version after it failed three times, until a newer one appears', () => {
+    let record = INITIAL_RECORD;
+    const target = { version: '1.0.2', slot: 'USR-B', manifestSha256: 'b'.repeat(64) };
+    for (let i = 0; i < 3; i++) {
+      record = advance(advance(advance(record, { type: 'check-started' }), { type: 'update-found', target }), { type: 'failed', code: 'ERR_HTTP', message: 'x', at: 't' });
+      record = advance(record, { type: 'error-reported' });
+    }
+    expect(record.failures).toEqual({ '1.0.2': 3 });
+    expect(record.skipped).toEqual([{ version: '1.0.2', reason: 'failed 3 times' }]);
+  });
+
+  it('resumes the same release after a restart, but not a different one', () => {
+    const target = { version: '1.0.1', slot: 'USR-B', manifestSha256: 'c'.repeat(64) };
+    let record = advance(advance(INITIAL_RECORD, { type: 'check-started' }), { type: 'update-found', target });
+    record = advance(advance(record, { type: 'download-started', totalBytes: 10, chunksDone: 0, bytesDone: 0 }), { type: 'progress', chunksDone: 4, bytesDone: 4 });
+    const restarted = advance(advance(record, { type: 'check-started' }), { type: 'update-found', target });
+    expect(restarted.progress?.chunksDone).toBe(4);
+    const other = advance(advance(record, { type: 'check-started' }), { type: 'update-found', target: { ...target, manifestSha256: 'd'.repeat(64) } });
+    expect(other.progress).toBeNull();
+  });
+});
