@@ -125,7 +125,8 @@ async function fetchVerifiedManifest(deps: UpdateOnceDeps): Promise<{ base: stri
       deps.log({ mirror: server, error: error instanceof Error ? error.message : String(error) }, 'mirror failed; trying the next');
     }
   }
-  throw firstError ?? new UpdateError('ERR_HTTP', 'no update server configured');
+  if (firstError instanceof Error) throw firstError;
+  throw new UpdateError('ERR_HTTP', firstError === null ? 'no update server configured' : String(firstError));
 }
 
 async function recordFailure(error: unknown, record: UpdateRecord, stateDir: string, at: string): Promise<void> {
