@@ -126,7 +126,7 @@ async function fetchVerifiedManifest(deps: UpdateOnceDeps): Promise<{ base: stri
     }
   }
   if (firstError instanceof Error) throw firstError;
-  throw new UpdateError('ERR_HTTP', firstError === null ? 'no update server configured' : String(firstError));
+  throw new UpdateError('ERR_HTTP', firstError === null ? 'no update server configured' : 'every mirror failed', { cause: firstError });
 }
 
 async function recordFailure(error: unknown, record: UpdateRecord, stateDir: string, at: string): Promise<void> {
