@@ -55,21 +55,26 @@ export class FileBlockDevice implements BlockDevice {
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
+    const buffer = new Uint8Array(length);
+    await this.readInto(offset, buffer);
+    return buffer;
+  }
+
+  async readInto(offset: number, target: Uint8Array): Promise<void> {
+    const length = target.length;
     if (offset < 0 || offset + length > this.size) {
       throw new SlotError('ERR_DEVICE_IO', `read of ${length} bytes at ${offset} is outside ${this.path} (${this.size} bytes)`);
     }
-    const buffer = new Uint8Array(length);
     let done = 0;
     try {
       while (done < length) {
-        const { bytesRead } = await this.handle.read(buffer, done, length - done, offset + done);
+        const { bytesRead } = await this.handle.read(target, done, length - done, offset + done);
         if (bytesRead === 0) throw new Error('unexpected end of file');
         done += bytesRead;
       }
     } catch (cause) {
       throw ioError(`failed to read ${length} bytes at offset ${offset} of ${this.path}`, cause);
     }
-    return buffer;
   }
 
   async write(offset: number, data: Uint8Array): Promise<void> {

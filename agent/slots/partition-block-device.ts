@@ -25,6 +25,11 @@ export class PartitionBlockDevice implements BlockDevice {
     return this.disk.read(this.start + offset, length);
   }
 
+  readInto(offset: number, target: Uint8Array): Promise<void> {
+    this.check(offset, target.length, 'read');
+    return this.disk.readInto(this.start + offset, target);
+  }
+
   write(offset: number, data: Uint8Array): Promise<void> {
     this.check(offset, data.length, 'write');
     return this.disk.write(this.start + offset, data);

@@ -28,7 +28,7 @@ export interface ApplyOptions {
   readonly onResume?: (at: { chunk: number; offset: number; cause: unknown }) => void;
 }
 
-const REHASH_PIECE = 4 * 1024 * 1024;
+const REHASH_PIECE = 1024 * 1024;
 
 /** Takes bytes from an async iterable in pieces of at most n, keeping what is left over. */
 class ByteReader {
@@ -110,9 +110,15 @@ async function* decompressed(inflater: AsyncIterable<Buffer>): AsyncGenerator<Bu
   }
 }
 
+/** Hashes the first `bytes` of the slot through one reused buffer, so memory stays flat. */
 async function rehashSlot(slot: BlockDevice, bytes: number): Promise<Hash> {
   const hash = createHash('sha256');
-  for (let at = 0; at < bytes; at += REHASH_PIECE) hash.update(await slot.read(at, Math.min(REHASH_PIECE, bytes - at)));
+  const buffer = new Uint8Array(Math.min(REHASH_PIECE, Math.max(bytes, 1)));
+  for (let at = 0; at < bytes; at += REHASH_PIECE) {
+    const piece = buffer.subarray(0, Math.min(REHASH_PIECE, bytes - at));
+    await slot.readInto(at, piece);
+    hash.update(piece);
+  }
   return hash;
 }
 

@@ -27,6 +27,12 @@ export class MemoryBlockDevice implements BlockDevice {
     return Promise.resolve(this.bytes.slice(offset, offset + length));
   }
 
+  readInto(offset: number, target: Uint8Array): Promise<void> {
+    if (offset < 0 || offset + target.length > this.size) return Promise.reject(new RangeError(`read outside ${this.path}`));
+    target.set(this.bytes.subarray(offset, offset + target.length));
+    return Promise.resolve();
+  }
+
   write(offset: number, data: Uint8Array): Promise<void> {
     if (offset < 0 || offset + data.length > this.size) return Promise.reject(new RangeError(`write outside ${this.path}`));
     this.bytes.set(data, offset);

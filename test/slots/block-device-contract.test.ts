@@ -66,6 +66,16 @@ describe.skipIf(skip !== null).each(adapters)(`${skip ?? ''} %s`, (_name, openDe
     await device.close();
   });
 
+  it('reads into a caller buffer the same bytes as read', async () => {
+    const device = await openDevice();
+    await device.write(4096, Uint8Array.from([1, 2, 3, 4, 5]));
+    const target = new Uint8Array(5);
+    await device.readInto(4096, target);
+    expect(target).toEqual(await device.read(4096, 5));
+    await expect(device.readInto(SIZE - 2, new Uint8Array(4))).rejects.toThrow();
+    await device.close();
+  });
+
   it('refuses reads and writes past the end without writing', async () => {
     const device = await openDevice();
     await expect(device.write(SIZE - 4, new Uint8Array(8).fill(0xaa))).rejects.toThrow();

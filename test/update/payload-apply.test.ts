@@ -157,6 +157,14 @@ describe.skipIf(skip !== null)(`${skip ?? ''} applying a payload`, () => {
     ).rejects.toMatchObject({ code: 'ERR_PAYLOAD_TOO_LARGE' });
   });
 
+  it('refuses a payload shorter than the signed length', async () => {
+    const bytes = await readFile(join(dir.path, 'www', 'payload.zst'));
+    await writeFile(join(dir.path, 'www', 'short.zst'), bytes.subarray(0, bytes.length - 500));
+    await expect(
+      withSlot((slot) => applyPayload({ payload, source: source().payloadSource(`${server.url}/short.zst`), slot, chunksDone: 0, maxResumes: 2, onProgress: () => Promise.resolve() })),
+    ).rejects.toMatchObject({ code: 'ERR_HTTP' });
+  });
+
   it('refuses a frame that decompresses to more than its chunk', async () => {
     const lying = { ...payload, chunkSize: CHUNK / 2, imageSize: payload.imageSize / 2, chunks: payload.chunks, size: payload.size };
     await expect(withSlot((slot) => applyPayload({ payload: lying, source: source().payloadSource(`${server.url}/payload.zst`), slot, chunksDone: 0, maxResumes: 0, onProgress: () => Promise.resolve() }))).rejects.toMatchObject({

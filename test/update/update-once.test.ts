@@ -145,6 +145,20 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway update --once`, () => {
     expect(state.slots[1]).toMatchObject({ priority: 0, successful: false });
   });
 
+  it('refuses every update with an empty keyring', async () => {
+    await publish('1.0.1');
+    const saved = await readFile(keyring);
+    await writeFile(keyring, '');
+    try {
+      const result = await slipwayUpdate();
+      expect(result.code).toBe(6);
+      expect(result.stderr).toContain('[ERR_KEYRING_EMPTY]');
+      expect((await chooser().read()).next).toBe('USR-A');
+    } finally {
+      await writeFile(keyring, saved);
+    }
+  });
+
   it('refuses a tampered payload byte: nothing staged, the slot left unbootable', async () => {
     await publish('1.0.1');
     const payload = join(www, 'stable', 'releases', '1.0.1', 'payload.img.zst');

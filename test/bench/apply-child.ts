@@ -1,0 +1,22 @@
+// One slipway apply in its own process, so its peak RSS is its own: download, zstd, SHA-256, write
+// into the slot file, then re-read and hash the slot. Prints one JSON line.
+
+import { readFile } from 'node:fs/promises';
+import { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from '../../agent/update/http-update-source.ts';
+import { applyPayload, hashSlot } from '../../agent/update/payload-apply.ts';
+import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
+import type { PayloadDescription } from '../../images/release-manifest.ts';
+
+const [payloadJson, url, slotPath] = process.argv.slice(2);
+if (!payloadJson || !url || !slotPath) throw new Error('usage: apply-child PAYLOAD.json URL SLOT');
+const payload = JSON.parse(await readFile(payloadJson, 'utf8')) as PayloadDescription;
+const clock = { now: () => new Date(), sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) };
+const source = new HttpUpdateSource(DEFAULT_HTTP_SETTINGS, clock, Math.random);
+const slot = await FileBlockDevice.open(slotPath, { writable: true, sectorSize: 512 });
+const started = process.hrtime.bigint();
+const written = await applyPayload({ payload, source: source.payloadSource(url), slot, chunksDone: 0, maxResumes: 0, onProgress: () => Promise.resolve() });
+const reread = await hashSlot(slot, payload.imageSize);
+const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+await slot.close();
+if (written !== payload.imageSha256 || reread !== payload.imageSha256) throw new Error('hash mismatch in benchmark');
+console.log(JSON.stringify({ seconds, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
