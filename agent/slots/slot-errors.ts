@@ -1,5 +1,7 @@
 // Error classes of the slot engine: a stable code for each failure and the cause chain kept.
 
+import { CodedError } from '../coded-error.ts';
+
 export type SlotErrorCode =
   | 'ERR_DEVICE_IO'
   | 'ERR_NOT_GPT'
@@ -13,12 +15,6 @@ export type SlotErrorCode =
   | 'ERR_GRUBENV_INVALID'
   | 'ERR_BOOTED_SLOT_UNKNOWN';
 
-export class SlotError extends Error {
-  readonly code: SlotErrorCode;
-
-  constructor(code: SlotErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'SlotError';
-    this.code = code;
-  }
+export class SlotError extends CodedError<SlotErrorCode> {
+  override name = 'SlotError';
 }

@@ -1,5 +1,7 @@
 // Error classes of the update path: a stable code for each failure, the cause chain kept.
 
+import { CodedError } from '../coded-error.ts';
+
 export type UpdateErrorCode =
   // keys and signatures
   | 'ERR_KEYRING_MISSING'
@@ -31,12 +33,6 @@ export type UpdateErrorCode =
   // state
   | 'ERR_STATE_INVALID';
 
-export class UpdateError extends Error {
-  readonly code: UpdateErrorCode;
-
-  constructor(code: UpdateErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'UpdateError';
-    this.code = code;
-  }
+export class UpdateError extends CodedError<UpdateErrorCode> {
+  override name = 'UpdateError';
 }

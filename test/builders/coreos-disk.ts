@@ -6,6 +6,7 @@ import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll } from 'vitest';
 
 const execFileAsync = promisify(execFile);
 /** Runs a tool with sbin on the PATH: sgdisk and losetup live there and a non-login shell may lack it. */
@@ -53,6 +54,21 @@ export function coreosLayoutArgs(sectorSize: number, a: SlotAttributes, b: SlotA
 export interface TempDir {
   readonly path: string;
   remove: () => Promise<void>;
+}
+
+/** A temporary directory made before a test file's tests and removed after them; none when skipped. */
+export function useTempDir(skip: string | null): () => string {
+  let dir: TempDir | null = null;
+  beforeAll(async () => {
+    if (skip === null) dir = await tempDir();
+  });
+  afterAll(async () => {
+    await dir?.remove();
+  });
+  return () => {
+    if (!dir) throw new Error('the temporary directory exists only while the tests run');
+    return dir.path;
+  };
 }
 
 export async function tempDir(prefix = 'slipway-test-'): Promise<TempDir> {

@@ -1,32 +1,23 @@
 // One contract for every BootChooser: the same operations give the same flags and the same next
 // boot, whether the flags live in GPT attribute bits or in the GRUB environment block.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
 import { GptBootChooser } from '../../agent/slots/gpt-boot-chooser.ts';
 import { GrubenvBootChooser } from '../../agent/slots/grubenv-boot-chooser.ts';
 import { writeFile } from 'node:fs/promises';
 import { run } from '../builders/coreos-disk.ts';
-import { makeSmallSlotsImage, tempDir } from '../builders/coreos-disk.ts';
+import { makeSmallSlotsImage, useTempDir } from '../builders/coreos-disk.ts';
 import { GRUB_TOOLS, missingTools, SGDISK } from '../builders/require-tools.ts';
 import type { BootChooser, BootState } from '../../agent/slots/boot-chooser.ts';
-import type { TempDir } from '../builders/coreos-disk.ts';
 
 const skip = missingTools({ ...SGDISK, ...GRUB_TOOLS });
-let dir: TempDir;
+const dir = useTempDir(skip);
 let counter = 0;
-beforeAll(async () => {
-  if (skip !== null) return;
-  dir = await tempDir();
-});
-afterAll(async () => {
-  if (skip !== null) return;
-  await dir.remove();
-});
 
 async function freshDisk(): Promise<string> {
-  const disk = join(dir.path, `disk-${counter++}.img`);
+  const disk = join(dir(), `disk-${counter++}.img`);
   await makeSmallSlotsImage(disk);
   return disk;
 }

@@ -1,31 +1,23 @@
 // The GPT engine against the real sgdisk: disks sgdisk made read correctly, tables slipway wrote
 // pass `sgdisk -v` and show the same attribute bits in `sgdisk -i`, for 512- and 4096-byte sectors.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { truncate, writeFile } from 'node:fs/promises';
 import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
 import { GptBootChooser } from '../../agent/slots/gpt-boot-chooser.ts';
-import { attachLoop, coreosLayoutArgs, run, tempDir } from '../builders/coreos-disk.ts';
-import type { SlotAttributes, TempDir } from '../builders/coreos-disk.ts';
+import { attachLoop, coreosLayoutArgs, run, useTempDir } from '../builders/coreos-disk.ts';
+import type { SlotAttributes } from '../builders/coreos-disk.ts';
 import type { SlotState } from '../../agent/slots/boot-chooser.ts';
 import { missingTools, LOSETUP, SGDISK } from '../builders/require-tools.ts';
 
 const skip = missingTools({ ...SGDISK, ...LOSETUP });
 
-let dir: TempDir;
-beforeAll(async () => {
-  if (skip !== null) return;
-  dir = await tempDir();
-});
-afterAll(async () => {
-  if (skip !== null) return;
-  await dir.remove();
-});
+const dir = useTempDir(skip);
 
 /** Creates a disk with sgdisk: a plain image file for 512, a loop device for 4096. */
 async function sgdiskDisk(name: string, sectorSize: 512 | 4096, a: SlotAttributes, b: SlotAttributes): Promise<{ disk: string; done: () => Promise<void> }> {
-  const image = join(dir.path, name);
+  const image = join(dir(), name);
   await writeFile(image, '');
   await truncate(image, 96 * 1024 * 1024);
   if (sectorSize === 512) {
