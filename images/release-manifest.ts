@@ -7,7 +7,7 @@ export const MANIFEST_FORMAT = 1;
 export const MANIFEST_FILE = 'manifest.json';
 export const SIGNATURE_FILE = 'manifest.json.asc';
 /** Each chunk of the image is compressed as its own zstd frame, so a download can resume at a chunk. */
-export const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
+export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
 
 export interface PayloadDescription {
   /** Relative to the manifest's URL. */

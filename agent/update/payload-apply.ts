@@ -63,45 +63,82 @@ function compressedOffset(payload: PayloadDescription, chunk: number): number {
   return payload.chunks.slice(0, chunk).reduce((sum, size) => sum + size, 0);
 }
 
-/** Decompresses exactly one frame's compressed bytes into the slot at `at`; returns bytes written. */
-async function applyChunk(reader: ByteReader, compressed: number, expected: number, at: number, slot: BlockDevice, hash: Hash): Promise<number> {
+/** Where a connection's writes stand: whole chunks done, bytes into the current one, and the hash. */
+interface Cursor {
+  chunk: number;
+  intoChunk: number;
+  hash: Hash;
+  /** The hash as it was at the last chunk boundary, restored when a connection breaks mid-chunk. */
+  checkpoint: Hash;
+}
+
+/**
+ * Streams the rest of the payload from one connection through ONE zstd decoder (the frames are
+ * concatenated, so a decoder reads across them): a decoder per frame would hold a frame-sized
+ * buffer each until the garbage collector got round to it, and memory would grow with the image.
+ * Chunk boundaries are found by counting decompressed bytes.
+ */
+async function applyConnection(reader: ByteReader, options: ApplyOptions, cursor: Cursor): Promise<void> {
+  const { payload, slot } = options;
   const inflater = createZstdDecompress();
+  // An object, not a `let`: the feeder sets it from a callback, which narrowing cannot see.
+  const input: { error: Error | null } = { error: null };
   const feed = (async () => {
-    let left = compressed;
+    let left = payload.size - compressedOffset(payload, cursor.chunk);
     while (left > 0) {
       const piece = await reader.next(left);
       // A body that stops early is a broken connection: resumable, unlike bad content.
-      if (!piece) throw new UpdateError('ERR_HTTP', `payload connection ended ${left} bytes early inside a frame`);
+      if (!piece) throw new UpdateError('ERR_HTTP', `payload connection ended ${left} bytes early`);
       left -= piece.length;
       if (!inflater.write(piece)) await once(inflater, 'drain');
     }
+    if (await reader.next(1)) throw new UpdateError('ERR_PAYLOAD_TOO_LARGE', `payload is longer than the ${payload.size} bytes the manifest declares`);
     inflater.end();
   })().catch((error: unknown) => {
-    inflater.destroy(error as Error);
+    // Let the decoder flush what already arrived, so whole chunks in it still count; the
+    // truncated frame it then complains about is this error, not bad content.
+    input.error = error instanceof Error ? error : new UpdateError('ERR_HTTP', 'payload connection failed', { cause: error });
+    inflater.end();
   });
-  let written = 0;
   try {
-    for await (const out of decompressed(inflater)) {
-      if (written + out.length > expected) {
-        throw new UpdateError('ERR_PAYLOAD_TOO_LARGE', `a frame decompresses to more than its ${expected} bytes; refusing to write past it`);
+    for await (let out of decompressed(inflater, () => input.error)) {
+      while (out.length > 0) {
+        if (cursor.chunk >= payload.chunks.length) {
+          throw new UpdateError('ERR_PAYLOAD_TOO_LARGE', `payload decompresses to more than the ${payload.imageSize}-byte image; refusing to write past it`);
+        }
+        const piece = out.subarray(0, imageChunkSize(payload, cursor.chunk) - cursor.intoChunk);
+        await slot.write(cursor.chunk * payload.chunkSize + cursor.intoChunk, piece);
+        cursor.hash.update(piece);
+        cursor.intoChunk += piece.length;
+        out = out.subarray(piece.length);
+        if (cursor.intoChunk === imageChunkSize(payload, cursor.chunk)) {
+          cursor.chunk++;
+          cursor.intoChunk = 0;
+          cursor.checkpoint = cursor.hash.copy();
+          await options.onProgress(cursor.chunk, Math.min(cursor.chunk * payload.chunkSize, payload.imageSize));
+        }
       }
-      await slot.write(at + written, out);
-      hash.update(out);
-      written += out.length;
     }
   } finally {
     inflater.destroy();
     await feed;
   }
-  if (written !== expected) throw new UpdateError('ERR_PAYLOAD_SIZE_MISMATCH', `a frame decompressed to ${written} bytes, expected ${expected}`);
-  return written;
+  if (input.error !== null) throw input.error;
+  if (cursor.chunk !== payload.chunks.length) {
+    throw new UpdateError('ERR_PAYLOAD_SIZE_MISMATCH', `payload decompressed to less than the ${payload.imageSize}-byte image`);
+  }
 }
 
-/** The inflater's output, with a zstd error turned into ours: corrupt content is not resumable. */
-async function* decompressed(inflater: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+/**
+ * The inflater's output, with a zstd error turned into ours: corrupt content is not resumable. When
+ * the input stopped because the connection broke, the decoder's complaint is that, not corruption.
+ */
+async function* decompressed(inflater: AsyncIterable<Buffer>, inputError: () => Error | null): AsyncGenerator<Buffer> {
   try {
     yield* inflater;
   } catch (error) {
+    const broken = inputError();
+    if (broken !== null) throw broken;
     const code = (error as { code?: unknown }).code;
     if (typeof code === 'string' && /^(ZSTD_error|Z_)/.test(code)) {
       throw new UpdateError('ERR_PAYLOAD_HASH_MISMATCH', `payload is corrupt: zstd could not decompress it`, { cause: error });
@@ -128,41 +165,33 @@ export async function applyPayload(options: ApplyOptions): Promise<string> {
   if (payload.imageSize > slot.size) {
     throw new UpdateError('ERR_SLOT_TOO_SMALL', `image of ${payload.imageSize} bytes does not fit ${slot.path} (${slot.size} bytes)`);
   }
-  let chunk = Math.min(options.chunksDone, payload.chunks.length);
-  let hash = await rehashSlot(slot, chunk * payload.chunkSize);
+  const chunk = Math.min(options.chunksDone, payload.chunks.length);
+  const hash = await rehashSlot(slot, chunk * payload.chunkSize);
+  const cursor: Cursor = { chunk, intoChunk: 0, hash, checkpoint: hash.copy() };
   let resumes = 0;
-  while (chunk < payload.chunks.length) {
-    const offset = compressedOffset(payload, chunk);
+  while (cursor.chunk < payload.chunks.length) {
+    const offset = compressedOffset(payload, cursor.chunk);
     const { start, body } = await options.source.open(offset);
     if (start !== offset) {
       if (start !== 0) throw new UpdateError('ERR_HTTP', `asked for payload bytes from ${offset}, server sent from ${start}`);
-      chunk = 0; // the server ignored Range: start over, hashing from the first byte
-      hash = createHash('sha256');
+      // The server ignored Range: start over, hashing from the first byte.
+      const fresh = createHash('sha256');
+      Object.assign(cursor, { chunk: 0, intoChunk: 0, hash: fresh, checkpoint: fresh.copy() });
     }
     const reader = new ByteReader(body);
     try {
-      while (chunk < payload.chunks.length) {
-        const checkpoint = hash.copy();
-        const size = payload.chunks[chunk] ?? 0;
-        try {
-          await applyChunk(reader, size, imageChunkSize(payload, chunk), chunk * payload.chunkSize, slot, hash);
-        } catch (error) {
-          hash = checkpoint; // forget the torn frame's bytes; they are written again on resume
-          throw error;
-        }
-        chunk++;
-        await options.onProgress(chunk, Math.min(chunk * payload.chunkSize, payload.imageSize));
-      }
-      if (await reader.next(1)) throw new UpdateError('ERR_PAYLOAD_TOO_LARGE', `payload is longer than the ${payload.size} bytes the manifest declares`);
+      await applyConnection(reader, options, cursor);
     } catch (error) {
       await reader.close().catch(() => {});
+      // Forget the torn chunk's bytes; they are written and hashed again on resume.
+      Object.assign(cursor, { intoChunk: 0, hash: cursor.checkpoint, checkpoint: cursor.checkpoint.copy() });
       const resumable = !(error instanceof UpdateError) || error.code === 'ERR_HTTP' || error.code === 'ERR_HTTP_TIMEOUT';
       if (!resumable || ++resumes > options.maxResumes) throw error;
-      options.onResume?.({ chunk, offset: compressedOffset(payload, chunk), cause: error });
+      options.onResume?.({ chunk: cursor.chunk, offset: compressedOffset(payload, cursor.chunk), cause: error });
     }
   }
   await slot.sync();
-  return hash.digest('hex');
+  return cursor.hash.digest('hex');
 }
 
 /** Reads the image back from the slot and hashes it: the final check before the slot may boot. */

@@ -11,11 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { build } from 'esbuild';
+import { AGENT_NODE_FLAGS } from '../../images/agent-runtime.ts';
 import { compressImage } from '../../images/payload-compress.ts';
 import { startReleaseServer } from '../builders/release-server.ts';
 
 const run = promisify(execFile);
-const { values } = parseArgs({ options: { size: { type: 'string', multiple: true, default: ['1', '4'] }, chunk: { type: 'string', default: '32' } } });
+const { values } = parseArgs({ options: { size: { type: 'string', multiple: true, default: ['1', '4'] }, chunk: { type: 'string', default: '4' } } });
 const sizes = values.size.map(Number);
 const chunkMiB = Number(values.chunk);
 for (const tool of ['curl', 'zstd', 'sha256sum', 'dd']) execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
@@ -61,7 +62,7 @@ try {
     const slot = join(dir, 'slot-slipway.img');
     await writeFile(slot, '');
     await truncate(slot, bytes);
-    const { stdout } = await run(process.execPath, [childBundle, join(dir, 'payload.json'), url, slot], { maxBuffer: 1 << 20 });
+    const { stdout } = await run(process.execPath, [...AGENT_NODE_FLAGS, childBundle, join(dir, 'payload.json'), url, slot], { maxBuffer: 1 << 20 });
     const child = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { seconds: number; maxRssMiB: number };
     await rm(slot);
 
@@ -93,5 +94,5 @@ try {
   await server.close();
   await rm(dir, { recursive: true, force: true });
 }
-console.log(`image content: 1/3 random, 1/3 a repeated block, 1/3 zeros; zstd level 3, ${chunkMiB} MiB frames`);
+console.log(`image content: 1/3 random, 1/3 a repeated block, 1/3 zeros; zstd level 3, ${chunkMiB} MiB frames; agent flags: ${AGENT_NODE_FLAGS.join(' ')}`);
 console.log(JSON.stringify(results));
