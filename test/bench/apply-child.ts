@@ -19,4 +19,7 @@ const reread = await hashSlot(slot, payload.imageSize);
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 await slot.close();
 if (written !== payload.imageSha256 || reread !== payload.imageSha256) throw new Error('hash mismatch in benchmark');
-console.log(JSON.stringify({ seconds, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
+// VmHWM is this address space's peak; getrusage's maxrss would include the parent's peak from fork.
+const status = await readFile('/proc/self/status', 'utf8');
+const peakKiB = Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1] ?? Number.NaN);
+console.log(JSON.stringify({ seconds, maxRssMiB: peakKiB / 1024 }));
