@@ -1,0 +1,9 @@
+// Error classes of reboot coordination: a stable code for each failure, the cause chain kept.
+
+import { CodedError } from '../coded-error.ts';
+
+export type LockErrorCode = 'ERR_LOCK_CORRUPT' | 'ERR_LOCK_INVALID_MAX' | 'ERR_WINDOW_INVALID';
+
+export class LockError extends CodedError<LockErrorCode> {
+  override name = 'LockError';
+}
