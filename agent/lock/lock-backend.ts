@@ -1,0 +1,29 @@
+// The LockBackend port: a fleet-wide reboot semaphore shared by the hosts of one group.
+
+import type { Semaphore } from './semaphore.ts';
+
+/** What a holder leaves beside the semaphore so the fleet can see who it is and when it expires. */
+export interface HolderRecord {
+  readonly id: string;
+  readonly host: string;
+  readonly since: string;
+  readonly targetVersion: string;
+}
+
+export type AcquireResult =
+  | { readonly kind: 'acquired' | 'already-held'; readonly reclaimed: readonly string[] }
+  | { readonly kind: 'full'; readonly holders: readonly string[] };
+
+export interface LockStatus {
+  readonly key: string;
+  readonly semaphore: Semaphore;
+  /** Per holder: its record, whether its lease is still alive (null: a locksmith holder without one). */
+  readonly holders: readonly { readonly id: string; readonly record: HolderRecord | null; readonly alive: boolean | null }[];
+}
+
+export interface LockBackend {
+  acquire(record: HolderRecord): Promise<AcquireResult>;
+  release(id: string): Promise<'released' | 'not-held'>;
+  status(): Promise<LockStatus>;
+  setMax(max: number): Promise<Semaphore>;
+}
