@@ -11,6 +11,9 @@ import { GrubenvBootChooser } from './slots/grubenv-boot-chooser.ts';
 
 import { UsageError } from './cli/cli-error.ts';
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { EtcdLockBackend } from './lock/etcd-lock-backend.ts';
+import type { LockRequest } from './cli/lock-command.ts';
 import { bootedSlotFromCmdline, lastGoodSlot } from './slots/booted-slot.ts';
 import { findBootDisk } from './slots/boot-disk.ts';
 import { openSlot } from './slots/open-slot.ts';
@@ -80,6 +83,20 @@ async function runUpdate(request: UpdateRequest): Promise<UpdateOutcome> {
   });
 }
 
+async function openLock(request: LockRequest): Promise<EtcdLockBackend> {
+  const read = async (path: string | undefined): Promise<Buffer | undefined> => (path === undefined ? undefined : readFile(path));
+  const [ca, cert, key] = await Promise.all([read(request.caFile), read(request.certFile), read(request.keyFile)]);
+  return new EtcdLockBackend({
+    endpoints: request.endpoints,
+    group: request.group,
+    holdTtlSeconds: 30 * 60,
+    callTimeoutMs: 10_000,
+    now: () => Date.now(),
+    ...(request.username === undefined ? {} : { username: request.username, password: request.password ?? '' }),
+    ...(ca || cert || key ? { tls: { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}),
+  });
+}
+
 const logger = createLogger({ level: process.env.SLIPWAY_LOG_LEVEL ?? 'info', tty: process.stderr.isTTY });
 logger.debug({ argv: process.argv.slice(2) }, 'starting');
 process.exitCode = await runCli(process.argv.slice(2), {
@@ -92,5 +109,8 @@ process.exitCode = await runCli(process.argv.slice(2), {
   },
   openChooser,
   runUpdate,
+  openLock,
+  machineId: async () => (await readFile('/etc/machine-id', 'utf8')).trim(),
+  hostname: () => hostname(),
   now: () => systemClock.now(),
 });

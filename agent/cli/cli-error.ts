@@ -20,6 +20,8 @@ export const EXIT = {
   refused: 5,
   untrusted: 6,
   network: 7,
+  lockFull: 8,
+  lockCorrupt: 9,
 } as const;
 
 const EXIT_BY_CODE: Record<string, number> = {
@@ -56,6 +58,9 @@ const EXIT_BY_CODE: Record<string, number> = {
   ERR_PAYLOAD_HASH_MISMATCH: EXIT.untrusted,
   ERR_SLOT_TOO_SMALL: EXIT.diskLayout,
   ERR_SLOT_VERIFY_FAILED: EXIT.deviceIo,
+  ERR_LOCK_CORRUPT: EXIT.lockCorrupt,
+  ERR_LOCK_INVALID_MAX: EXIT.usage,
+  ERR_WINDOW_INVALID: EXIT.usage,
 };
 
 function codeOf(error: unknown): string | undefined {

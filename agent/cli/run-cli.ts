@@ -2,20 +2,23 @@
 // with its cause chain and a documented exit code.
 
 import { describeError, exitCodeFor, UsageError } from './cli-error.ts';
+import { runLock } from './lock-command.ts';
 import { runRelease } from './release-command.ts';
 import { runSlots } from './slots-command.ts';
 import { runUpdateCommand } from './update-command.ts';
+import type { LockDeps } from './lock-command.ts';
 import type { ReleaseDeps } from './release-command.ts';
 import type { SlotsDeps } from './slots-command.ts';
 import type { UpdateDeps } from './update-command.ts';
 
-export type CliDeps = SlotsDeps & UpdateDeps & ReleaseDeps & { readonly version: string };
+export type CliDeps = SlotsDeps & UpdateDeps & ReleaseDeps & LockDeps & { readonly version: string };
 
 export const USAGE = `usage: slipway <command> [options]
 commands:
   slots       show the A/B slots and their boot flags; stage, mark-good, mark-unbootable, rollback
   update      check a release channel once and stage a newer signed release (--once)
   release     publisher side: keygen, publish a signed release into a channel directory
+  lock        the fleet reboot lock in etcd: status, acquire, unlock, set-max
   version     print the version
 Run "slipway <command> --help" for a command's options.`;
 
@@ -29,6 +32,8 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
         return await runUpdateCommand(rest, deps);
       case 'release':
         return await runRelease(rest, deps);
+      case 'lock':
+        return await runLock(rest, deps);
       case 'version':
       case '--version':
         deps.io.stdout(`slipway ${deps.version}\n`);

@@ -1,0 +1,107 @@
+// `slipway lock status|acquire|unlock|set-max`: locksmithctl's jobs on the fleet reboot semaphore.
+
+import { parseArgs } from 'node:util';
+import { EXIT, UsageError } from './cli-error.ts';
+import type { LockBackend } from '../lock/lock-backend.ts';
+import type { CliIo } from './io.ts';
+
+export interface LockRequest {
+  readonly endpoints: readonly string[];
+  readonly group: string;
+  readonly caFile: string | undefined;
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+}
+
+export interface LockDeps {
+  readonly io: CliIo;
+  readonly openLock: (request: LockRequest) => Promise<LockBackend & { close(): void }>;
+  readonly machineId: () => Promise<string>;
+  readonly hostname: () => string;
+  readonly now: () => Date;
+}
+
+export const LOCK_USAGE = `usage:
+  slipway lock status [--json]
+  slipway lock acquire [ID]        exit 0 when held, 8 when the semaphore is full
+  slipway lock unlock [ID]
+  slipway lock set-max N
+options: --etcd URL (repeatable; default http://127.0.0.1:2379) --group G
+         --etcd-cafile F --etcd-certfile F --etcd-keyfile F --etcd-username U --etcd-password P
+ID defaults to /etc/machine-id.`;
+
+const OPTIONS = {
+  etcd: { type: 'string', multiple: true },
+  group: { type: 'string', default: '' },
+  'etcd-cafile': { type: 'string' },
+  'etcd-certfile': { type: 'string' },
+  'etcd-keyfile': { type: 'string' },
+  'etcd-username': { type: 'string' },
+  'etcd-password': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export async function runLock(argv: readonly string[], deps: LockDeps): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  const [action, argument, ...rest] = positionals;
+  if (values.help || action === undefined) {
+    deps.io.stdout(`${LOCK_USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+  if (rest.length > 0) throw new UsageError(`unexpected arguments: ${rest.join(' ')}\n${LOCK_USAGE}`);
+  const backend = await deps.openLock({
+    endpoints: values.etcd ?? ['http://127.0.0.1:2379'],
+    group: values.group,
+    caFile: values['etcd-cafile'],
+    certFile: values['etcd-certfile'],
+    keyFile: values['etcd-keyfile'],
+    username: values['etcd-username'],
+    password: values['etcd-password'],
+  });
+  try {
+    switch (action) {
+      case 'status': {
+        const status = await backend.status();
+        if (values.json) {
+          deps.io.stdout(`${JSON.stringify(status, null, 2)}\n`);
+        } else {
+          const lines = [`${status.key}: ${status.semaphore.holders.length} of ${status.semaphore.max} held (semaphore ${status.semaphore.semaphore})`];
+          for (const h of status.holders) {
+            const detail = h.record === null ? 'no record (plain locksmith holder)' : `${h.record.host}, since ${h.record.since}, updating to ${h.record.targetVersion}, lease ${h.alive ? 'alive' : 'EXPIRED (reclaimable)'}`;
+            lines.push(`  ${h.id}: ${detail}`);
+          }
+          deps.io.stdout(`${lines.join('\n')}\n`);
+        }
+        return 0;
+      }
+      case 'acquire': {
+        const id = argument ?? (await deps.machineId());
+        const result = await backend.acquire({ id, host: deps.hostname(), since: deps.now().toISOString(), targetVersion: 'manual' });
+        if (result.kind === 'full') {
+          deps.io.stdout(`semaphore is full; held by ${result.holders.join(', ')}\n`);
+          return EXIT.lockFull;
+        }
+        deps.io.stdout(`${result.kind === 'acquired' ? 'acquired' : 'already held'} by ${id}${result.reclaimed.length ? ` (reclaimed expired ${result.reclaimed.join(', ')})` : ''}\n`);
+        return 0;
+      }
+      case 'unlock': {
+        const id = argument ?? (await deps.machineId());
+        deps.io.stdout(`${(await backend.release(id)) === 'released' ? 'released' : 'not held'} by ${id}\n`);
+        return 0;
+      }
+      case 'set-max': {
+        if (argument === undefined || !/^\d+$/.test(argument)) throw new UsageError(`set-max needs a whole number\n${LOCK_USAGE}`);
+        const next = await backend.setMax(Number(argument));
+        deps.io.stdout(`max ${next.max}, semaphore ${next.semaphore}\n`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown lock action "${action}"\n${LOCK_USAGE}`);
+    }
+  } finally {
+    backend.close();
+  }
+}

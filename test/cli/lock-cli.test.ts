@@ -1,0 +1,47 @@
+// `slipway lock` as operators run it, against a real etcd on loopback.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { startEtcd } from '../builders/etcd-server.ts';
+import { missingTools } from '../builders/require-tools.ts';
+import type { EtcdServer } from '../builders/etcd-server.ts';
+
+const skip = missingTools({ etcd: 'etcd-server' });
+let etcd: EtcdServer;
+beforeAll(async () => {
+  if (skip !== null) return;
+  etcd = await startEtcd();
+});
+afterAll(async () => {
+  if (skip !== null) return;
+  await etcd.stop();
+});
+
+function lock(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['agent/main.ts', 'lock', ...args, '--etcd', etcd.url, '--group', 'canary'], (error, stdout, stderr) =>
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe.skipIf(skip !== null)(`${skip ?? ''} slipway lock`, () => {
+  it('acquires, reports full with exit 8, shows holders, unlocks and changes max', async () => {
+    expect(await lock('acquire', 'host-a')).toMatchObject({ code: 0, stdout: 'acquired by host-a\n' });
+    expect(await lock('acquire', 'host-a')).toMatchObject({ code: 0, stdout: 'already held by host-a\n' });
+    expect(await lock('acquire', 'host-b')).toMatchObject({ code: 8, stdout: 'semaphore is full; held by host-a\n' });
+    const status = JSON.parse((await lock('status', '--json')).stdout) as { key: string; semaphore: unknown; holders: { id: string; alive: boolean }[] };
+    expect(status.key).toBe('coreos.com/updateengine/rebootlock/groups/canary/semaphore');
+    expect(status.semaphore).toEqual({ semaphore: 0, max: 1, holders: ['host-a'] });
+    expect(status.holders).toMatchObject([{ id: 'host-a', alive: true }]);
+    expect((await lock('status')).stdout).toMatch(/1 of 1 held[\s\S]*host-a: .*lease alive/);
+    expect(await lock('set-max', '2')).toMatchObject({ code: 0, stdout: 'max 2, semaphore 1\n' });
+    expect((await lock('acquire', 'host-b')).code).toBe(0);
+    expect(await lock('unlock', 'host-a')).toMatchObject({ code: 0, stdout: 'released by host-a\n' });
+    expect(await lock('unlock', 'host-a')).toMatchObject({ code: 0, stdout: 'not held by host-a\n' });
+  });
+
+  it('refuses a bad max as a usage error', async () => {
+    expect((await lock('set-max', 'many')).code).toBe(2);
+  });
+});
