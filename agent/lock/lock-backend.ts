@@ -12,7 +12,7 @@ export interface HolderRecord {
 
 export type AcquireResult =
   | { readonly kind: 'acquired' | 'already-held'; readonly reclaimed: readonly string[] }
-  | { readonly kind: 'full'; readonly holders: readonly string[] };
+  | { readonly kind: 'full'; readonly holders: readonly string[]; readonly reason?: string };
 
 export interface LockStatus {
   readonly key: string;
@@ -21,9 +21,14 @@ export interface LockStatus {
   readonly holders: readonly { readonly id: string; readonly record: HolderRecord | null; readonly alive: boolean | null }[];
 }
 
-export interface LockBackend {
+/** What the reboot coordinator needs: take and give back a place. FleetLock offers only this. */
+export interface RebootLock {
   acquire(record: HolderRecord): Promise<AcquireResult>;
   release(id: string): Promise<'released' | 'not-held'>;
+}
+
+/** A backend an operator can also inspect and resize (etcd, as locksmithctl does). */
+export interface LockBackend extends RebootLock {
   status(): Promise<LockStatus>;
   setMax(max: number): Promise<Semaphore>;
 }

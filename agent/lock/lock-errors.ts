@@ -2,7 +2,7 @@
 
 import { CodedError } from '../coded-error.ts';
 
-export type LockErrorCode = 'ERR_LOCK_CORRUPT' | 'ERR_LOCK_INVALID_MAX' | 'ERR_WINDOW_INVALID';
+export type LockErrorCode = 'ERR_LOCK_CORRUPT' | 'ERR_LOCK_INVALID_MAX' | 'ERR_LOCK_CONFIG_INVALID' | 'ERR_LOCK_UNCONFIRMED' | 'ERR_WINDOW_INVALID';
 
 export class LockError extends CodedError<LockErrorCode> {
   override name = 'LockError';
