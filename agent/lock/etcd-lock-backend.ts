@@ -26,6 +26,8 @@ export interface EtcdLockSettings {
   /** Per-call deadline, so an unreachable etcd fails instead of hanging. */
   readonly callTimeoutMs: number;
   readonly now: () => number;
+  /** Share one connection among many backends (the fleet benchmark simulates hundreds of hosts). */
+  readonly client?: Etcd3;
 }
 
 /** locksmith's key: the default semaphore, or one per URL-escaped group. */
@@ -40,6 +42,7 @@ function holderPrefix(group: string): string {
 export class EtcdLockBackend implements LockBackend {
   private readonly client: Etcd3;
   private readonly settings: EtcdLockSettings;
+  private readonly ownsClient: boolean;
   readonly key: string;
 
   constructor(settings: EtcdLockSettings) {
@@ -51,15 +54,20 @@ export class EtcdLockBackend implements LockBackend {
       ...(settings.username === undefined ? {} : { auth: { username: settings.username, password: settings.password ?? '' } }),
       ...(settings.tls === undefined ? {} : { credentials: { rootCertificate: settings.tls.ca ?? Buffer.alloc(0), ...(settings.tls.cert && settings.tls.key ? { certChain: settings.tls.cert, privateKey: settings.tls.key } : {}) } }),
     };
-    this.client = new Etcd3(options);
+    this.ownsClient = settings.client === undefined;
+    this.client = settings.client ?? new Etcd3(options);
   }
 
   close(): void {
-    this.client.close();
+    if (this.ownsClient) this.client.close();
   }
 
   private recordKey(id: string): string {
     return `${holderPrefix(this.settings.group)}${encodeURIComponent(id)}/record`;
+  }
+
+  private queueKey(id: string): string {
+    return `${holderPrefix(this.settings.group).slice(0, -'holders/'.length)}queue/${encodeURIComponent(id)}`;
   }
 
   private aliveKey(id: string): string {
@@ -139,6 +147,60 @@ export class EtcdLockBackend implements LockBackend {
       return result.succeeded ? { kind: 'reclaimed', id: holder } : { kind: 'conflict' };
     }
     return { kind: 'none' };
+  }
+
+  /**
+   * Waits for a place. Waiters queue under the group's queue/ prefix in arrival order and watch the
+   * semaphore key; on each change only the waiters whose turn it is (as many as there are free
+   * places) write, so a release costs a bounded number of etcd writes however many hosts wait.
+   */
+  async acquireWhenFree(record: HolderRecord): Promise<AcquireResult> {
+    const queueKey = this.queueKey(record.id);
+    const queuePrefix = queueKey.slice(0, queueKey.lastIndexOf('/') + 1);
+    // Kept alive while this process waits; if it dies, etcd drops its place in the queue.
+    const lease = this.client.lease(this.settings.holdTtlSeconds);
+    const leaseId = await lease.grant();
+    const enqueue = (): Promise<unknown> => this.client.if(queueKey, 'Version', '==', 0).then(this.client.put(queueKey).value(record.since).lease(leaseId)).commit();
+    await enqueue();
+    try {
+      for (;;) {
+        const { semaphore, revision } = await this.read();
+        if (semaphore.holders.includes(record.id)) return { kind: 'already-held', reclaimed: [] };
+        const queue = await this.client.getAll().prefix(queuePrefix).sort('Create', 'Ascend').exec();
+        const keys = queue.kvs.map((kv) => kv.key.toString());
+        const position = keys.indexOf(queueKey);
+        if (position < 0) {
+          await enqueue();
+          continue;
+        }
+        if (position < Math.max(semaphore.semaphore, 1)) {
+          const result = await this.acquire(record);
+          if (result.kind !== 'full') return result;
+        }
+        // Near the front: wait for the semaphore to change. Further back: wait only for the waiter
+        // `max` places ahead to leave the queue, so each change wakes a bounded number of hosts.
+        const ahead = keys[position - Math.max(semaphore.max, 1)];
+        if (position >= Math.max(semaphore.max, 1) && ahead !== undefined) await this.nextChange(ahead, queue.header.revision, 'delete');
+        else await this.nextChange(this.key, revision, 'any');
+      }
+    } finally {
+      await this.client.delete().key(queueKey).exec().catch(() => undefined);
+      await lease.revoke().catch(() => undefined);
+    }
+  }
+
+  /** Resolves at the first change of `key` after `revision` (a watch: no polling). */
+  private async nextChange(key: string, revision: string, kind: 'any' | 'delete'): Promise<void> {
+    const watcher = await this.client.watch().key(key).startRevision(String(BigInt(revision) + 1n)).create();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        if (kind === 'any') watcher.once('put', () => resolve());
+        watcher.once('delete', () => resolve());
+        watcher.once('error', reject);
+      });
+    } finally {
+      await watcher.cancel();
+    }
   }
 
   async release(id: string): Promise<'released' | 'not-held'> {

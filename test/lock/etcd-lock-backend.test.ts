@@ -94,6 +94,35 @@ describe.skipIf(skip !== null)(`${skip ?? ''} EtcdLockBackend`, () => {
     expect(parseSemaphore((await raw.get(semaphoreKey(group)).string()) ?? '', 'final')).toEqual({ semaphore: max, max, holders: [] });
   });
 
+  it('lets queued waiters in one at a time, in arrival order, each woken by a watch', async () => {
+    const group = `g${groups++}`;
+    const holder = backend(group);
+    expect((await holder.acquire(record('first'))).kind).toBe('acquired');
+    const order: string[] = [];
+    const queuePrefix = `coreos.com/updateengine/rebootlock/groups/${group}/queue/`;
+    const waiters: Promise<void>[] = [];
+    for (const id of ['w1', 'w2', 'w3', 'w4']) {
+      // Arrive one after another: wait (by watch) until this waiter's queue entry exists.
+      const queued = await raw.watch().key(`${queuePrefix}${id}`).create();
+      const entered = new Promise((resolve) => queued.once('put', resolve));
+      const b = backend(group);
+      waiters.push(
+        b.acquireWhenFree(record(id)).then(async (result) => {
+          order.push(id);
+          expect(result.kind).toBe('acquired');
+          expect((await b.status()).semaphore.holders).toEqual([id]);
+          await b.release(id);
+        }),
+      );
+      await entered;
+      await queued.cancel();
+    }
+    await holder.release('first');
+    await Promise.all(waiters);
+    expect(order).toEqual(['w1', 'w2', 'w3', 'w4']);
+    expect((await raw.getAll().prefix(`coreos.com/updateengine/rebootlock/groups/${group}/queue/`).keys())).toEqual([]);
+  });
+
   it('reclaims a dead holder once etcd has expired its lease, and the fleet goes on', async () => {
     const group = `g${groups++}`;
     const dead = backend(group);
