@@ -24,6 +24,8 @@ export interface LockStatus {
 /** What the reboot coordinator needs: take and give back a place. FleetLock offers only this. */
 export interface RebootLock {
   acquire(record: HolderRecord): Promise<AcquireResult>;
+  /** Where the backend can watch (etcd): wait in line until a place is free, without polling. */
+  acquireWhenFree?(record: HolderRecord): Promise<AcquireResult>;
   release(id: string): Promise<'released' | 'not-held'>;
 }
 

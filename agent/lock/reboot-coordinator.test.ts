@@ -70,6 +70,22 @@ describe('coordinateReboot', () => {
     expect(reboots).toHaveLength(1);
   });
 
+  it('waits in line by watch where the backend can, instead of sleeping on backoff', async () => {
+    const { deps, reboots, lock, clock } = setup('etcd-lock');
+    lock.semaphore = { semaphore: 0, max: 1, holders: ['other'] };
+    const waiting = Object.assign(Object.create(lock) as typeof lock, {
+      acquireWhenFree: async (r: typeof record) => {
+        lock.calls.push(`wait ${r.id}`);
+        await lock.release('other'); // the holder leaves; the watch wakes us
+        return lock.acquire(r);
+      },
+    });
+    expect(await coordinateReboot({ ...deps, lock: waiting }, record)).toEqual({ kind: 'rebooting', locked: true });
+    expect(lock.calls).toEqual(['wait me', 'release other', 'acquire me']);
+    expect(clock.sleeps).toEqual([]);
+    expect(reboots).toHaveLength(1);
+  });
+
   it('best-effort: reboots without the lock when the backend is unreachable', async () => {
     const { deps, reboots, lock } = setup('best-effort');
     lock.down = true;

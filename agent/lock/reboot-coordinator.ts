@@ -58,7 +58,7 @@ export async function coordinateReboot(deps: CoordinatorDeps, record: HolderReco
     }
     let result;
     try {
-      result = await deps.lock.acquire(record);
+      result = deps.lock.acquireWhenFree ? await deps.lock.acquireWhenFree(record) : await deps.lock.acquire(record);
     } catch (error) {
       if (deps.strategy === 'best-effort') {
         deps.log({ error: String(error) }, 'lock backend unreachable; best-effort reboots without it');
