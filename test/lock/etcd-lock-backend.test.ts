@@ -123,6 +123,46 @@ describe.skipIf(skip !== null)(`${skip ?? ''} EtcdLockBackend`, () => {
     expect((await raw.getAll().prefix(`coreos.com/updateengine/rebootlock/groups/${group}/queue/`).keys())).toEqual([]);
   });
 
+  it('re-reads after a transaction that timed out but committed, and does not take a second place', async () => {
+    const group = `g${groups++}`;
+    await raw.put(semaphoreKey(group)).value('{"semaphore":2,"max":2,"holders":[]}');
+    let failed = 0;
+    // The client commits for real, then reports a deadline error once, as a lost reply would.
+    const wrap = <T extends object>(builder: T): T =>
+      new Proxy(builder, {
+        get(target, prop) {
+          const value = Reflect.get(target, prop) as unknown;
+          if (typeof value !== 'function') return value;
+          if (prop === 'commit') {
+            return async (...args: unknown[]) => {
+              const result = (await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)) as { succeeded: boolean };
+              if (failed === 0 && result.succeeded) {
+                failed++;
+                throw new Error('4 DEADLINE_EXCEEDED: Deadline exceeded');
+              }
+              return result;
+            };
+          }
+          return (...args: unknown[]) => {
+            const out = (value as (...a: unknown[]) => unknown).apply(target, args);
+            return out === target ? wrap(target) : out;
+          };
+        },
+      });
+    const flaky = new Proxy(raw, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop) as unknown;
+        if (prop === 'if') return (...args: unknown[]) => wrap((value as (...a: unknown[]) => object).apply(target, args));
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const b = new EtcdLockBackend({ endpoints: [etcd.url], group, holdTtlSeconds: 600, callTimeoutMs: 2_000, now: () => Date.now(), client: flaky });
+    const result = await b.acquire(record('m1'));
+    expect(failed).toBe(1);
+    expect(result.kind).toBe('already-held');
+    expect(await raw.get(semaphoreKey(group)).string()).toBe('{"semaphore":1,"max":2,"holders":["m1"]}');
+  });
+
   it('reclaims a dead holder once etcd has expired its lease, and the fleet goes on', async () => {
     const group = `g${groups++}`;
     const dead = backend(group);
