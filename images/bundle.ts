@@ -1,10 +1,26 @@
 // Bundles the agent and CLI into one ESM file (dist/slipway.mjs) for the OS image: no node_modules
-// on the host, just this file and the Node binary.
+// on the host, just this file, the etcd protocol definitions beside it (dist/etcd3-proto/), and the
+// Node binary.
 
 import { build } from 'esbuild';
-import { chmod } from 'node:fs/promises';
+import { chmod, cp, readFile } from 'node:fs/promises';
+import type { Plugin } from 'esbuild';
 
 const outfile = 'dist/slipway.mjs';
+
+/** etcd3 reads its .proto files from beside its sources at run time; point it beside the bundle. */
+const etcdProtoBesideBundle: Plugin = {
+  name: 'etcd3-proto-beside-bundle',
+  setup(builder) {
+    builder.onLoad({ filter: /etcd3[\\/]lib[\\/]connection-pool\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const rewritten = source.replace('`${__dirname}/../proto/rpc.proto`', '`${__slipwayBundleDir}/etcd3-proto/rpc.proto`');
+      if (rewritten === source) throw new Error(`etcd3's proto path moved in ${args.path}; update images/bundle.ts`);
+      return { contents: rewritten, loader: 'js' };
+    });
+  },
+};
+
 await build({
   entryPoints: ['agent/main.ts'],
   outfile,
@@ -15,9 +31,13 @@ await build({
   minify: false,
   sourcemap: 'inline',
   legalComments: 'eof',
+  plugins: [etcdProtoBesideBundle],
   // Some dependencies are CommonJS and call require() for Node built-ins.
-  banner: { js: "import { createRequire as __slipwayCreateRequire } from 'node:module'; const require = __slipwayCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __slipwayCreateRequire } from 'node:module'; const require = __slipwayCreateRequire(import.meta.url); const __slipwayBundleDir = import.meta.dirname;",
+  },
   logLevel: 'warning',
 });
+await cp('node_modules/etcd3/proto', 'dist/etcd3-proto', { recursive: true });
 await chmod(outfile, 0o755);
-console.log(`wrote ${outfile}`);
+console.log(`wrote ${outfile} and dist/etcd3-proto/`);

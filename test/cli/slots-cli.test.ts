@@ -3,13 +3,14 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeCoreosImage, run, tempDir } from '../builders/coreos-disk.ts';
+import { startEtcd } from '../builders/etcd-server.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
 import { missingTools, SGDISK } from '../builders/require-tools.ts';
 
-const skip = missingTools(SGDISK);
+const skip = missingTools({ ...SGDISK, etcd: 'etcd-server' });
 
 let dir: TempDir;
 let disk: string;
@@ -115,14 +116,23 @@ function slipwayWithCmdline(cmdline: string, ...args: string[]): Promise<{ code:
 }
 
 describe.skipIf(skip !== null)(`${skip ?? ''} the one-file bundle for the OS image`, () => {
-  it('builds and runs on its own, outside the source tree', async () => {
+  it('builds and runs on its own, outside the source tree, etcd client included', async () => {
     await run(process.execPath, ['images/bundle.ts']);
-    const bundle = join(dir.path, 'slipway.mjs');
-    await writeFile(bundle, await readFile('dist/slipway.mjs'));
-    const result = await new Promise<{ code: number; stdout: string }>((resolve) => {
-      execFile(process.execPath, [bundle, 'slots', '--disk', disk, '--json'], { cwd: dir.path }, (error, stdout) => resolve({ code: error ? 1 : 0, stdout }));
-    });
-    expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ chooser: 'gptprio', slots: [{ name: 'USR-A' }, { name: 'USR-B' }] });
+    const shipped = join(dir.path, 'usr-lib-slipway');
+    await cp('dist', shipped, { recursive: true });
+    const bundled = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+      new Promise((resolve) => {
+        execFile(process.execPath, [join(shipped, 'slipway.mjs'), ...args], { cwd: dir.path }, (error, stdout, stderr) => resolve({ code: error ? 1 : 0, stdout, stderr }));
+      });
+    const slots = await bundled('slots', '--disk', disk, '--json');
+    expect(slots.code).toBe(0);
+    expect(JSON.parse(slots.stdout)).toMatchObject({ chooser: 'gptprio', slots: [{ name: 'USR-A' }, { name: 'USR-B' }] });
+    const etcd = await startEtcd();
+    try {
+      const locked = await bundled('lock', 'acquire', 'bundle-host', '--etcd', etcd.url);
+      expect(locked).toMatchObject({ code: 0, stdout: 'acquired by bundle-host\n' });
+    } finally {
+      await etcd.stop();
+    }
   });
 });
