@@ -112,5 +112,10 @@ process.exitCode = await runCli(process.argv.slice(2), {
   openLock,
   machineId: async () => (await readFile('/etc/machine-id', 'utf8')).trim(),
   hostname: () => hostname(),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  },
   now: () => systemClock.now(),
 });

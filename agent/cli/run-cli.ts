@@ -2,16 +2,18 @@
 // with its cause chain and a documented exit code.
 
 import { describeError, exitCodeFor, UsageError } from './cli-error.ts';
+import { runCloudConfig } from './cloud-config-command.ts';
 import { runLock } from './lock-command.ts';
 import { runRelease } from './release-command.ts';
 import { runSlots } from './slots-command.ts';
 import { runUpdateCommand } from './update-command.ts';
+import type { CloudConfigDeps } from './cloud-config-command.ts';
 import type { LockDeps } from './lock-command.ts';
 import type { ReleaseDeps } from './release-command.ts';
 import type { SlotsDeps } from './slots-command.ts';
 import type { UpdateDeps } from './update-command.ts';
 
-export type CliDeps = SlotsDeps & UpdateDeps & ReleaseDeps & LockDeps & { readonly version: string };
+export type CliDeps = SlotsDeps & UpdateDeps & ReleaseDeps & LockDeps & CloudConfigDeps & { readonly version: string };
 
 export const USAGE = `usage: slipway <command> [options]
 commands:
@@ -19,6 +21,7 @@ commands:
   update      check a release channel once and stage a newer signed release (--once)
   release     publisher side: keygen, publish a signed release into a channel directory
   lock        the fleet reboot lock in etcd: status, acquire, unlock, set-max
+  cloud-config  validate user-data as coreos-cloudinit reads it
   version     print the version
 Run "slipway <command> --help" for a command's options.`;
 
@@ -34,6 +37,8 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
         return await runRelease(rest, deps);
       case 'lock':
         return await runLock(rest, deps);
+      case 'cloud-config':
+        return await runCloudConfig(rest, deps);
       case 'version':
       case '--version':
         deps.io.stdout(`slipway ${deps.version}\n`);

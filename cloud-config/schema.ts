@@ -1,0 +1,190 @@
+// What coreos-cloudinit accepts, as data: each key's type and the check of its value. The
+// validator walks a document against it; the apply step (a later issue) reads the same names.
+
+import { gunzipSync } from 'node:zlib';
+import { parseGoDuration, parseLocksmithWindow } from '../agent/lock/reboot-window.ts';
+
+/** A value check: null when fine, otherwise the problem. */
+export type Check = (value: string) => string | null;
+
+export type Field =
+  | { readonly kind: 'string'; readonly check?: Check; readonly secret?: boolean }
+  | { readonly kind: 'bool' }
+  | { readonly kind: 'mode' }
+  | { readonly kind: 'list'; readonly of: Field }
+  | { readonly kind: 'object'; readonly fields: Readonly<Record<string, Field>>; readonly required?: readonly string[]; readonly check?: (value: Record<string, unknown>) => string | null }
+  | { readonly kind: 'deprecated'; readonly message: string };
+
+const oneOf = (values: readonly string[]): Check => (v) => (values.includes(v) ? null : `must be one of ${values.join(', ')}, not "${v}"`);
+
+export const REBOOT_STRATEGIES = ['etcd-lock', 'reboot', 'best-effort', 'off'] as const;
+export const UNIT_COMMANDS = ['start', 'stop', 'restart', 'reload', 'try-restart', 'reload-or-restart', 'reload-or-try-restart'] as const;
+const ENCODINGS = ['b64', 'base64', 'gzip', 'gz', 'gzip+base64', 'gzip+b64', 'gz+base64', 'gz+b64'];
+const UNIT_NAME = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$/;
+/** The read-only OS: cloud-config may not write there (the write would fail, or vanish on update). */
+const READ_ONLY_PREFIXES = ['/usr/', '/boot/', '/proc/', '/sys/'];
+
+const hostname: Check = (v) =>
+  v.length <= 253 && v.split('.').every((label) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label)) ? null : `"${v}" is not a valid hostname`;
+
+const sshKey: Check = (v) => (/^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/.test(v.trim()) ? null : 'is not an SSH public key');
+
+const filePath: Check = (v) => {
+  if (!v.startsWith('/')) return `path "${v}" must be absolute`;
+  if (v.split('/').includes('..')) return `path "${v}" must not contain ".."`;
+  if (v === '/usr' || READ_ONLY_PREFIXES.some((p) => v.startsWith(p))) return `path "${v}" is in the read-only OS; write under /etc, /var, /opt or /home`;
+  return null;
+};
+
+const owner: Check = (v) => (/^[a-z_][a-z0-9_-]*[$]?(:[a-z_][a-z0-9_-]*[$]?)?$/.test(v) || /^\d+(:\d+)?$/.test(v) ? null : `owner "${v}" must be "user" or "user:group"`);
+
+const url: Check = (v) => {
+  try {
+    const parsed = new URL(v);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? null : `"${v}" must be an http or https URL`;
+  } catch {
+    return `"${v}" is not a URL`;
+  }
+};
+
+const endpoints: Check = (v) => v.split(',').map((e) => url(e.trim())).find((problem) => problem !== null) ?? null;
+
+const windowStart: Check = (v) => {
+  try {
+    parseLocksmithWindow(v, '1h');
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+};
+
+const duration: Check = (v) => {
+  try {
+    return parseGoDuration(v) > 0 ? null : `"${v}" must be longer than 0`;
+  } catch (error) {
+    return (error as Error).message;
+  }
+};
+
+/** A unit file is [Section] headers and Key=Value lines (continued by a trailing backslash). */
+export const unitFile: Check = (content) => {
+  let section = false;
+  let continued = false;
+  const lines = content.split('\n');
+  for (const [index, raw] of lines.entries()) {
+    const line = raw.trim();
+    if (continued) {
+      continued = line.endsWith('\\');
+      continue;
+    }
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    if (/^\[[^\]]+\]$/.test(line)) {
+      section = true;
+      continue;
+    }
+    if (!/^[A-Za-z0-9_-]+\s*=/.test(line)) return `unit content line ${index + 1} ("${line.slice(0, 40)}") is neither [Section] nor Key=Value`;
+    if (!section) return `unit content line ${index + 1} has Key=Value before any [Section]`;
+    continued = line.endsWith('\\');
+  }
+  return null;
+};
+
+/** write_files content must decode with its encoding. */
+export function decodeContent(content: string, encoding: string | undefined): Buffer {
+  const e = encoding ?? '';
+  const base64 = e.includes('b64') || e.includes('base64');
+  const gzip = e.startsWith('gz');
+  let bytes = Buffer.from(content, base64 ? 'base64' : 'utf8');
+  if (base64 && bytes.toString('base64').replace(/=+$/, '') !== content.replace(/\s+/g, '').replace(/=+$/, '')) throw new Error('is not valid base64');
+  if (gzip) bytes = gunzipSync(bytes);
+  return bytes;
+}
+
+const writeFile: Field = {
+  kind: 'object',
+  required: ['path'],
+  fields: { path: { kind: 'string', check: filePath }, content: { kind: 'string', secret: true }, owner: { kind: 'string', check: owner }, permissions: { kind: 'mode' }, encoding: { kind: 'string', check: oneOf(ENCODINGS) } },
+  check: (file) => {
+    if (typeof file.content !== 'string') return null;
+    try {
+      decodeContent(file.content, typeof file.encoding === 'string' ? file.encoding : undefined);
+      return null;
+    } catch (error) {
+      return `content of ${String(file.path)} ${(error as Error).message.startsWith('is') ? (error as Error).message : `cannot be decoded as ${String(file.encoding)}: ${(error as Error).message}`}`;
+    }
+  },
+};
+
+const unit: Field = {
+  kind: 'object',
+  required: ['name'],
+  fields: {
+    name: { kind: 'string', check: (v) => (UNIT_NAME.test(v) ? null : `"${v}" is not a systemd unit name (like app.service)`) },
+    content: { kind: 'string', check: unitFile },
+    command: { kind: 'string', check: oneOf(UNIT_COMMANDS) },
+    enable: { kind: 'bool' },
+    runtime: { kind: 'bool' },
+    mask: { kind: 'bool' },
+    drop_ins: {
+      kind: 'list',
+      of: { kind: 'object', required: ['name'], fields: { name: { kind: 'string', check: (v) => (/^[^/]+\.conf$/.test(v) ? null : `drop-in name "${v}" must end in .conf`) }, content: { kind: 'string', check: unitFile } } },
+    },
+  },
+};
+
+const DEPRECATED = (what: string): Field => ({ kind: 'deprecated', message: `coreos.${what} is not supported by slipway hosts and is ignored` });
+
+export const CLOUD_CONFIG: Field = {
+  kind: 'object',
+  fields: {
+    hostname: { kind: 'string', check: hostname },
+    ssh_authorized_keys: { kind: 'list', of: { kind: 'string', check: sshKey } },
+    manage_etc_hosts: { kind: 'string', check: oneOf(['localhost']) },
+    write_files: { kind: 'list', of: writeFile },
+    users: {
+      kind: 'list',
+      of: {
+        kind: 'object',
+        required: ['name'],
+        fields: {
+          name: { kind: 'string', check: (v) => (/^[a-z_][a-z0-9_-]*[$]?$/.test(v) ? null : `"${v}" is not a valid user name`) },
+          passwd: { kind: 'string', secret: true },
+          ssh_authorized_keys: { kind: 'list', of: { kind: 'string', check: sshKey } },
+          gecos: { kind: 'string' },
+          homedir: { kind: 'string', check: filePath },
+          no_create_home: { kind: 'bool' },
+          primary_group: { kind: 'string' },
+          groups: { kind: 'list', of: { kind: 'string' } },
+          no_user_group: { kind: 'bool' },
+          system: { kind: 'bool' },
+          shell: { kind: 'string' },
+        },
+      },
+    },
+    coreos: {
+      kind: 'object',
+      fields: {
+        units: { kind: 'list', of: unit },
+        update: { kind: 'object', fields: { reboot_strategy: { kind: 'string', check: oneOf(REBOOT_STRATEGIES) }, group: { kind: 'string' }, server: { kind: 'string', check: url } } },
+        locksmith: {
+          kind: 'object',
+          fields: {
+            endpoint: { kind: 'string', check: endpoints },
+            group: { kind: 'string' },
+            window_start: { kind: 'string', check: windowStart },
+            window_length: { kind: 'string', check: duration },
+            etcd_cafile: { kind: 'string', check: filePath },
+            etcd_certfile: { kind: 'string', check: filePath },
+            etcd_keyfile: { kind: 'string', check: filePath },
+            etcd_username: { kind: 'string' },
+            etcd_password: { kind: 'string', secret: true },
+          },
+        },
+        etcd: DEPRECATED('etcd'),
+        etcd2: DEPRECATED('etcd2'),
+        fleet: DEPRECATED('fleet'),
+        flannel: DEPRECATED('flannel'),
+      },
+    },
+  },
+};

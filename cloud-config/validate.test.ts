@@ -1,0 +1,185 @@
+// The validator against a table of documents: real-world coreos-cloudinit files that must pass,
+// and broken ones with the exact line and message of every problem.
+
+import { describe, expect, it } from 'vitest';
+import { gzipSync } from 'node:zlib';
+import { validateCloudConfig } from './validate.ts';
+
+const KEY = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC0g+ZTxC7weoIJLUafOgrm+h core@example';
+const doc = (...lines: string[]): string => `${lines.join('\n')}\n`;
+
+describe('documents coreos-cloudinit users bring', () => {
+  it.each([
+    [
+      'CoreOS docs: etcd2, fleet and units (deprecated sections warn)',
+      doc(
+        '#cloud-config',
+        'coreos:',
+        '  etcd2:',
+        '    discovery: "https://discovery.etcd.io/<token>"',
+        '  fleet:',
+        '    public-ip: $public_ipv4',
+        '  units:',
+        '    - name: etcd2.service',
+        '      command: start',
+        '    - name: fleet.service',
+        '      command: start',
+        'ssh_authorized_keys:',
+        `  - ${KEY}`,
+      ),
+      ['line 3: warning: coreos.etcd2 is not supported by slipway hosts and is ignored', 'line 5: warning: coreos.fleet is not supported by slipway hosts and is ignored'],
+    ],
+    [
+      'Flatcar-style update, locksmith window, drop-ins, users and files',
+      doc(
+        '#cloud-config',
+        'hostname: worker-7',
+        'coreos:',
+        '  update:',
+        '    reboot-strategy: "etcd-lock"',
+        '    group: stable',
+        '  locksmith:',
+        '    window-start: Thu 04:00',
+        '    window-length: 1h',
+        '    endpoint: http://10.0.2.2:2379',
+        '  units:',
+        '    - name: docker.service',
+        '      drop-ins:',
+        '        - name: 50-insecure-registry.conf',
+        '          content: |',
+        '            [Service]',
+        '            Environment=DOCKER_OPTS=--insecure-registry="10.0.1.0/24"',
+        '    - name: app.service',
+        '      enable: true',
+        '      content: |',
+        '        [Unit]',
+        '        Description=App',
+        '        [Service]',
+        '        ExecStart=/usr/bin/podman run --rm \\',
+        '          docker.io/library/nginx',
+        'users:',
+        '  - name: elroy',
+        '    passwd: $6$5s2u6/jR$un0AvWnqilcgaNB3Mkxd5yYv6mTlWfOoCYHZmfi3LDKVltj.E8XNKEcwWm',
+        '    groups: [sudo, docker]',
+        '    ssh-authorized-keys:',
+        `      - ${KEY}`,
+        'write_files:',
+        '  - path: /etc/resolv.conf',
+        '    permissions: 0644',
+        '    owner: root',
+        '    content: |',
+        '      nameserver 8.8.8.8',
+        '  - path: /opt/app/config.gz',
+        '    encoding: gzip+base64',
+        `    content: ${gzipSync('hello').toString('base64')}`,
+        '    permissions: "0600"',
+        '    owner: core:core',
+        'manage_etc_hosts: localhost',
+      ),
+      [],
+    ],
+  ])('%s', (_name, text, expected) => {
+    const { report, config } = validateCloudConfig(text);
+    expect(report.format()).toBe(expected.map((line) => `${line}\n`).join(''));
+    expect(config).not.toBeNull();
+  });
+
+  it('normalizes dashes in keys to underscores in the result', () => {
+    const { config } = validateCloudConfig(doc('#cloud-config', 'coreos:', '  update:', '    reboot-strategy: reboot'));
+    expect(config).toEqual({ coreos: { update: { reboot_strategy: 'reboot' } } });
+  });
+
+  it('accepts a #! script and empty user-data without YAML checks', () => {
+    expect(validateCloudConfig('#!/bin/bash\necho hi\n')).toMatchObject({ kind: 'script', config: null });
+    expect(validateCloudConfig('')).toMatchObject({ kind: 'empty' });
+    expect(validateCloudConfig('#!/bin/bash\n').report.problems).toEqual([]);
+  });
+});
+
+describe('broken documents: every problem, with its line', () => {
+  it.each([
+    ['no header', doc('hostname: x'), ['line 1: error: the first line must be "#cloud-config" (or "#!" for a script)']],
+    ['invalid YAML', doc('#cloud-config', 'hostname: [a', 'users: x'), ['line 3: error: Flow sequence in block collection must be sufficiently indented and end with a ]']],
+    ['duplicate key', doc('#cloud-config', 'hostname: a', 'hostname: b'), ['line 3: error: Map keys must be unique']],
+    [
+      'unknown keys with hints, wrong types',
+      doc('#cloud-config', 'hostnme: a', 'ssh_authorized_keys: ssh-rsa AAAA', 'coreos:', '  unitz: []', 'write_files:', '  - content: x'),
+      [
+        'line 2: warning: unknown key "hostnme"; did you mean "hostname"?',
+        'line 3: error: ssh_authorized_keys must be a list',
+        'line 5: warning: unknown key "unitz" in coreos; did you mean "units"?',
+        'line 7: error: write_files[0] needs "path"',
+      ],
+    ],
+    [
+      'YAML 1.1 surprises: unquoted off, decimal permissions',
+      doc('#cloud-config', 'coreos:', '  update:', '    reboot_strategy: off', 'write_files:', '  - path: /etc/a', '    permissions: 644'),
+      [
+        'line 4: warning: coreos.update.reboot_strategy: unquoted off is a boolean in YAML 1.1; read as "off" (quote it to be sure)',
+        'line 7: warning: write_files[0].permissions: 644 is a decimal number (octal 1204); write "0644" if you meant octal',
+      ],
+    ],
+    [
+      'invalid values',
+      doc(
+        '#cloud-config',
+        'hostname: -bad-',
+        'coreos:',
+        '  update:',
+        '    reboot_strategy: sometimes',
+        '  locksmith:',
+        '    window_start: "25:00"',
+        '    window_length: forever',
+        '  units:',
+        '    - name: web',
+        '      command: launch',
+        '      enable: "yes please"',
+        '      content: |',
+        '        ExecStart=/bin/true',
+        'write_files:',
+        '  - path: ../etc/passwd',
+        '    permissions: "rw-r--r--"',
+        '    encoding: base64',
+        '    content: "%%%"',
+      ),
+      [
+        'line 2: error: hostname: "-bad-" is not a valid hostname',
+        'line 5: error: coreos.update.reboot_strategy: must be one of etcd-lock, reboot, best-effort, off, not "sometimes"',
+        'line 7: error: coreos.locksmith.window_start: window start "25:00" is not a time of day',
+        'line 8: error: coreos.locksmith.window_length: "forever" is not a duration like 1h30m',
+        'line 10: error: coreos.units[0].name: "web" is not a systemd unit name (like app.service)',
+        'line 11: error: coreos.units[0].command: must be one of start, stop, restart, reload, try-restart, reload-or-restart, reload-or-try-restart, not "launch"',
+        'line 12: error: coreos.units[0].enable must be true or false',
+        'line 13: error: coreos.units[0].content: unit content line 1 has Key=Value before any [Section]',
+        'line 16: error: write_files[0].path: path "../etc/passwd" must be absolute',
+        'line 16: error: write_files[0]: content of ../etc/passwd is not valid base64',
+        'line 17: error: write_files[0].permissions: "rw-r--r--" is not an octal mode like "0644"',
+      ],
+    ],
+    [
+      'paths into the read-only OS or with ..',
+      doc('#cloud-config', 'write_files:', '  - path: /usr/bin/docker', '  - path: /etc/../usr/x'),
+      [
+        'line 3: error: write_files[0].path: path "/usr/bin/docker" is in the read-only OS; write under /etc, /var, /opt or /home',
+        'line 4: error: write_files[1].path: path "/etc/../usr/x" must not contain ".."',
+      ],
+    ],
+  ])('%s', (_name, text, expected) => {
+    const { report, config } = validateCloudConfig(text);
+    expect(report.format()).toBe(expected.map((line) => `${line}\n`).join(''));
+    expect(config === null).toBe(expected.some((line) => line.includes(': error: ')));
+  });
+
+  it('never prints a secret it refuses', () => {
+    const { report } = validateCloudConfig(doc('#cloud-config', 'users:', '  - name: core', '    passwd: [hunter2]', 'coreos:', '  locksmith:', '    etcd_password: [s3cret]'));
+    expect(report.format()).not.toMatch(/hunter2|s3cret/);
+    expect(report.hasErrors).toBe(true);
+  });
+
+  it('caps alias expansion (a billion-laughs document) and size', () => {
+    const bomb = doc('#cloud-config', 'a: &a [x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]');
+    expect(validateCloudConfig(bomb).report.hasErrors).toBe(true);
+    const huge = `#cloud-config\nhostname: ${'a'.repeat(1024 * 1024)}\n`;
+    expect(validateCloudConfig(huge).report.format()).toMatch(/^line 1: error: user-data is \d+ bytes; the limit is 1048576\n$/);
+  });
+});

@@ -1,0 +1,143 @@
+// Validates user-data the way coreos-cloudinit reads it (YAML 1.1, dashes in keys as underscores)
+// and reports every problem at once with its line; nothing is applied from a document with errors.
+
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { CLOUD_CONFIG } from './schema.ts';
+import { didYouMean, Report } from './report.ts';
+import type { Node } from 'yaml';
+import type { Field } from './schema.ts';
+
+export const MAX_USER_DATA_BYTES = 1024 * 1024;
+export const MAX_YAML_ALIASES = 64;
+
+export interface Validation {
+  readonly kind: 'cloud-config' | 'script' | 'empty';
+  readonly report: Report;
+  /** The document with keys normalized, when it has no errors. */
+  readonly config: Record<string, unknown> | null;
+}
+
+const YAML11_BOOLEAN_WORDS = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
+
+export function normalizeKey(key: string): string {
+  return key.replaceAll('-', '_');
+}
+
+export function validateCloudConfig(text: string): Validation {
+  const report = new Report();
+  if (Buffer.byteLength(text) > MAX_USER_DATA_BYTES) {
+    report.add(1, 'error', `user-data is ${Buffer.byteLength(text)} bytes; the limit is ${MAX_USER_DATA_BYTES}`);
+    return { kind: 'cloud-config', report, config: null };
+  }
+  if (text.trim() === '') return { kind: 'empty', report, config: null };
+  const firstLine = text.split('\n', 1)[0] ?? '';
+  if (firstLine.startsWith('#!')) return { kind: 'script', report, config: null };
+  if (firstLine.trimEnd() !== '#cloud-config') {
+    report.add(1, 'error', 'the first line must be "#cloud-config" (or "#!" for a script)');
+    return { kind: 'cloud-config', report, config: null };
+  }
+
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { version: '1.1', lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const lineOf = (offset: number | undefined): number => (offset === undefined ? 1 : lines.linePos(offset).line);
+  for (const error of doc.errors) report.add(lineOf(error.pos[0]), 'error', error.message.split('\n')[0] ?? error.message);
+  if (report.hasErrors) return { kind: 'cloud-config', report, config: null };
+  let config: unknown;
+  try {
+    config = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (error) {
+    report.add(1, 'error', `${(error as Error).message} (at most ${MAX_YAML_ALIASES} aliases)`);
+    return { kind: 'cloud-config', report, config: null };
+  }
+  if (doc.contents === null || config === null) return { kind: 'cloud-config', report, config: {} };
+  walk(doc.contents, CLOUD_CONFIG, '', report, lineOf);
+  return { kind: 'cloud-config', report, config: report.hasErrors ? null : (normalizeKeys(config) as Record<string, unknown>) };
+}
+
+function walk(node: Node | null, field: Field, path: string, report: Report, lineOf: (offset: number | undefined) => number): void {
+  const line = lineOf(node?.range?.[0]);
+  const where = path === '' ? 'the document' : path;
+  switch (field.kind) {
+    case 'deprecated':
+      report.add(line, 'warning', field.message);
+      return;
+    case 'object': {
+      if (!isMap(node)) return report.add(line, 'error', `${where} must be a mapping of keys to values`);
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const rawKey = isScalar(pair.key) ? String(pair.key.value) : '';
+        const key = normalizeKey(rawKey);
+        const keyLine = lineOf(isScalar(pair.key) ? pair.key.range?.[0] : undefined);
+        const child = field.fields[key];
+        seen.add(key);
+        if (!child) {
+          const hint = didYouMean(key, Object.keys(field.fields));
+          report.add(keyLine, 'warning', `unknown key "${rawKey}"${path ? ` in ${path}` : ''}${hint ? `; did you mean "${hint}"?` : ''}`);
+          continue;
+        }
+        if (child.kind === 'deprecated') {
+          report.add(keyLine, 'warning', child.message);
+          continue;
+        }
+        walk(pair.value as Node | null, child, path ? `${path}.${key}` : key, report, lineOf);
+      }
+      for (const required of field.required ?? []) if (!seen.has(required)) report.add(line, 'error', `${where} needs "${required}"`);
+      if (field.check) {
+        const problem = field.check(normalizeKeys(node.toJSON()) as Record<string, unknown>);
+        if (problem) report.add(line, 'error', `${where}: ${problem}`);
+      }
+      return;
+    }
+    case 'list':
+      if (!isSeq(node)) return report.add(line, 'error', `${where} must be a list`);
+      node.items.forEach((item, index) => walk(item as Node | null, field.of, `${path}[${index}]`, report, lineOf));
+      return;
+    case 'bool':
+      if (!isScalar(node) || typeof node.value !== 'boolean') report.add(line, 'error', `${where} must be true or false`);
+      return;
+    case 'mode':
+      checkMode(node, where, line, report);
+      return;
+    case 'string': {
+      const scalar: unknown = isScalar(node) ? node.value : null;
+      if (!isScalar(node) || !(typeof scalar === 'string' || typeof scalar === 'number' || typeof scalar === 'boolean')) {
+        return report.add(line, 'error', `${where} must be a string`);
+      }
+      let value = String(scalar);
+      const source = node.source ?? value;
+      if (typeof node.value === 'boolean' && node.type === 'PLAIN' && YAML11_BOOLEAN_WORDS.test(source)) {
+        // YAML 1.1 reads an unquoted off/on/yes/no as a boolean; the user meant the word.
+        report.add(line, 'warning', `${where}: unquoted ${source} is a boolean in YAML 1.1; read as "${source}" (quote it to be sure)`);
+        value = source;
+      } else if (typeof node.value === 'number' && node.type === 'PLAIN') {
+        value = source;
+      }
+      const problem = field.check?.(value);
+      if (problem) report.add(line, 'error', `${where}: ${field.secret ? problem.replace(value, '<hidden>') : problem}`);
+      return;
+    }
+  }
+}
+
+function checkMode(node: Node | null, where: string, line: number, report: Report): void {
+  if (isScalar(node) && typeof node.value === 'string') {
+    if (!/^0?[0-7]{3,4}$/.test(node.value)) report.add(line, 'error', `${where}: "${node.value}" is not an octal mode like "0644"`);
+    return;
+  }
+  if (isScalar(node) && typeof node.value === 'number' && Number.isInteger(node.value) && node.value >= 0 && node.value <= 0o7777) {
+    const source = node.source ?? String(node.value);
+    if (!source.startsWith('0')) {
+      report.add(line, 'warning', `${where}: ${source} is a decimal number (octal ${node.value.toString(8)}); write "0${source}" if you meant octal`);
+    }
+    return;
+  }
+  report.add(line, 'error', `${where} must be an octal mode like "0644"`);
+}
+
+function normalizeKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(normalizeKeys);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [normalizeKey(k), normalizeKeys(v)]));
+  }
+  return value;
+}
