@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { EtcdLockBackend } from './lock/etcd-lock-backend.ts';
 import type { LockRequest } from './cli/lock-command.ts';
-import { bootedSlotFromCmdline, lastGoodSlot } from './slots/booted-slot.ts';
+import { bootedSlotOrNull, lastGoodSlot } from './slots/booted-slot.ts';
 import { findBootDisk } from './slots/boot-disk.ts';
 import { openSlot } from './slots/open-slot.ts';
 import { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from './update/http-update-source.ts';
@@ -22,7 +22,6 @@ import { loadKeyring } from './update/keyring.ts';
 import { runUpdateOnce } from './update/run-update-once.ts';
 import type { ChooserRequest } from './cli/slots-command.ts';
 import type { UpdateRequest } from './cli/update-command.ts';
-import type { SlotName } from './slots/boot-chooser.ts';
 import type { Clock } from './update/clock.ts';
 import type { UpdateOutcome } from './update/run-update-once.ts';
 import type { BootChooser } from './slots/boot-chooser.ts';
@@ -57,13 +56,7 @@ async function runUpdate(request: UpdateRequest): Promise<UpdateOutcome> {
   const chooser = openChooser({ disk, kind: request.chooser, grubenv: request.grubenv, sectorSize: undefined });
   const state = await chooser.read();
   const cmdline = await readFile(HOST_PATHS.procCmdline, 'utf8').catch(() => '');
-  const fromCmdline = ((): SlotName | null => {
-    try {
-      return bootedSlotFromCmdline(cmdline, state.slots);
-    } catch {
-      return null;
-    }
-  })();
+  const fromCmdline = bootedSlotOrNull(cmdline, state.slots);
   const bootedSlot = request.booted ?? fromCmdline ?? lastGoodSlot(state.slots);
   if (bootedSlot === null) throw new UsageError(`cannot tell which slot of ${disk} is running; pass --booted SLOT`);
   return runUpdateOnce({

@@ -4,3 +4,6 @@
 // at a steady rate and never needs a large nursery.
 
 export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1'];
+
+/** Bundles are ESM, and some dependencies are CommonJS that call require() for Node built-ins. */
+export const ESM_REQUIRE_BANNER = "import { createRequire as __slipwayCreateRequire } from 'node:module'; const require = __slipwayCreateRequire(import.meta.url);";

@@ -4,6 +4,7 @@
 
 import { build } from 'esbuild';
 import { chmod, cp, readFile } from 'node:fs/promises';
+import { ESM_REQUIRE_BANNER } from './agent-runtime.ts';
 import type { Plugin } from 'esbuild';
 
 const outfile = 'dist/slipway.mjs';
@@ -32,10 +33,7 @@ await build({
   sourcemap: 'inline',
   legalComments: 'eof',
   plugins: [etcdProtoBesideBundle],
-  // Some dependencies are CommonJS and call require() for Node built-ins.
-  banner: {
-    js: "import { createRequire as __slipwayCreateRequire } from 'node:module'; const require = __slipwayCreateRequire(import.meta.url); const __slipwayBundleDir = import.meta.dirname;",
-  },
+  banner: { js: `${ESM_REQUIRE_BANNER} const __slipwayBundleDir = import.meta.dirname;` },
   logLevel: 'warning',
 });
 await cp('node_modules/etcd3/proto', 'dist/etcd3-proto', { recursive: true });

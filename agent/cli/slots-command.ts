@@ -3,7 +3,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { bootedSlotFromCmdline } from '../slots/booted-slot.ts';
+import { bootedSlotOrNull } from '../slots/booted-slot.ts';
 import { findBootDisk } from '../slots/boot-disk.ts';
 import { isSlotName } from '../slots/boot-chooser.ts';
 import { UsageError } from './cli-error.ts';
@@ -94,12 +94,7 @@ export async function runSlots(argv: readonly string[], deps: SlotsDeps): Promis
 
 /** The booted slot from /proc/cmdline, or null when this host did not boot from that disk. */
 async function bootedFromHost(state: BootState, io: CliIo): Promise<SlotName | null> {
-  const cmdline = await readFile(io.host.procCmdline, 'utf8').catch(() => '');
-  try {
-    return bootedSlotFromCmdline(cmdline, state.slots);
-  } catch {
-    return null;
-  }
+  return bootedSlotOrNull(await readFile(io.host.procCmdline, 'utf8').catch(() => ''), state.slots);
 }
 
 export function slotsJson(state: BootState, booted: SlotName | null, chooser: string): object {

@@ -3,6 +3,7 @@
 // back after the new boot was marked good, retrying until the backend confirms. Time, the lock and
 // the reboot itself are ports, so every path runs under a test clock.
 
+import { jitteredBackoff } from '../backoff.ts';
 import { nextOpening, openWindowAt } from './reboot-window.ts';
 import type { Clock } from '../update/clock.ts';
 import type { HolderRecord, RebootLock } from './lock-backend.ts';
@@ -32,7 +33,7 @@ export interface CoordinatorDeps {
 export type CoordinatorOutcome = { readonly kind: 'off' } | { readonly kind: 'rebooting'; readonly locked: boolean };
 
 function delay(attempt: number, deps: Pick<CoordinatorDeps, 'random' | 'backoff'>): number {
-  return Math.max(1, Math.floor(deps.random() * Math.min(deps.backoff.maxMs, deps.backoff.baseMs * 2 ** attempt)));
+  return Math.max(1, jitteredBackoff(attempt, deps.backoff.baseMs, deps.backoff.maxMs, deps.random));
 }
 
 async function waitForWindow(deps: CoordinatorDeps): Promise<void> {

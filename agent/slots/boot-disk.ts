@@ -3,7 +3,7 @@
 
 import { readFile, realpath } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { parseCmdline, partitionRefFrom } from './booted-slot.ts';
+import { parseCmdline, partitionRefFrom, SLOT_PARAMETERS } from './booted-slot.ts';
 import { SlotError } from './slot-errors.ts';
 
 export interface HostPaths {
@@ -17,7 +17,7 @@ export const HOST_PATHS: HostPaths = { procCmdline: '/proc/cmdline', devRoot: '/
 export async function findBootDisk(paths: HostPaths): Promise<string> {
   const cmdline = await readFile(paths.procCmdline, 'utf8');
   const parameters = parseCmdline(cmdline);
-  for (const key of ['mount.usr', 'usr', 'verity.usr', 'root']) {
+  for (const key of SLOT_PARAMETERS) {
     const value = parameters.get(key);
     const ref = value === undefined ? null : partitionRefFrom(value);
     if (!ref) continue;

@@ -5,7 +5,7 @@ import { SlotError } from './slot-errors.ts';
 import type { SlotName, SlotState } from './boot-chooser.ts';
 
 /** Parameters that name the partition holding the running OS, most specific first. */
-const SLOT_PARAMETERS = ['mount.usr', 'usr', 'verity.usr', 'root'] as const;
+export const SLOT_PARAMETERS = ['mount.usr', 'usr', 'verity.usr', 'root'] as const;
 
 export type PartitionRef = { readonly partuuid: string } | { readonly partlabel: string };
 
@@ -45,6 +45,15 @@ export function bootedSlotFromCmdline(cmdline: string, slots: readonly SlotState
   const known = slots.map((s) => `${s.name}=${s.partuuid}`).join(', ');
   const seen = tried.length > 0 ? tried.join(' ') : `none of ${SLOT_PARAMETERS.join(', ')}`;
   throw new SlotError('ERR_BOOTED_SLOT_UNKNOWN', `the kernel command line names no slot of this disk (${seen}; slots: ${known})`);
+}
+
+/** The booted slot, or null when the command line names no slot of this disk (an image file). */
+export function bootedSlotOrNull(cmdline: string, slots: readonly SlotState[]): SlotName | null {
+  try {
+    return bootedSlotFromCmdline(cmdline, slots);
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -5,6 +5,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import got, { RequestError } from 'got';
+import { jitteredBackoff } from '../backoff.ts';
 import { UpdateError } from './update-errors.ts';
 import type { Clock } from './clock.ts';
 import type { PayloadSource } from './payload-apply.ts';
@@ -43,7 +44,7 @@ const RETRY_STATUS = [408, 429, 500, 502, 503, 504];
 
 /** Full jitter: a random wait up to the exponential bound, so a fleet does not retry in step. */
 export function backoffDelay(attempt: number, settings: HttpSettings, random: () => number): number {
-  return Math.floor(random() * Math.min(settings.backoffMaxMs, settings.backoffBaseMs * 2 ** (attempt - 1)));
+  return jitteredBackoff(attempt - 1, settings.backoffBaseMs, settings.backoffMaxMs, random);
 }
 
 function findUpdateError(error: unknown): UpdateError | null {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { build } from 'esbuild';
-import { AGENT_NODE_FLAGS } from '../../images/agent-runtime.ts';
+import { AGENT_NODE_FLAGS, ESM_REQUIRE_BANNER } from '../../images/agent-runtime.ts';
 import { compressImage } from '../../images/payload-compress.ts';
 import { startReleaseServer } from '../builders/release-server.ts';
 
@@ -43,7 +43,7 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node24',
-  banner: { js: "import { createRequire as __slipwayCreateRequire } from 'node:module'; const require = __slipwayCreateRequire(import.meta.url);" },
+  banner: { js: ESM_REQUIRE_BANNER },
   logLevel: 'warning',
 });
 const server = await startReleaseServer(dir);
