@@ -2,11 +2,11 @@
 // exit 1 with any error, and --json.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../builders/coreos-disk.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
+import { runSlipway } from '../builders/run-slipway.ts';
 
 let dir: TempDir;
 beforeAll(async () => {
@@ -17,10 +17,7 @@ afterAll(async () => {
 });
 
 function validate(args: string[], stdin?: string): Promise<{ code: number; stdout: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['agent/main.ts', 'cloud-config', 'validate', ...args], (error, stdout) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout }));
-    if (stdin !== undefined) child.stdin?.end(stdin);
-  });
+  return runSlipway(['cloud-config', 'validate', ...args], stdin === undefined ? {} : { stdin }).then(({ code, stdout }) => ({ code, stdout }));
 }
 
 describe('slipway cloud-config validate', () => {

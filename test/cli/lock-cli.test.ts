@@ -1,10 +1,10 @@
 // `slipway lock` as operators run it, against a real etcd on loopback.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { startEtcd } from '../builders/etcd-server.ts';
 import { missingTools } from '../builders/require-tools.ts';
 import type { EtcdServer } from '../builders/etcd-server.ts';
+import { runSlipway } from '../builders/run-slipway.ts';
 
 const skip = missingTools({ etcd: 'etcd-server' });
 let etcd: EtcdServer;
@@ -18,11 +18,7 @@ afterAll(async () => {
 });
 
 function lock(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['agent/main.ts', 'lock', ...args, '--etcd', etcd.url, '--group', 'canary'], (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+  return runSlipway(['lock', ...args, '--etcd', etcd.url, '--group', 'canary']);
 }
 
 describe.skipIf(skip !== null)(`${skip ?? ''} slipway lock`, () => {

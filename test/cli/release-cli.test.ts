@@ -3,7 +3,6 @@
 // the previous release whole for clients still downloading it.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { loadKeyring } from '../../agent/update/keyring.ts';
 import { verifyDetachedSignature } from '../../agent/update/signature-verifier.ts';
 import { tempDir } from '../builders/coreos-disk.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
+import { runSlipway } from '../builders/run-slipway.ts';
 
 let dir: TempDir;
 beforeAll(async () => {
@@ -22,9 +22,7 @@ afterAll(async () => {
 });
 
 function slipway(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['agent/main.ts', ...args], (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
-  });
+  return runSlipway(args);
 }
 
 describe('slipway release', () => {

@@ -9,6 +9,7 @@ import { makeCoreosImage, run, tempDir } from '../builders/coreos-disk.ts';
 import { startEtcd } from '../builders/etcd-server.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
 import { missingTools, SGDISK } from '../builders/require-tools.ts';
+import { runSlipway } from '../builders/run-slipway.ts';
 
 const skip = missingTools({ ...SGDISK, etcd: 'etcd-server' });
 
@@ -26,11 +27,7 @@ afterAll(async () => {
 });
 
 function slipway(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['agent/main.ts', ...args], (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
+  return runSlipway(args);
 }
 
 interface SlotsJson {
@@ -108,11 +105,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway slots`, () => {
 
 /** Runs the CLI with /proc/cmdline replaced, through the test-only SLIPWAY_PROC_CMDLINE override. */
 function slipwayWithCmdline(cmdline: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['agent/main.ts', ...args], { env: { ...process.env, SLIPWAY_PROC_CMDLINE: cmdline } }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
+  return runSlipway(args, { env: { ...process.env, SLIPWAY_PROC_CMDLINE: cmdline } });
 }
 
 describe.skipIf(skip !== null)(`${skip ?? ''} the one-file bundle for the OS image`, () => {

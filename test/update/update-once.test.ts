@@ -3,7 +3,7 @@
 // unbootable and the old one booting; a process killed at any point is finished by a re-run.
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { missingTools, SGDISK } from '../builders/require-tools.ts';
 import type { ReleaseServer } from '../builders/release-server.ts';
 import type { SigningKeyPair } from '../../images/release-key.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
+import { runSlipway } from '../builders/run-slipway.ts';
 
 const skip = missingTools(SGDISK);
 let dir: TempDir;
@@ -76,14 +77,12 @@ async function publish(version: string, options: { key?: SigningKeyPair; at?: Da
 }
 
 function updateArgs(current = '1.0.0', mirrors: string[] = [server.url]): string[] {
-  return ['agent/main.ts', 'update', '--once', ...mirrors.flatMap((m) => ['--server', m]), '--channel', 'stable', '--keyring', keyring, '--disk', disk, '--state-dir', stateDir,
+  return ['update', '--once', ...mirrors.flatMap((m) => ['--server', m]), '--channel', 'stable', '--keyring', keyring, '--disk', disk, '--state-dir', stateDir,
     '--current-version', current, '--arch', 'x86_64', '--board', 'qemu', '--json'];
 }
 
 function slipwayUpdate(current = '1.0.0', mirrors?: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, updateArgs(current, mirrors), (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
-  });
+  return runSlipway(updateArgs(current, mirrors));
 }
 
 const chooser = (): GptBootChooser => new GptBootChooser(({ writable }) => FileBlockDevice.open(disk, { writable }));
@@ -196,7 +195,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway update --once`, () => {
     const delays = [150, 400, 700, 1000, 1300];
     const seen = new Set<string>();
     for (const delay of delays) {
-      const child = spawn(process.execPath, updateArgs(), { stdio: 'ignore' });
+      const child = spawn(process.execPath, ['agent/main.ts', ...updateArgs()], { stdio: 'ignore' });
       const exited = new Promise((resolve) => child.once('exit', resolve));
       await new Promise((resolve) => setTimeout(resolve, delay));
       child.kill('SIGKILL');
