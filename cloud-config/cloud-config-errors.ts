@@ -1,0 +1,19 @@
+// Errors of reading and applying cloud-config, with stable codes the CLI maps to exit codes.
+
+import { CodedError } from '../agent/coded-error.ts';
+
+export type CloudConfigErrorCode =
+  /** A datasource is present but its user-data cannot be read. */
+  | 'ERR_DATASOURCE'
+  | 'ERR_USER_DATA_TOO_LARGE'
+  /** The document has errors (or fails the checks against the host): nothing was applied. */
+  | 'ERR_CLOUD_CONFIG_INVALID'
+  /** Some steps of an apply failed; the others were done. */
+  | 'ERR_CLOUD_CONFIG_APPLY';
+
+export class CloudConfigError extends CodedError<CloudConfigErrorCode> {
+  constructor(code: CloudConfigErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'CloudConfigError';
+  }
+}

@@ -1,0 +1,37 @@
+// The Datasource port: where a host's user-data comes from (a file, a config-drive, a URL on the
+// kernel command line), and the fixed-order choice of the first one present.
+
+import { MAX_USER_DATA_BYTES } from './validate.ts';
+import { CloudConfigError } from './cloud-config-errors.ts';
+
+export interface UserData {
+  /** Where it came from, for messages ("config-drive /dev/vdb"). */
+  readonly origin: string;
+  readonly text: string;
+}
+
+export interface Datasource {
+  readonly name: string;
+  /** The user-data, or null when this source is absent on this host. Throws when present but unreadable. */
+  read(): Promise<UserData | null>;
+}
+
+export type DatasourceLog = (fields: Record<string, unknown>, message: string) => void;
+
+/** The first datasource that has user-data, in the given order. A broken one is reported and skipped, so boot goes on. */
+export async function readFirstUserData(sources: readonly Datasource[], warn: DatasourceLog): Promise<UserData | null> {
+  for (const source of sources) {
+    try {
+      const data = await source.read();
+      if (data !== null) return data;
+    } catch (error) {
+      warn({ datasource: source.name, err: error }, `datasource ${source.name} is present but unreadable; trying the next one`);
+    }
+  }
+  return null;
+}
+
+/** Refuses user-data over the size cap before anything parses it. */
+export function checkUserDataSize(bytes: number, origin: string): void {
+  if (bytes > MAX_USER_DATA_BYTES) throw new CloudConfigError('ERR_USER_DATA_TOO_LARGE', `user-data from ${origin} is ${bytes} bytes; the limit is ${MAX_USER_DATA_BYTES}`);
+}
