@@ -14,7 +14,7 @@ export function runTool(file: string, args: readonly string[], options: { maxOut
   return new Promise((resolve, reject) => {
     const child = execFile(file, [...args], { encoding: 'buffer', maxBuffer: options.maxOutputBytes ?? 1024 * 1024, ...(options.env ? { env: options.env } : {}) }, (error, stdout, stderr) => {
       if (error && typeof error.code !== 'number') {
-        reject(error);
+        reject(Object.assign(new Error(`cannot run ${file}: ${error.message}`, { cause: error }), { code: error.code }));
         return;
       }
       resolve({ code: error ? Number(error.code) : 0, stdout, stderr: stderr.toString('utf8').trim() });
