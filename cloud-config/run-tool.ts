@@ -19,6 +19,9 @@ export function runTool(file: string, args: readonly string[], options: { maxOut
       }
       resolve({ code: error ? Number(error.code) : 0, stdout, stderr: stderr.toString('utf8').trim() });
     });
-    child.stdin?.end(options.stdin ?? '');
+    // A tool may exit without reading its input; that shows in its exit code, not as EPIPE here.
+    child.stdin?.on('error', () => undefined);
+    if (options.stdin === undefined) child.stdin?.end();
+    else child.stdin?.end(options.stdin);
   });
 }
