@@ -1,8 +1,9 @@
 // What coreos-cloudinit accepts, as data: each key's type and the check of its value. The
-// validator walks a document against it; the apply step (a later issue) reads the same names.
+// validator walks a document against it; the apply step reads the same names.
 
 import { gunzipSync } from 'node:zlib';
 import { parseGoDuration, parseLocksmithWindow } from '../agent/lock/reboot-window.ts';
+import { UNIT_COMMANDS } from '../agent/systemd/systemd-bus.ts';
 
 /** A value check: null when fine, otherwise the problem. */
 export type Check = (value: string) => string | null;
@@ -18,7 +19,6 @@ export type Field =
 const oneOf = (values: readonly string[]): Check => (v) => (values.includes(v) ? null : `must be one of ${values.join(', ')}, not "${v}"`);
 
 export const REBOOT_STRATEGIES = ['etcd-lock', 'reboot', 'best-effort', 'off'] as const;
-export const UNIT_COMMANDS = ['start', 'stop', 'restart', 'reload', 'try-restart', 'reload-or-restart', 'reload-or-try-restart'] as const;
 const ENCODINGS = ['b64', 'base64', 'gzip', 'gz', 'gzip+base64', 'gzip+b64', 'gz+base64', 'gz+b64'];
 const UNIT_NAME = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$/;
 /** The read-only OS: cloud-config may not write there (the write would fail, or vanish on update). */
@@ -188,3 +188,49 @@ export const CLOUD_CONFIG: Field = {
     },
   },
 };
+
+/** The shape a document has once validated: the apply step reads these names. */
+export interface CloudConfig {
+  readonly hostname?: string;
+  readonly ssh_authorized_keys?: readonly string[];
+  readonly manage_etc_hosts?: 'localhost';
+  readonly write_files?: readonly WriteFileEntry[];
+  readonly users?: readonly UserEntry[];
+  readonly coreos?: {
+    readonly units?: readonly UnitEntry[];
+    readonly update?: { readonly reboot_strategy?: string; readonly group?: string; readonly server?: string };
+    readonly locksmith?: Readonly<Partial<Record<'endpoint' | 'group' | 'window_start' | 'window_length' | 'etcd_cafile' | 'etcd_certfile' | 'etcd_keyfile' | 'etcd_username' | 'etcd_password', string>>>;
+  };
+}
+
+export interface WriteFileEntry {
+  readonly path: string;
+  readonly content?: string;
+  readonly owner?: string;
+  readonly permissions?: number;
+  readonly encoding?: string;
+}
+
+export interface UserEntry {
+  readonly name: string;
+  readonly passwd?: string;
+  readonly ssh_authorized_keys?: readonly string[];
+  readonly gecos?: string;
+  readonly homedir?: string;
+  readonly no_create_home?: boolean;
+  readonly primary_group?: string;
+  readonly groups?: readonly string[];
+  readonly no_user_group?: boolean;
+  readonly system?: boolean;
+  readonly shell?: string;
+}
+
+export interface UnitEntry {
+  readonly name: string;
+  readonly content?: string;
+  readonly command?: (typeof UNIT_COMMANDS)[number];
+  readonly enable?: boolean;
+  readonly runtime?: boolean;
+  readonly mask?: boolean;
+  readonly drop_ins?: readonly { readonly name: string; readonly content?: string }[];
+}

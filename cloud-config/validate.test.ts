@@ -183,3 +183,37 @@ describe('broken documents: every problem, with its line', () => {
     expect(validateCloudConfig(huge).report.format()).toMatch(/^line 1: error: user-data is \d+ bytes; the limit is 1048576\n$/);
   });
 });
+
+describe('the config as apply reads it', () => {
+  it('undoes YAML 1.1 surprises, reads modes, drops unknown keys and follows aliases', () => {
+    const { config } = validateCloudConfig(
+      doc(
+        '#cloud-config',
+        'coreos:',
+        '  update:',
+        '    reboot-strategy: off',
+        '  units:',
+        '    - &app',
+        '      name: app.service',
+        '      command: start',
+        '    - *app',
+        'write_files:',
+        '  - path: /etc/a',
+        '    permissions: 0600',
+        '  - path: /etc/b',
+        '    permissions: "0755"',
+        '    colour: blue',
+        '  - path: /etc/c',
+        '    permissions: 644',
+      ),
+    );
+    expect(config).toEqual({
+      coreos: { update: { reboot_strategy: 'off' }, units: [{ name: 'app.service', command: 'start' }, { name: 'app.service', command: 'start' }] },
+      write_files: [
+        { path: '/etc/a', permissions: 0o600 },
+        { path: '/etc/b', permissions: 0o755 },
+        { path: '/etc/c', permissions: 644 },
+      ],
+    });
+  });
+});

@@ -1,7 +1,7 @@
 // Validates user-data the way coreos-cloudinit reads it (YAML 1.1, dashes in keys as underscores)
 // and reports every problem at once with its line; nothing is applied from a document with errors.
 
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { CLOUD_CONFIG } from './schema.ts';
 import { didYouMean, Report } from './report.ts';
 import type { Node } from 'yaml';
@@ -13,7 +13,7 @@ export const MAX_YAML_ALIASES = 64;
 export interface Validation {
   readonly kind: 'cloud-config' | 'script' | 'empty';
   readonly report: Report;
-  /** The document with keys normalized, when it has no errors. */
+  /** The document as the schema reads it (keys normalized, unknown keys dropped, YAML 1.1 surprises undone), when it has no errors. */
   readonly config: Record<string, unknown> | null;
 }
 
@@ -50,26 +50,35 @@ export function validateCloudConfig(text: string): Validation {
     return { kind: 'cloud-config', report, config: null };
   }
   if (doc.contents === null || config === null) return { kind: 'cloud-config', report, config: {} };
-  walk(doc.contents, CLOUD_CONFIG, '', report, lineOf);
-  return { kind: 'cloud-config', report, config: report.hasErrors ? null : (normalizeKeys(config) as Record<string, unknown>) };
+  const resolve = (node: unknown): Node | null => (isAlias(node) ? (node.resolve(doc) as Node | undefined) ?? null : (node as Node | null));
+  const value = walk(doc.contents, CLOUD_CONFIG, '', { report, lineOf, resolve });
+  return { kind: 'cloud-config', report, config: report.hasErrors ? null : (value as Record<string, unknown>) };
 }
 
-function walk(node: Node | null, field: Field, path: string, report: Report, lineOf: (offset: number | undefined) => number): void {
+interface Walk {
+  readonly report: Report;
+  readonly lineOf: (offset: number | undefined) => number;
+  readonly resolve: (node: unknown) => Node | null;
+}
+
+/** Checks `node` against `field`, reporting problems, and returns the value as the schema reads it. */
+function walk(raw: unknown, field: Field, path: string, w: Walk): unknown {
+  const { report, lineOf } = w;
+  const node = w.resolve(raw);
   const line = lineOf(node?.range?.[0]);
   const where = path === '' ? 'the document' : path;
   switch (field.kind) {
     case 'deprecated':
       report.add(line, 'warning', field.message);
-      return;
+      return undefined;
     case 'object': {
       if (!isMap(node)) return report.add(line, 'error', `${where} must be a mapping of keys to values`);
-      const seen = new Set<string>();
+      const value: Record<string, unknown> = {};
       for (const pair of node.items) {
         const rawKey = isScalar(pair.key) ? String(pair.key.value) : '';
         const key = normalizeKey(rawKey);
         const keyLine = lineOf(isScalar(pair.key) ? pair.key.range?.[0] : undefined);
         const child = field.fields[key];
-        seen.add(key);
         if (!child) {
           const hint = didYouMean(key, Object.keys(field.fields));
           report.add(keyLine, 'warning', `unknown key "${rawKey}"${path ? ` in ${path}` : ''}${hint ? `; did you mean "${hint}"?` : ''}`);
@@ -79,25 +88,21 @@ function walk(node: Node | null, field: Field, path: string, report: Report, lin
           report.add(keyLine, 'warning', child.message);
           continue;
         }
-        walk(pair.value as Node | null, child, path ? `${path}.${key}` : key, report, lineOf);
+        value[key] = walk(pair.value, child, path ? `${path}.${key}` : key, w);
       }
-      for (const required of field.required ?? []) if (!seen.has(required)) report.add(line, 'error', `${where} needs "${required}"`);
-      if (field.check) {
-        const problem = field.check(normalizeKeys(node.toJSON()) as Record<string, unknown>);
-        if (problem) report.add(line, 'error', `${where}: ${problem}`);
-      }
-      return;
+      for (const required of field.required ?? []) if (!(required in value)) report.add(line, 'error', `${where} needs "${required}"`);
+      const problem = field.check?.(value);
+      if (problem) report.add(line, 'error', `${where}: ${problem}`);
+      return value;
     }
     case 'list':
       if (!isSeq(node)) return report.add(line, 'error', `${where} must be a list`);
-      node.items.forEach((item, index) => walk(item as Node | null, field.of, `${path}[${index}]`, report, lineOf));
-      return;
+      return node.items.map((item, index) => walk(item, field.of, `${path}[${index}]`, w));
     case 'bool':
-      if (!isScalar(node) || typeof node.value !== 'boolean') report.add(line, 'error', `${where} must be true or false`);
-      return;
+      if (!isScalar(node) || typeof node.value !== 'boolean') return report.add(line, 'error', `${where} must be true or false`);
+      return node.value;
     case 'mode':
-      checkMode(node, where, line, report);
-      return;
+      return checkMode(node, where, line, report);
     case 'string': {
       const scalar: unknown = isScalar(node) ? node.value : null;
       if (!isScalar(node) || !(typeof scalar === 'string' || typeof scalar === 'number' || typeof scalar === 'boolean')) {
@@ -114,30 +119,25 @@ function walk(node: Node | null, field: Field, path: string, report: Report, lin
       }
       const problem = field.check?.(value);
       if (problem) report.add(line, 'error', `${where}: ${field.secret ? problem.replace(value, '<hidden>') : problem}`);
-      return;
+      return value;
     }
   }
 }
 
-function checkMode(node: Node | null, where: string, line: number, report: Report): void {
+/** A file mode from "0644" or an unquoted number; the number is returned, or undefined with an error reported. */
+function checkMode(node: Node | null, where: string, line: number, report: Report): number | undefined {
   if (isScalar(node) && typeof node.value === 'string') {
-    if (!/^0?[0-7]{3,4}$/.test(node.value)) report.add(line, 'error', `${where}: "${node.value}" is not an octal mode like "0644"`);
-    return;
+    if (/^0?[0-7]{3,4}$/.test(node.value)) return Number.parseInt(node.value, 8);
+    report.add(line, 'error', `${where}: "${node.value}" is not an octal mode like "0644"`);
+    return undefined;
   }
   if (isScalar(node) && typeof node.value === 'number' && Number.isInteger(node.value) && node.value >= 0 && node.value <= 0o7777) {
     const source = node.source ?? String(node.value);
     if (!source.startsWith('0')) {
       report.add(line, 'warning', `${where}: ${source} is a decimal number (octal ${node.value.toString(8)}); write "0${source}" if you meant octal`);
     }
-    return;
+    return node.value;
   }
   report.add(line, 'error', `${where} must be an octal mode like "0644"`);
-}
-
-function normalizeKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(normalizeKeys);
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [normalizeKey(k), normalizeKeys(v)]));
-  }
-  return value;
+  return undefined;
 }
