@@ -25,6 +25,17 @@ import type { UpdateRequest } from './cli/update-command.ts';
 import type { Clock } from './update/clock.ts';
 import type { UpdateOutcome } from './update/run-update-once.ts';
 import type { BootChooser } from './slots/boot-chooser.ts';
+import dbus from 'dbus-next';
+import { CmdlineDatasource } from '../cloud-config/cmdline-datasource.ts';
+import { ConfigDriveDatasource } from '../cloud-config/config-drive-datasource.ts';
+import { FileDatasource } from '../cloud-config/file-datasource.ts';
+import { HostRoot } from '../cloud-config/host-root.ts';
+import { ShadowUserAccounts } from '../cloud-config/shadow-user-accounts.ts';
+import { MAX_USER_DATA_BYTES } from '../cloud-config/validate.ts';
+import { DbusHostnameService } from './systemd/dbus-hostname-service.ts';
+import { DbusSystemdBus } from './systemd/dbus-systemd-bus.ts';
+import type { CloudConfigHost, DatasourceRequest } from './cli/cloud-config-command.ts';
+import type { Datasource } from '../cloud-config/datasource.ts';
 
 const VERSION = '0.1.0';
 
@@ -90,6 +101,41 @@ async function openLock(request: LockRequest): Promise<EtcdLockBackend> {
   });
 }
 
+// SLIPWAY_PROC_CMDLINE lets tests and image builds point at another command line.
+const hostPaths = { ...HOST_PATHS, procCmdline: process.env.SLIPWAY_PROC_CMDLINE ?? HOST_PATHS.procCmdline };
+
+/** In the fixed order file, config-drive, command line; a dead cloud-config-url delays boot by at most a minute. */
+function datasources(request: DatasourceRequest): Datasource[] {
+  const sources: Datasource[] = [];
+  if (request.file !== undefined) sources.push(new FileDatasource(request.file));
+  if (request.configDrive) sources.push(new ConfigDriveDatasource(request.configDriveDevice === undefined ? {} : { device: request.configDriveDevice }));
+  if (request.cmdline) {
+    const http = new HttpUpdateSource({ ...DEFAULT_HTTP_SETTINGS, retries: 0, smallRequestDeadlineMs: 15_000 }, systemClock, Math.random);
+    sources.push(
+      new CmdlineDatasource({
+        readCmdline: () => readFile(hostPaths.procCmdline, 'utf8'),
+        fetch: (url) => http.fetchSmall(url, MAX_USER_DATA_BYTES),
+        clock: systemClock,
+        random: Math.random,
+        maxWaitMs: 60_000,
+        backoffBaseMs: 1_000,
+        backoffMaxMs: 15_000,
+        log: (fields, message) => logger.warn(fields, message),
+      }),
+    );
+  }
+  return sources;
+}
+
+/** The system bus (DBUS_SYSTEM_BUS_ADDRESS, read by dbus-next, points tests at a private one). */
+function openCloudConfigHost(root: string): Promise<CloudConfigHost> {
+  const bus = dbus.systemBus();
+  return Promise.resolve({
+    deps: { root: new HostRoot(root), accounts: new ShadowUserAccounts(root), systemd: new DbusSystemdBus(bus), hostname: new DbusHostnameService(bus) },
+    close: () => bus.disconnect(),
+  });
+}
+
 const logger = createLogger({ level: process.env.SLIPWAY_LOG_LEVEL ?? 'info', tty: process.stderr.isTTY });
 logger.debug({ argv: process.argv.slice(2) }, 'starting');
 process.exitCode = await runCli(process.argv.slice(2), {
@@ -97,8 +143,7 @@ process.exitCode = await runCli(process.argv.slice(2), {
   io: {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
-    // SLIPWAY_PROC_CMDLINE lets tests and image builds point at another command line.
-    host: { ...HOST_PATHS, procCmdline: process.env.SLIPWAY_PROC_CMDLINE ?? HOST_PATHS.procCmdline },
+    host: hostPaths,
   },
   openChooser,
   runUpdate,
@@ -111,4 +156,7 @@ process.exitCode = await runCli(process.argv.slice(2), {
     return Buffer.concat(chunks).toString('utf8');
   },
   now: () => systemClock.now(),
+  datasources,
+  openCloudConfigHost,
+  log: (fields, message) => logger.info(fields, message),
 });

@@ -5,7 +5,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yam
 import { CLOUD_CONFIG } from './schema.ts';
 import { didYouMean, Report } from './report.ts';
 import type { Node } from 'yaml';
-import type { Field } from './schema.ts';
+import type { CloudConfig, Field } from './schema.ts';
 
 export const MAX_USER_DATA_BYTES = 1024 * 1024;
 export const MAX_YAML_ALIASES = 64;
@@ -14,7 +14,7 @@ export interface Validation {
   readonly kind: 'cloud-config' | 'script' | 'empty';
   readonly report: Report;
   /** The document as the schema reads it (keys normalized, unknown keys dropped, YAML 1.1 surprises undone), when it has no errors. */
-  readonly config: Record<string, unknown> | null;
+  readonly config: CloudConfig | null;
 }
 
 const YAML11_BOOLEAN_WORDS = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
@@ -52,7 +52,7 @@ export function validateCloudConfig(text: string): Validation {
   if (doc.contents === null || config === null) return { kind: 'cloud-config', report, config: {} };
   const resolve = (node: unknown): Node | null => (isAlias(node) ? (node.resolve(doc) as Node | undefined) ?? null : (node as Node | null));
   const value = walk(doc.contents, CLOUD_CONFIG, '', { report, lineOf, resolve });
-  return { kind: 'cloud-config', report, config: report.hasErrors ? null : (value as Record<string, unknown>) };
+  return { kind: 'cloud-config', report, config: report.hasErrors ? null : (value as CloudConfig) };
 }
 
 interface Walk {

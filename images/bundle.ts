@@ -33,6 +33,9 @@ await build({
   sourcemap: 'inline',
   legalComments: 'eof',
   plugins: [etcdProtoBesideBundle],
+  // dbus-next loads these only for X11 session-bus autolaunch and for passing file descriptors
+  // (usocket, a native module); slipway uses neither, and neither is installed.
+  external: ['x11', 'usocket'],
   banner: { js: `${ESM_REQUIRE_BANNER} const __slipwayBundleDir = import.meta.dirname;` },
   logLevel: 'warning',
 });

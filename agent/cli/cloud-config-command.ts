@@ -1,27 +1,77 @@
 // `slipway cloud-config validate FILE|-`: every problem with its line; exit 0 without errors
-// (warnings allowed), 1 with any error. `--json` for tools.
+// (warnings allowed), 1 with any error. `slipway cloud-config apply`: reads user-data from the
+// chosen datasources in a fixed order, validates it, and applies it only when it has no error.
 
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from './cli-error.ts';
+import { applyCloudConfig } from '../../cloud-config/apply.ts';
+import { CloudConfigError } from '../../cloud-config/cloud-config-errors.ts';
+import { readFirstUserData } from '../../cloud-config/datasource.ts';
 import { validateCloudConfig } from '../../cloud-config/validate.ts';
 import type { CliIo } from './io.ts';
+import type { ApplyDeps, ApplyResult } from '../../cloud-config/apply.ts';
+import type { Datasource } from '../../cloud-config/datasource.ts';
+
+/** What `apply` reads from; the order they are tried in is fixed: file, config-drive, command line. */
+export interface DatasourceRequest {
+  readonly file: string | undefined;
+  readonly configDrive: boolean;
+  readonly configDriveDevice: string | undefined;
+  readonly cmdline: boolean;
+}
+
+/** The host's account tools and D-Bus services for an apply under `root`; close when done. */
+export interface CloudConfigHost {
+  readonly deps: Omit<ApplyDeps, 'log'>;
+  close(): void;
+}
 
 export interface CloudConfigDeps {
   readonly io: CliIo;
   readonly readStdin: () => Promise<string>;
+  readonly datasources: (request: DatasourceRequest) => Datasource[];
+  readonly openCloudConfigHost: (root: string) => Promise<CloudConfigHost>;
+  readonly log: (fields: Record<string, unknown>, message: string) => void;
 }
+
+/** Written under the root after a first-boot apply that failed nowhere, so later boots skip it. */
+export const FIRST_BOOT_STAMP = '/var/lib/slipway/cloud-config.applied';
 
 export const CLOUD_CONFIG_USAGE = `usage:
   slipway cloud-config validate FILE|- [--json]
-Prints "line N: error|warning: message" for every problem; exits 0 when there are no errors.`;
+  slipway cloud-config apply [--from-file FILE] [--from-configdrive [--configdrive-device DEV]]
+                             [--from-cmdline] [--root DIR] [--first-boot] [--json]
+validate prints "line N: error|warning: message" for every problem; exits 0 when there are no errors.
+apply reads the first datasource present (file, then config-drive labelled config-2, then
+cloud-config-url= on the kernel command line), and applies it only if it validates without errors.
+--first-boot skips the apply when ${FIRST_BOOT_STAMP} exists and writes it after a clean apply.`;
 
 export async function runCloudConfig(argv: readonly string[], deps: CloudConfigDeps): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...argv], options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options: {
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      'from-file': { type: 'string' },
+      'from-configdrive': { type: 'boolean', default: false },
+      'configdrive-device': { type: 'string' },
+      'from-cmdline': { type: 'boolean', default: false },
+      root: { type: 'string', default: '/' },
+      'first-boot': { type: 'boolean', default: false },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
   const [action, file, ...rest] = positionals;
   if (values.help) {
     deps.io.stdout(`${CLOUD_CONFIG_USAGE}\n`);
     return 0;
+  }
+  if (action === 'apply' && file === undefined) {
+    const request = { file: values['from-file'], configDrive: values['from-configdrive'], configDriveDevice: values['configdrive-device'], cmdline: values['from-cmdline'] };
+    return apply(request, { root: values.root, firstBoot: values['first-boot'], json: values.json }, deps);
   }
   if (action !== 'validate' || file === undefined || rest.length > 0) throw new UsageError(CLOUD_CONFIG_USAGE);
   const text = file === '-' ? await deps.readStdin() : await readFile(file, 'utf8');
@@ -29,4 +79,49 @@ export async function runCloudConfig(argv: readonly string[], deps: CloudConfigD
   if (values.json) deps.io.stdout(`${JSON.stringify({ kind, valid: !report.hasErrors, problems: report.sorted() }, null, 2)}\n`);
   else deps.io.stdout(report.format());
   return report.hasErrors ? 1 : 0;
+}
+
+async function apply(request: DatasourceRequest, options: { root: string; firstBoot: boolean; json: boolean }, deps: CloudConfigDeps): Promise<number> {
+  if (request.file === undefined && !request.configDrive && !request.cmdline) throw new UsageError(`cloud-config apply needs at least one of --from-file, --from-configdrive, --from-cmdline\n${CLOUD_CONFIG_USAGE}`);
+  const stamp = join(options.root, FIRST_BOOT_STAMP);
+  if (options.firstBoot && (await readFile(stamp).then(() => true, () => false))) {
+    deps.log({ stamp }, 'cloud-config was applied at an earlier boot; nothing to do');
+    return 0;
+  }
+  const userData = await readFirstUserData(deps.datasources(request), (fields, message) => deps.log(fields, message));
+  if (userData === null && request.file !== undefined && !request.configDrive && !request.cmdline) {
+    throw new CloudConfigError('ERR_DATASOURCE', `no user-data at ${request.file}`);
+  }
+  let result: ApplyResult | null = null;
+  const validation = userData === null ? null : validateCloudConfig(userData.text);
+  if (userData !== null && validation !== null) {
+    const where = userData.origin;
+    if (validation.report.problems.length > 0) deps.io.stderr(validation.report.format().replace(/^/gm, `${where}: `));
+    if (validation.kind === 'script') throw new CloudConfigError('ERR_CLOUD_CONFIG_INVALID', `user-data from ${where} is a script (#!); slipway does not run user-data scripts, so nothing was applied`);
+    if (validation.config === null && validation.kind === 'cloud-config') {
+      throw new CloudConfigError('ERR_CLOUD_CONFIG_INVALID', `user-data from ${where} has errors (listed above); nothing was applied`);
+    }
+    if (validation.config !== null) {
+      const host = await deps.openCloudConfigHost(options.root);
+      try {
+        result = await applyCloudConfig(validation.config, { ...host.deps, log: deps.log });
+      } finally {
+        host.close();
+      }
+    }
+  }
+  if (options.json) {
+    deps.io.stdout(`${JSON.stringify({ origin: userData?.origin ?? null, kind: validation?.kind ?? null, problems: validation?.report.sorted() ?? [], steps: result?.steps ?? [], changed: result?.changed ?? 0, failed: result?.failed ?? 0 }, null, 2)}\n`);
+  } else if (userData === null) {
+    deps.io.stdout('no user-data found; nothing to apply\n');
+  } else if (result !== null) {
+    for (const step of result.steps) deps.io.stdout(`${step.result.padEnd(9)} ${step.step} ${step.target}${step.error === undefined ? '' : `: ${step.error}`}\n`);
+    deps.io.stdout(`${result.changed} changed, ${result.failed} failed (from ${userData.origin})\n`);
+  }
+  if (result !== null && result.failed > 0) throw new CloudConfigError('ERR_CLOUD_CONFIG_APPLY', `${result.failed} of ${result.steps.length} cloud-config steps failed`);
+  if (options.firstBoot) {
+    await mkdir(dirname(stamp), { recursive: true });
+    await writeFile(stamp, `${userData?.origin ?? 'no user-data'}\n`);
+  }
+  return 0;
 }

@@ -6,12 +6,15 @@ import { execFile } from 'node:child_process';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeCoreosImage, run, tempDir } from '../builders/coreos-disk.ts';
+import { startDbusDaemon } from '../builders/dbus-daemon.ts';
 import { startEtcd } from '../builders/etcd-server.ts';
+import { makeTestRoot } from '../builders/test-root.ts';
+import { startFakeSystemd } from '../fakes/fake-systemd.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
 import { missingTools, SGDISK } from '../builders/require-tools.ts';
 import { runSlipway } from '../builders/run-slipway.ts';
 
-const skip = missingTools({ ...SGDISK, etcd: 'etcd-server' });
+const skip = missingTools({ ...SGDISK, etcd: 'etcd-server', 'dbus-daemon': 'dbus-daemon' });
 
 let dir: TempDir;
 let disk: string;
@@ -109,14 +112,15 @@ function slipwayWithCmdline(cmdline: string, ...args: string[]): Promise<{ code:
 }
 
 describe.skipIf(skip !== null)(`${skip ?? ''} the one-file bundle for the OS image`, () => {
-  it('builds and runs on its own, outside the source tree, etcd client included', async () => {
+  it('builds and runs on its own, outside the source tree, etcd and D-Bus clients included', async () => {
     await run(process.execPath, ['images/bundle.ts']);
     const shipped = join(dir.path, 'usr-lib-slipway');
     await cp('dist', shipped, { recursive: true });
     const bundled = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
       new Promise((resolve) => {
-        execFile(process.execPath, [join(shipped, 'slipway.mjs'), ...args], { cwd: dir.path }, (error, stdout, stderr) => resolve({ code: error ? 1 : 0, stdout, stderr }));
+        execFile(process.execPath, [join(shipped, 'slipway.mjs'), ...args], { cwd: dir.path, env: { ...process.env, ...env } }, (error, stdout, stderr) => resolve({ code: error ? 1 : 0, stdout, stderr }));
       });
+    let env: NodeJS.ProcessEnv = {};
     const slots = await bundled('slots', '--disk', disk, '--json');
     expect(slots.code).toBe(0);
     expect(JSON.parse(slots.stdout)).toMatchObject({ chooser: 'gptprio', slots: [{ name: 'USR-A' }, { name: 'USR-B' }] });
@@ -126,6 +130,20 @@ describe.skipIf(skip !== null)(`${skip ?? ''} the one-file bundle for the OS ima
       expect(locked).toMatchObject({ code: 0, stdout: 'acquired by bundle-host\n' });
     } finally {
       await etcd.stop();
+    }
+    const daemon = await startDbusDaemon();
+    const root = join(dir.path, 'cloud-config-root');
+    await makeTestRoot(root);
+    const systemd = await startFakeSystemd(daemon.address, root);
+    try {
+      env = { DBUS_SYSTEM_BUS_ADDRESS: daemon.address };
+      await writeFile(join(dir.path, 'user-data'), '#cloud-config\nhostname: bundled\n');
+      const applied = await bundled('cloud-config', 'apply', '--from-file', join(dir.path, 'user-data'), '--root', root);
+      expect(applied).toMatchObject({ code: 0, stdout: 'changed   hostname bundled\n1 changed, 0 failed (from ' + join(dir.path, 'user-data') + ')\n' });
+      expect(systemd.calls).toEqual(['Get StaticHostname', 'SetStaticHostname bundled interactive=false']);
+    } finally {
+      systemd.bus.disconnect();
+      await daemon.stop();
     }
   });
 });

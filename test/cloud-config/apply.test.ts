@@ -3,7 +3,7 @@
 // calls, a second apply that changes nothing, failures reported, and documents refused whole.
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { copyFile, lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import dbus from 'dbus-next';
@@ -15,6 +15,7 @@ import { DbusHostnameService } from '../../agent/systemd/dbus-hostname-service.t
 import { DbusSystemdBus } from '../../agent/systemd/dbus-systemd-bus.ts';
 import { tempDir } from '../builders/coreos-disk.ts';
 import { startDbusDaemon } from '../builders/dbus-daemon.ts';
+import { makeTestRoot } from '../builders/test-root.ts';
 import { missingTools } from '../builders/require-tools.ts';
 import { startFakeSystemd } from '../fakes/fake-systemd.ts';
 import type { MessageBus } from 'dbus-next';
@@ -111,13 +112,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} cloud-config apply`, () => {
   beforeEach(async () => {
     dir = await tempDir();
     root = join(dir.path, 'root');
-    await mkdir(join(root, 'etc', 'systemd', 'system'), { recursive: true });
-    await mkdir(join(root, 'home', 'core'), { recursive: true });
-    await writeFile(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/bash\ncore:x:500:500:CoreOS Admin:/home/core:/bin/bash\n');
-    await writeFile(join(root, 'etc', 'group'), 'root:x:0:\nsudo:x:27:\ncore:x:500:\n');
-    await writeFile(join(root, 'etc', 'shadow'), 'root:*:19000:0:99999:7:::\ncore:*:19000:0:99999:7:::\n', { mode: 0o640 });
-    await writeFile(join(root, 'etc', 'gshadow'), 'root:*::\nsudo:*::\ncore:!::\n', { mode: 0o640 });
-    await copyFile('/etc/login.defs', join(root, 'etc', 'login.defs'));
+    await makeTestRoot(root);
     fake = await startFakeSystemd(daemon.address, root);
     bus = dbus.sessionBus({ busAddress: daemon.address });
     logs = [];

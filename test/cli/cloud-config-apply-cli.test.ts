@@ -1,0 +1,109 @@
+// `slipway cloud-config apply` as the first-boot unit runs it: a real process on a private system
+// bus with systemd1/hostname1 stand-ins, a temporary root, a FAT config-drive image and a file.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run, tempDir } from '../builders/coreos-disk.ts';
+import { startDbusDaemon } from '../builders/dbus-daemon.ts';
+import { missingTools } from '../builders/require-tools.ts';
+import { runSlipway } from '../builders/run-slipway.ts';
+import { makeTestRoot } from '../builders/test-root.ts';
+import { startFakeSystemd } from '../fakes/fake-systemd.ts';
+import type { TempDir } from '../builders/coreos-disk.ts';
+import type { DbusDaemon } from '../builders/dbus-daemon.ts';
+import type { FakeSystemd } from '../fakes/fake-systemd.ts';
+
+const skip = missingTools({ 'dbus-daemon': 'dbus-daemon', useradd: 'passwd', 'mkfs.vfat': 'dosfstools', mcopy: 'mtools' });
+const GOOD = '#cloud-config\nhostname: node-1\nwrite_files:\n  - path: /etc/motd\n    content: hello\ncoreos:\n  units:\n    - name: app.service\n      command: start\n      content: |\n        [Service]\n        ExecStart=/usr/bin/true\n';
+
+describe.skipIf(skip !== null)(`${skip ?? ''} slipway cloud-config apply`, () => {
+  let daemon: DbusDaemon;
+  let dir: TempDir;
+  let fake: FakeSystemd;
+  let root: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    daemon = await startDbusDaemon();
+    dir = await tempDir();
+    root = join(dir.path, 'root');
+    await makeTestRoot(root);
+    fake = await startFakeSystemd(daemon.address, root);
+    env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: daemon.address, SLIPWAY_PROC_CMDLINE: join(dir.path, 'cmdline') };
+    await writeFile(join(dir.path, 'cmdline'), 'ro quiet\n');
+  });
+  afterAll(async () => {
+    fake.bus.disconnect();
+    await daemon.stop();
+    await dir.remove();
+  });
+
+  it('applies the config-drive at first boot once, and skips later boots', async () => {
+    const drive = join(dir.path, 'configdrive.img');
+    const userData = join(dir.path, 'user_data');
+    await writeFile(userData, GOOD);
+    await run('mkfs.vfat', ['-C', '-n', 'config-2', drive, '4096']);
+    await run('mmd', ['-i', drive, '::/openstack', '::/openstack/latest']);
+    await run('mcopy', ['-i', drive, userData, '::/openstack/latest/user_data']);
+    const args = ['cloud-config', 'apply', '--from-configdrive', '--configdrive-device', drive, '--from-cmdline', '--root', root, '--first-boot'];
+
+    const first = await runSlipway([...args, '--json'], { env });
+    expect(first.stderr).not.toContain('error');
+    expect(first.code).toBe(0);
+    const report = JSON.parse(first.stdout) as { origin: string; changed: number; failed: number; steps: { step: string }[] };
+    expect(report).toMatchObject({ origin: `config-drive ${drive}`, changed: 5, failed: 0 });
+    expect(report.steps.map((s) => s.step)).toEqual(['hostname', 'file', 'unit-file', 'daemon-reload', 'start']);
+    expect(await readFile(join(root, 'etc', 'motd'), 'utf8')).toBe('hello');
+    expect(await readFile(join(root, 'var', 'lib', 'slipway', 'cloud-config.applied'), 'utf8')).toBe(`config-drive ${drive}\n`);
+    expect(fake.calls).toContain('StartUnit app.service replace');
+
+    fake.calls.length = 0;
+    const second = await runSlipway(args, { env });
+    expect(second.code).toBe(0);
+    expect(second.stdout).toBe('');
+    expect(fake.calls).toEqual([]);
+  });
+
+  it('applies nothing from a document with errors, printing each with its origin and line, and exits 1', async () => {
+    const file = join(dir.path, 'bad.yaml');
+    await writeFile(file, '#cloud-config\nhostname: bad_name!\nwrite_files:\n  - path: /etc/shadow-copy\n    content: x\n');
+    fake.calls.length = 0;
+    const result = await runSlipway(['cloud-config', 'apply', '--from-file', file, '--root', root], { env });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${file}: line 2: error: hostname: "bad_name!" is not a valid hostname\n`);
+    expect(result.stderr).toContain(`user-data from ${file} has errors (listed above); nothing was applied`);
+    expect(fake.calls).toEqual([]);
+    await expect(stat(join(root, 'etc', 'shadow-copy'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('exits 1 naming the failed step when a unit fails, and writes no first-boot stamp', async () => {
+    const file = join(dir.path, 'failing.yaml');
+    const stampRoot = join(dir.path, 'root2');
+    await makeTestRoot(stampRoot);
+    await writeFile(file, '#cloud-config\ncoreos:\n  units:\n    - name: broken.service\n      command: start\n      content: |\n        [Service]\n        ExecStart=/bin/false\n');
+    const daemon2 = await startDbusDaemon();
+    const fake2 = await startFakeSystemd(daemon2.address, stampRoot);
+    let result;
+    try {
+      result = await runSlipway(['cloud-config', 'apply', '--from-file', file, '--root', stampRoot, '--first-boot'], { env: { ...env, DBUS_SYSTEM_BUS_ADDRESS: daemon2.address } });
+    } finally {
+      fake2.bus.disconnect();
+      await daemon2.stop();
+    }
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('failed    start broken.service: systemd\'s start job for broken.service ended "failed"; see journalctl -u broken.service\n');
+    expect(result.stderr).toContain('1 of 3 cloud-config steps failed');
+    await expect(stat(join(stampRoot, 'var', 'lib', 'slipway', 'cloud-config.applied'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('says when there is no user-data, and refuses a missing --from-file', async () => {
+    const none = await runSlipway(['cloud-config', 'apply', '--from-cmdline', '--root', root], { env });
+    expect(none).toMatchObject({ code: 0, stdout: 'no user-data found; nothing to apply\n' });
+    const missing = await runSlipway(['cloud-config', 'apply', '--from-file', join(dir.path, 'nope'), '--root', root], { env });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`no user-data at ${join(dir.path, 'nope')}`);
+    const usage = await runSlipway(['cloud-config', 'apply', '--root', root], { env });
+    expect(usage.code).toBe(2);
+  });
+});
