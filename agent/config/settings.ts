@@ -1,0 +1,91 @@
+// The agent's settings once configuration fragments are merged and validated: frozen, complete
+// (every default filled in), in the agent's own words. agent/config/load-settings.ts builds them.
+
+import type { RebootStrategy } from '../lock/reboot-coordinator.ts';
+
+export interface WindowSetting {
+  /** locksmith's window_start: "Thu 04:00" or "04:00" (every day). */
+  readonly start: string;
+  /** Go duration: "1h30m". */
+  readonly length: string;
+}
+
+export interface Settings {
+  readonly update: {
+    /** Release channel base URLs (mirrors), tried in order. */
+    readonly servers: readonly string[];
+    readonly channel: string;
+    readonly arch: string;
+    readonly board: string;
+    /** OpenPGP public keys that may sign releases. */
+    readonly keyring: string;
+    /** update-state.json lives here. */
+    readonly stateDir: string;
+    /** Periodic checks on (false: only when an operator asks). */
+    readonly checks: boolean;
+    readonly firstCheckSeconds: number;
+    readonly intervalSeconds: number;
+    /** Boot tries given to a freshly staged slot. */
+    readonly tries: number;
+  };
+  readonly slots: {
+    /** The disk holding USR-A/USR-B; null: found from /proc/cmdline. */
+    readonly disk: string | null;
+    readonly chooser: 'gptprio' | 'grubenv';
+    /** The GRUB environment block (grubenv chooser only). */
+    readonly grubenv: string | null;
+  };
+  readonly reboot: {
+    readonly strategy: RebootStrategy;
+    readonly timeZone: string;
+    /** Empty: any time. */
+    readonly windows: readonly WindowSetting[];
+  };
+  readonly lock: {
+    readonly group: string;
+    readonly etcd: {
+      readonly endpoints: readonly string[];
+      readonly caFile: string | null;
+      readonly certFile: string | null;
+      readonly keyFile: string | null;
+      readonly username: string | null;
+      readonly password: string | null;
+    };
+    /** FleetLock server base URL (strategy fleet-lock). */
+    readonly fleetLockUrl: string | null;
+  };
+  readonly health: {
+    /** How long after boot the new slot has to reach a healthy state. */
+    readonly timeoutSeconds: number;
+    /** Units that must not be failed (beyond multi-user.target being reached). */
+    readonly criticalUnits: readonly string[];
+  };
+  readonly metrics: {
+    /** "127.0.0.1:9527"; null: no metrics endpoint. */
+    readonly listen: string | null;
+  };
+}
+
+export const DEFAULT_SETTINGS: Settings = {
+  update: {
+    servers: [],
+    channel: 'stable',
+    arch: 'x86_64',
+    board: 'generic',
+    keyring: '/usr/lib/slipway/release-keys.asc',
+    stateDir: '/var/lib/slipway',
+    checks: true,
+    firstCheckSeconds: 300,
+    intervalSeconds: 3600,
+    tries: 3,
+  },
+  slots: { disk: null, chooser: 'grubenv', grubenv: null },
+  reboot: { strategy: 'etcd-lock', timeZone: 'UTC', windows: [] },
+  lock: {
+    group: '',
+    etcd: { endpoints: ['http://127.0.0.1:2379'], caFile: null, certFile: null, keyFile: null, username: null, password: null },
+    fleetLockUrl: null,
+  },
+  health: { timeoutSeconds: 300, criticalUnits: [] },
+  metrics: { listen: '127.0.0.1:9527' },
+};
