@@ -39,6 +39,8 @@ export interface UpdateRecord {
   readonly skipped: readonly { readonly version: string; readonly reason: string }[];
   readonly lastCheck: { readonly at: string; readonly result: string } | null;
   readonly lastError: { readonly code: string; readonly message: string } | null;
+  /** The version written in each slot (USR-A, USR-B), as far as this host knows; absent while a slot is rewritten. */
+  readonly slotVersions: Readonly<Record<string, string>>;
 }
 
 export const INITIAL_RECORD: UpdateRecord = {
@@ -53,6 +55,7 @@ export const INITIAL_RECORD: UpdateRecord = {
   skipped: [],
   lastCheck: null,
   lastError: null,
+  slotVersions: {},
 };
 
 export type UpdateEvent =
@@ -65,7 +68,15 @@ export type UpdateEvent =
   | { readonly type: 'verified' }
   | { readonly type: 'staged'; readonly at: string }
   | { readonly type: 'failed'; readonly code: string; readonly message: string; readonly at: string }
-  | { readonly type: 'error-reported' };
+  | { readonly type: 'error-reported' }
+  /** The agent started on a booted slot: remembers its version, and a staged update that is now running is done. */
+  | { readonly type: 'booted'; readonly slot: string; readonly version: string }
+  /** The staged slot did not come up healthy (or at all): its version is skipped until a newer one appears. */
+  | { readonly type: 'boot-failed'; readonly reason: string; readonly at: string }
+  | { readonly type: 'pin'; readonly version: string | null }
+  | { readonly type: 'skip'; readonly version: string; readonly reason: string };
+
+const ANY: readonly UpdateStatus[] = UPDATE_STATUSES;
 
 /** Which states each event may leave from; anything else is a bug in the caller. */
 const ALLOWED_FROM: Record<UpdateEvent['type'], readonly UpdateStatus[]> = {
@@ -79,6 +90,10 @@ const ALLOWED_FROM: Record<UpdateEvent['type'], readonly UpdateStatus[]> = {
   staged: ['finalizing'],
   failed: ['checking', 'update-available', 'downloading', 'verifying', 'finalizing'],
   'error-reported': ['reporting-error'],
+  booted: ANY,
+  'boot-failed': ['updated-need-reboot'],
+  pin: ANY,
+  skip: ANY,
 };
 
 /** How many failures of one version before it is skipped until a newer one appears. */
@@ -99,7 +114,7 @@ export function advance(record: UpdateRecord, event: UpdateEvent): UpdateRecord 
       return { ...record, status: 'update-available', target: event.target, progress: sameRelease ? record.progress : null };
     }
     case 'download-started':
-      return { ...record, status: 'downloading', progress: { chunksDone: event.chunksDone, bytesDone: event.bytesDone, totalBytes: event.totalBytes } };
+      return { ...record, status: 'downloading', slotVersions: without(record.slotVersions, record.target?.slot), progress: { chunksDone: event.chunksDone, bytesDone: event.bytesDone, totalBytes: event.totalBytes } };
     case 'progress':
       return { ...record, progress: { ...(record.progress ?? { totalBytes: 0 }), chunksDone: event.chunksDone, bytesDone: event.bytesDone } };
     case 'download-finished':
@@ -108,7 +123,8 @@ export function advance(record: UpdateRecord, event: UpdateEvent): UpdateRecord 
       return { ...record, status: 'finalizing' };
     case 'staged': {
       const version = record.target?.version ?? null;
-      return { ...record, status: 'updated-need-reboot', highestAccepted: version, lastCheck: { at: event.at, result: `staged ${version}` }, lastError: null };
+      const slotVersions = record.target ? { ...record.slotVersions, [record.target.slot]: record.target.version } : record.slotVersions;
+      return { ...record, status: 'updated-need-reboot', highestAccepted: version, slotVersions, lastCheck: { at: event.at, result: `staged ${version}` }, lastError: null };
     }
     case 'failed': {
       const version = record.target?.version;
@@ -126,5 +142,26 @@ export function advance(record: UpdateRecord, event: UpdateEvent): UpdateRecord 
     }
     case 'error-reported':
       return { ...record, status: 'idle' };
+    case 'booted': {
+      const slotVersions = { ...record.slotVersions, [event.slot]: event.version };
+      // A staged update is finished once its slot is the one running; any other state (a download
+      // cut by the reboot, say) is kept so it resumes.
+      const done = record.status === 'updated-need-reboot' && record.target?.slot === event.slot;
+      return done ? { ...record, status: 'idle', target: null, progress: null, slotVersions } : { ...record, slotVersions };
+    }
+    case 'boot-failed': {
+      const version = record.target?.version;
+      const skipped = version === undefined || record.skipped.some((s) => s.version === version) ? record.skipped : [...record.skipped, { version, reason: event.reason }];
+      return { ...record, status: 'idle', target: null, progress: null, skipped, slotVersions: without(record.slotVersions, record.target?.slot), lastCheck: { at: event.at, result: `rolled back from ${version ?? 'unknown'}` } };
+    }
+    case 'pin':
+      return { ...record, pinned: event.version };
+    case 'skip':
+      return record.skipped.some((s) => s.version === event.version) ? record : { ...record, skipped: [...record.skipped, { version: event.version, reason: event.reason }] };
   }
+}
+
+function without(versions: Readonly<Record<string, string>>, slot: string | undefined): Readonly<Record<string, string>> {
+  if (slot === undefined) return versions;
+  return Object.fromEntries(Object.entries(versions).filter(([name]) => name !== slot));
 }

@@ -1,0 +1,51 @@
+// The record's bookkeeping around reboots, pins and skips: what a staged update leaves once its slot
+// runs, what a failed boot leaves, and that a download cut by a reboot is kept for its resume.
+
+import { describe, expect, it } from 'vitest';
+import { advance, INITIAL_RECORD } from './update-state.ts';
+import type { UpdateRecord } from './update-state.ts';
+
+const AT = '2026-11-22T12:00:00.000Z';
+const target = { version: '1.0.1', slot: 'USR-B', manifestSha256: 'ab'.repeat(32) };
+
+function staged(): UpdateRecord {
+  let record = advance({ ...INITIAL_RECORD, slotVersions: { 'USR-A': '1.0.0', 'USR-B': '0.9.0' } }, { type: 'check-started' });
+  record = advance(record, { type: 'update-found', target });
+  record = advance(record, { type: 'download-started', totalBytes: 10, chunksDone: 0, bytesDone: 0 });
+  expect(record.slotVersions).toEqual({ 'USR-A': '1.0.0' });
+  record = advance(record, { type: 'download-finished' });
+  record = advance(record, { type: 'verified' });
+  return advance(record, { type: 'staged', at: AT });
+}
+
+describe('update record around reboots', () => {
+  it('records the staged version in its slot, and finishes the update once that slot runs', () => {
+    const record = staged();
+    expect(record.slotVersions).toEqual({ 'USR-A': '1.0.0', 'USR-B': '1.0.1' });
+    const before = advance(record, { type: 'booted', slot: 'USR-A', version: '1.0.0' });
+    expect(before.status).toBe('updated-need-reboot');
+    const after = advance(record, { type: 'booted', slot: 'USR-B', version: '1.0.1' });
+    expect(after).toMatchObject({ status: 'idle', target: null, progress: null, slotVersions: { 'USR-A': '1.0.0', 'USR-B': '1.0.1' } });
+  });
+
+  it('keeps a download cut by a reboot, so it resumes', () => {
+    let record = advance(INITIAL_RECORD, { type: 'check-started' });
+    record = advance(record, { type: 'update-found', target });
+    record = advance(record, { type: 'download-started', totalBytes: 10, chunksDone: 3, bytesDone: 0 });
+    const rebooted = advance(record, { type: 'booted', slot: 'USR-A', version: '1.0.0' });
+    expect(rebooted).toMatchObject({ status: 'downloading', target, progress: { chunksDone: 3 } });
+  });
+
+  it('skips a version whose boot failed, forgets its slot, and only from the staged state', () => {
+    const failed = advance(staged(), { type: 'boot-failed', reason: 'failed its health gate', at: AT });
+    expect(failed).toMatchObject({ status: 'idle', target: null, skipped: [{ version: '1.0.1', reason: 'failed its health gate' }], slotVersions: { 'USR-A': '1.0.0' } });
+    expect(() => advance(INITIAL_RECORD, { type: 'boot-failed', reason: 'x', at: AT })).toThrow('"boot-failed" is not allowed in state "idle"');
+  });
+
+  it('pins and unpins in any state, and skips a version once', () => {
+    expect(advance(staged(), { type: 'pin', version: '1.0.0' }).pinned).toBe('1.0.0');
+    expect(advance({ ...INITIAL_RECORD, pinned: '1.0.0' }, { type: 'pin', version: null }).pinned).toBeNull();
+    const once = advance(INITIAL_RECORD, { type: 'skip', version: '1.0.2', reason: 'rolled back by an operator' });
+    expect(advance(once, { type: 'skip', version: '1.0.2', reason: 'again' }).skipped).toEqual([{ version: '1.0.2', reason: 'rolled back by an operator' }]);
+  });
+});
