@@ -48,6 +48,7 @@ const EXIT_BY_CODE: Record<string, number> = {
   ERR_MANIFEST_WRONG_CHANNEL: EXIT.refused,
   ERR_MANIFEST_WRONG_ARCH: EXIT.refused,
   ERR_DOWNGRADE_REFUSED: EXIT.refused,
+  ERR_NOT_CONFIRMED: EXIT.refused,
   ERR_CLOCK_BEHIND: EXIT.refused,
   ERR_HTTP: EXIT.network,
   ERR_HTTP_TOO_LARGE: EXIT.network,

@@ -35,6 +35,8 @@ export interface UpdateOnceDeps {
   readonly caps: { readonly manifest: number; readonly signature: number };
   readonly maxResumes: number;
   readonly log: (fields: Record<string, unknown>, message: string) => void;
+  /** Told of every persisted record, for live status and progress. */
+  readonly onRecord?: (record: UpdateRecord) => void;
 }
 
 export type UpdateOutcome =
@@ -51,6 +53,7 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
   const step = async (event: UpdateEvent): Promise<void> => {
     record = advance(record, event);
     await saveRecord(deps.stateDir, record);
+    deps.onRecord?.(record);
   };
   const now = (): string => deps.clock.now().toISOString();
 
@@ -104,13 +107,31 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
     await step({ type: 'staged', at: now() });
     return { result: 'staged', version: manifest.version, slot, resumedFromChunk: resumeFrom };
   } catch (error) {
-    await recordFailure(error, record, deps.stateDir, now());
+    deps.onRecord?.(await recordFailure(error, record, deps.stateDir, now()));
     throw error;
   }
 }
 
+export type PlanDecision =
+  | { readonly action: 'install' | 'none'; readonly version: string; readonly reason: string; readonly slot: SlotName }
+  | { readonly action: 'refused'; readonly version: string | null; readonly reason: string; readonly code: string };
+
+/** What a check would decide now, without downloading or changing anything (`slipway plan`). */
+export async function planUpdate(deps: Omit<UpdateOnceDeps, 'openSlot' | 'chooser' | 'maxResumes' | 'tries'>): Promise<PlanDecision> {
+  const { record } = await loadRecord(deps.stateDir);
+  try {
+    const { manifestUrl, manifestBytes } = await fetchVerifiedManifest(deps);
+    const manifest = parseManifest(manifestBytes, manifestUrl);
+    const decision = decide(manifest, deps.host, record, deps.clock.now());
+    return { ...decision, slot: otherSlot(deps.bootedSlot) };
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? 'ERR_UNKNOWN';
+    return { action: 'refused', version: null, reason: error instanceof Error ? error.message : String(error), code };
+  }
+}
+
 /** The first mirror that serves a manifest whose signature verifies; otherwise the first error. */
-async function fetchVerifiedManifest(deps: UpdateOnceDeps): Promise<{ base: string; manifestUrl: string; manifestBytes: Uint8Array; signer: { fingerprint: string } }> {
+async function fetchVerifiedManifest(deps: Pick<UpdateOnceDeps, 'serverUrls' | 'host' | 'source' | 'caps' | 'keyring' | 'clock' | 'log'>): Promise<{ base: string; manifestUrl: string; manifestBytes: Uint8Array; signer: { fingerprint: string } }> {
   let firstError: unknown = null;
   for (const server of deps.serverUrls) {
     const base = `${server.replace(/\/+$/, '')}/${encodeURIComponent(deps.host.channel)}/`;
@@ -129,12 +150,14 @@ async function fetchVerifiedManifest(deps: UpdateOnceDeps): Promise<{ base: stri
   throw new UpdateError('ERR_HTTP', firstError === null ? 'no update server configured' : 'every mirror failed', { cause: firstError });
 }
 
-async function recordFailure(error: unknown, record: UpdateRecord, stateDir: string, at: string): Promise<void> {
+async function recordFailure(error: unknown, record: UpdateRecord, stateDir: string, at: string): Promise<UpdateRecord> {
   const code = error instanceof UpdateError ? error.code : ((error as { code?: string }).code ?? 'ERR_UNKNOWN');
   const message = error instanceof Error ? error.message : String(error);
   let next = advance(record, { type: 'failed', code, message, at });
   if (CONTENT_ERRORS.has(code)) next = { ...next, progress: null };
-  await saveRecord(stateDir, advance(next, { type: 'error-reported' }));
+  const reported = advance(next, { type: 'error-reported' });
+  await saveRecord(stateDir, reported);
+  return reported;
 }
 
 function latest(...times: (string | null)[]): string {

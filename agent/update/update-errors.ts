@@ -31,7 +31,9 @@ export type UpdateErrorCode =
   | 'ERR_SLOT_TOO_SMALL'
   | 'ERR_SLOT_VERIFY_FAILED'
   // state
-  | 'ERR_STATE_INVALID';
+  | 'ERR_STATE_INVALID'
+  /** The running boot has not passed its health gate: no update may start before it does. */
+  | 'ERR_NOT_CONFIRMED';
 
 export class UpdateError extends CodedError<UpdateErrorCode> {
   override name = 'UpdateError';

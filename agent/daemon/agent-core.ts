@@ -1,0 +1,256 @@
+// The agent's behaviour between its ports: after boot, the health gate (mark good and release the
+// lock, or roll back); then periodic checks that stage updates and reboot under the fleet lock; and
+// the operator's requests (check, apply now, pin, unpin, rollback, reboot if needed), one at a time.
+
+import { buildStatus } from './agent-status.ts';
+import { loadRecord, saveRecord } from '../update/state-file.ts';
+import { advance } from '../update/update-state.ts';
+import { nextCheckDelay } from '../update/update-schedule.ts';
+import { UpdateError } from '../update/update-errors.ts';
+import { otherSlot } from '../slots/boot-chooser.ts';
+import type { Activity, AgentStatus } from './agent-status.ts';
+import type { Health } from './health-gate.ts';
+import type { BootChooser, BootState, SlotName } from '../slots/boot-chooser.ts';
+import type { CoordinatorOutcome, RebootStrategy } from '../lock/reboot-coordinator.ts';
+import type { Clock } from '../update/clock.ts';
+import type { PlanDecision, UpdateOutcome } from '../update/run-update-once.ts';
+import type { CheckHistory, ScheduleSettings } from '../update/update-schedule.ts';
+import type { UpdateEvent, UpdateRecord } from '../update/update-state.ts';
+
+type Log = (fields: Record<string, unknown>, message: string) => void;
+
+export interface AgentCoreDeps {
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly stateDir: string;
+  readonly chooser: BootChooser;
+  readonly booted: { readonly slot: SlotName; readonly version: string };
+  /** One pass of the update path; `onRecord` hears every persisted step. */
+  readonly updateOnce: (onRecord: (record: UpdateRecord) => void) => Promise<UpdateOutcome>;
+  readonly plan: () => Promise<PlanDecision>;
+  /** Takes the fleet lock per strategy (inside a window unless `now`) and reboots. */
+  readonly rebootUnderLock: (targetVersion: string, now: boolean) => Promise<CoordinatorOutcome>;
+  readonly releaseLock: () => Promise<'released' | 'not-held'>;
+  readonly health: () => Promise<Health>;
+  readonly schedule: ScheduleSettings;
+  readonly checks: boolean;
+  readonly strategy: RebootStrategy;
+  readonly nextWindow: () => string | null;
+  readonly log: Log;
+}
+
+export class AgentCore {
+  private readonly deps: AgentCoreDeps;
+  private record: UpdateRecord | null = null;
+  private boot: BootState | null = null;
+  private activity: Activity = 'idle';
+  private healthState: AgentStatus['health'] = 'confirmed';
+  private nextCheck: string | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly listeners: ((status: AgentStatus) => void)[] = [];
+  private healthGate: Promise<void> = Promise.resolve();
+  private rebootTask: Promise<unknown> | null = null;
+
+  constructor(deps: AgentCoreDeps) {
+    this.deps = deps;
+  }
+
+  onChange(listener: (status: AgentStatus) => void): void {
+    this.listeners.push(listener);
+  }
+
+  status(): AgentStatus {
+    if (this.record === null || this.boot === null) throw new Error('the agent has not started');
+    return buildStatus({
+      record: this.record,
+      activity: this.activity,
+      booted: this.deps.booted,
+      slots: this.boot.slots,
+      next: this.boot.next,
+      health: this.healthState,
+      strategy: this.deps.strategy,
+      nextCheck: this.nextCheck,
+      nextWindow: this.deps.nextWindow(),
+    });
+  }
+
+  private changed(): void {
+    const status = this.status();
+    for (const listener of this.listeners) listener(status);
+  }
+
+  private async step(event: UpdateEvent): Promise<void> {
+    this.record = advance(this.record ?? (await loadRecord(this.deps.stateDir)).record, event);
+    await saveRecord(this.deps.stateDir, this.record);
+  }
+
+  private setActivity(activity: Activity): void {
+    this.activity = activity;
+    this.changed();
+  }
+
+  /** Runs `work` after every earlier request has finished: one change to the host at a time. */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Reads the persisted record and the boot flags, settles what the last boot means, and starts the health gate if this slot is on trial. */
+  async start(): Promise<void> {
+    const { deps } = this;
+    const loaded = await loadRecord(deps.stateDir);
+    if (loaded.warning) deps.log({}, loaded.warning);
+    this.record = loaded.record;
+    this.boot = await deps.chooser.read();
+    await this.step({ type: 'booted', slot: deps.booted.slot, version: deps.booted.version });
+    const staged = this.record.target;
+    if (this.record.status === 'updated-need-reboot' && staged !== null && staged.slot !== deps.booted.slot) {
+      const flags = this.boot.slots.find((s) => s.name === staged.slot);
+      if (flags && flags.priority > 0 && flags.tries === 0 && !flags.successful) {
+        // GRUB used up the staged slot's tries and fell back here: that release never came up.
+        deps.log({ version: staged.version, slot: staged.slot }, `${staged.version} did not boot (its boot tries were used up); skipping it`);
+        await this.step({ type: 'boot-failed', reason: 'did not boot: its boot tries were used up', at: deps.clock.now().toISOString() });
+        this.boot = await deps.chooser.markUnbootable(staged.slot as SlotName);
+      }
+    }
+    const bootedFlags = this.boot.slots.find((s) => s.name === deps.booted.slot);
+    if (bootedFlags && !bootedFlags.successful) {
+      this.healthState = 'pending';
+      this.activity = 'health-gate';
+      this.healthGate = this.exclusive(() => this.confirmBoot());
+    } else {
+      this.healthGate = this.exclusive(async () => {
+        await this.release();
+        if (this.record?.status === 'updated-need-reboot' && deps.strategy !== 'off') this.startReboot(this.record.target?.version ?? 'unknown', false);
+      });
+    }
+    this.changed();
+  }
+
+  private async release(): Promise<void> {
+    const released = await this.deps.releaseLock();
+    if (released === 'released') this.deps.log({}, 'released the reboot lock');
+  }
+
+  private async confirmBoot(): Promise<void> {
+    const { deps } = this;
+    const health = await deps.health();
+    if (health.healthy) {
+      this.boot = await deps.chooser.markGood(deps.booted.slot);
+      this.healthState = 'confirmed';
+      this.activity = 'idle';
+      deps.log({ slot: deps.booted.slot, version: deps.booted.version }, `${deps.booted.version} passed its health gate; ${deps.booted.slot} marked good`);
+      await this.release();
+      this.changed();
+      return;
+    }
+    this.healthState = 'failed';
+    this.setActivity('rolling-back');
+    deps.log({ slot: deps.booted.slot, version: deps.booted.version, reason: health.reason }, `${deps.booted.version} failed its health gate (${health.reason}); rolling back`);
+    await this.step({ type: 'skip', version: deps.booted.version, reason: `failed its health gate: ${health.reason}` });
+    this.boot = await deps.chooser.rollback(deps.booted.slot);
+    this.boot = await deps.chooser.markUnbootable(deps.booted.slot);
+    this.changed();
+    // The lock taken before rebooting into this slot is still ours: rebooting back needs no new place.
+    this.startReboot(this.record?.slotVersions[otherSlot(deps.booted.slot)] ?? 'previous', true);
+  }
+
+  private startReboot(version: string, now: boolean): void {
+    if (this.rebootTask !== null) return;
+    this.setActivity('waiting-to-reboot');
+    this.rebootTask = this.deps
+      .rebootUnderLock(version, now)
+      .then((outcome) => {
+        this.setActivity(outcome.kind === 'rebooting' ? 'rebooting' : 'idle');
+      })
+      .catch((error: unknown) => {
+        this.deps.log({ err: error }, 'could not reboot');
+        this.setActivity('idle');
+      })
+      .finally(() => {
+        this.rebootTask = null;
+      });
+  }
+
+  /** Checks once now; a staged update then reboots per strategy (inside a window) unless `now` asks for it at once. */
+  check(options: { rebootNow: boolean } = { rebootNow: false }): Promise<UpdateOutcome> {
+    return this.exclusive(async () => {
+      if (this.healthState !== 'confirmed') throw new UpdateError('ERR_NOT_CONFIRMED', `this boot (${this.deps.booted.version}) has not passed its health gate yet; no update until it does`);
+      this.setActivity('checking');
+      try {
+        const outcome = await this.deps.updateOnce((record) => {
+          this.record = record;
+          this.changed();
+        });
+        this.record = (await loadRecord(this.deps.stateDir)).record;
+        this.setActivity('idle');
+        if (outcome.result === 'staged' && (options.rebootNow || this.deps.strategy !== 'off')) this.startReboot(outcome.version, options.rebootNow);
+        return outcome;
+      } catch (error) {
+        this.record = (await loadRecord(this.deps.stateDir)).record;
+        this.setActivity('idle');
+        throw error;
+      }
+    });
+  }
+
+  plan(): Promise<PlanDecision> {
+    return this.deps.plan();
+  }
+
+  pin(version: string | null): Promise<AgentStatus> {
+    return this.exclusive(async () => {
+      await this.step({ type: 'pin', version });
+      this.deps.log({ version }, version === null ? 'unpinned' : `pinned to ${version}`);
+      this.changed();
+      return this.status();
+    });
+  }
+
+  /** Makes the other slot (which must have booted successfully) the next boot, and skips the version rolled back from. */
+  rollback(reboot: boolean): Promise<AgentStatus> {
+    return this.exclusive(async () => {
+      const { booted } = this.deps;
+      this.boot = await this.deps.chooser.rollback(booted.slot);
+      await this.step({ type: 'skip', version: booted.version, reason: 'rolled back by an operator' });
+      const to = this.record?.slotVersions[otherSlot(booted.slot)] ?? 'the previous version';
+      this.deps.log({ from: booted.version, to }, `rolling back from ${booted.version} to ${to}`);
+      this.changed();
+      if (reboot) this.startReboot(to, true);
+      return this.status();
+    });
+  }
+
+  /** Reboots into a staged update now (under the fleet lock, ignoring windows); false when nothing is staged. */
+  rebootIfNeeded(): Promise<boolean> {
+    return this.exclusive(() => {
+      if (this.record?.status !== 'updated-need-reboot' || this.record.target === null) return Promise.resolve(false);
+      this.startReboot(this.record.target.version, true);
+      return Promise.resolve(true);
+    });
+  }
+
+  /** The periodic checks, after the health gate: never returns. */
+  async run(): Promise<never> {
+    await this.healthGate;
+    let history: CheckHistory = { kind: 'started' };
+    let failures = 0;
+    for (;;) {
+      const delay = nextCheckDelay(history, this.deps.schedule, this.deps.random);
+      this.nextCheck = this.deps.checks ? new Date(this.deps.clock.now().getTime() + delay).toISOString() : null;
+      this.changed();
+      await this.deps.clock.sleep(delay);
+      if (!this.deps.checks) continue;
+      try {
+        await this.check();
+        failures = 0;
+        history = { kind: 'succeeded' };
+      } catch (error) {
+        failures++;
+        history = { kind: 'failed', consecutiveFailures: failures };
+        this.deps.log({ err: error }, 'update check failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,75 @@
+// What the agent reports about itself: the update state and progress, both slots with their
+// versions and boot flags, the pin, the last check, what it is doing now and when it acts next.
+
+import type { SlotName, SlotState } from '../slots/boot-chooser.ts';
+import type { UpdateProgress, UpdateRecord, UpdateStatus } from '../update/update-state.ts';
+import type { RebootStrategy } from '../lock/reboot-coordinator.ts';
+
+/** What the agent is busy with beyond the update state machine. */
+export type Activity = 'idle' | 'checking' | 'health-gate' | 'waiting-to-reboot' | 'rebooting' | 'rolling-back';
+
+export interface SlotStatus {
+  readonly name: SlotName;
+  readonly version: string | null;
+  readonly priority: number;
+  readonly tries: number;
+  readonly successful: boolean;
+  readonly booted: boolean;
+  readonly next: boolean;
+}
+
+export interface AgentStatus {
+  readonly state: UpdateStatus;
+  readonly activity: Activity;
+  readonly progress: UpdateProgress | null;
+  readonly booted: { readonly slot: SlotName; readonly version: string };
+  readonly slots: readonly SlotStatus[];
+  readonly target: { readonly version: string; readonly slot: string } | null;
+  readonly pinned: string | null;
+  readonly skipped: readonly { readonly version: string; readonly reason: string }[];
+  readonly lastCheck: { readonly at: string; readonly result: string } | null;
+  readonly lastError: { readonly code: string; readonly message: string } | null;
+  /** "confirmed": the booted slot is marked good; "pending": the gate is running; "failed": rolling back. */
+  readonly health: 'confirmed' | 'pending' | 'failed';
+  readonly strategy: RebootStrategy;
+  readonly nextCheck: string | null;
+  readonly nextWindow: string | null;
+}
+
+export function buildStatus(parts: {
+  record: UpdateRecord;
+  activity: Activity;
+  booted: { slot: SlotName; version: string };
+  slots: readonly SlotState[];
+  next: SlotName | null;
+  health: AgentStatus['health'];
+  strategy: RebootStrategy;
+  nextCheck: string | null;
+  nextWindow: string | null;
+}): AgentStatus {
+  const { record } = parts;
+  return {
+    state: record.status,
+    activity: parts.activity,
+    progress: record.progress,
+    booted: parts.booted,
+    slots: parts.slots.map((slot) => ({
+      name: slot.name,
+      version: slot.name === parts.booted.slot ? parts.booted.version : (record.slotVersions[slot.name] ?? null),
+      priority: slot.priority,
+      tries: slot.tries,
+      successful: slot.successful,
+      booted: slot.name === parts.booted.slot,
+      next: slot.name === parts.next,
+    })),
+    target: record.target === null ? null : { version: record.target.version, slot: record.target.slot },
+    pinned: record.pinned,
+    skipped: record.skipped,
+    lastCheck: record.lastCheck,
+    lastError: record.lastError,
+    health: parts.health,
+    strategy: parts.strategy,
+    nextCheck: parts.nextCheck,
+    nextWindow: parts.nextWindow,
+  };
+}

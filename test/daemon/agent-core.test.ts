@@ -1,0 +1,148 @@
+// The agent's behaviour after boot and on operator requests, on a real GPT disk image (sgdisk) with
+// the update path, the lock and the health check as recorded stand-ins and time on a test clock.
+
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { AgentCore } from '../../agent/daemon/agent-core.ts';
+import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
+import { GptBootChooser } from '../../agent/slots/gpt-boot-chooser.ts';
+import { loadRecord, saveRecord } from '../../agent/update/state-file.ts';
+import { advance, INITIAL_RECORD } from '../../agent/update/update-state.ts';
+import { DEFAULT_SCHEDULE } from '../../agent/update/update-schedule.ts';
+import { makeSmallSlotsImage, useTempDir } from '../builders/coreos-disk.ts';
+import { missingTools, SGDISK } from '../builders/require-tools.ts';
+import { TestClock } from '../fakes/test-clock.ts';
+import type { AgentCoreDeps } from '../../agent/daemon/agent-core.ts';
+import type { Health } from '../../agent/daemon/health-gate.ts';
+import type { SlotAttributes } from '../builders/coreos-disk.ts';
+import type { UpdateRecord } from '../../agent/update/update-state.ts';
+
+const skip = missingTools(SGDISK);
+const dir = useTempDir(skip);
+let counter = 0;
+
+const GOOD: SlotAttributes = { priority: 1, tries: 0, successful: true };
+const TRIAL: SlotAttributes = { priority: 2, tries: 2, successful: false };
+const USED_UP: SlotAttributes = { priority: 2, tries: 0, successful: false };
+const EMPTY: SlotAttributes = { priority: 0, tries: 0, successful: false };
+
+function stagedRecord(slot: string, version: string): UpdateRecord {
+  let record = advance({ ...INITIAL_RECORD, slotVersions: { 'USR-A': '1.0.0' } }, { type: 'check-started' });
+  record = advance(record, { type: 'update-found', target: { version, slot, manifestSha256: '00'.repeat(32) } });
+  record = advance(record, { type: 'download-started', totalBytes: 1, chunksDone: 0, bytesDone: 0 });
+  record = advance(record, { type: 'download-finished' });
+  record = advance(record, { type: 'verified' });
+  return advance(record, { type: 'staged', at: '2026-11-22T00:00:00.000Z' });
+}
+
+async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'USR-A' | 'USR-B'; version: string; record?: UpdateRecord; health?: Health }) {
+  const path = join(dir(), `disk-${counter++}.img`);
+  await makeSmallSlotsImage(path, options.a, options.b);
+  const stateDir = join(dir(), `state-${counter}`);
+  if (options.record) await saveRecord(stateDir, options.record);
+  const chooser = new GptBootChooser(({ writable }) => FileBlockDevice.open(path, { writable }));
+  const calls: string[] = [];
+  const deps: AgentCoreDeps = {
+    clock: new TestClock('2026-11-22T12:00:00Z'),
+    random: () => 0.5,
+    stateDir,
+    chooser,
+    booted: { slot: options.booted, version: options.version },
+    updateOnce: () => {
+      calls.push('updateOnce');
+      return Promise.resolve({ result: 'up-to-date', version: options.version, reason: 'running' });
+    },
+    plan: () => Promise.resolve({ action: 'none', version: options.version, reason: 'running', slot: 'USR-B' }),
+    rebootUnderLock: (version, now) => {
+      calls.push(`reboot ${version} now=${now}`);
+      return Promise.resolve({ kind: 'rebooting', locked: true });
+    },
+    releaseLock: () => {
+      calls.push('release');
+      return Promise.resolve('released');
+    },
+    health: () => {
+      calls.push('health');
+      return Promise.resolve(options.health ?? { healthy: true });
+    },
+    schedule: DEFAULT_SCHEDULE,
+    checks: true,
+    strategy: 'etcd-lock',
+    nextWindow: () => null,
+    log: () => undefined,
+  };
+  const core = new AgentCore(deps);
+  await core.start();
+  // Let the health gate (or the release) finish.
+  await core.pin(null);
+  return { core, calls, chooser, stateDir };
+}
+
+describe.skipIf(skip !== null)(`${skip ?? ''} agent after boot`, () => {
+  it('confirms a healthy trial boot: marks the slot good, then releases the lock, and finishes the update', async () => {
+    const { core, calls, chooser, stateDir } = await setUp({ a: GOOD, b: TRIAL, booted: 'USR-B', version: '1.0.1', record: stagedRecord('USR-B', '1.0.1') });
+    expect(calls).toEqual(['health', 'release']);
+    const state = await chooser.read();
+    expect(state.slots.find((s) => s.name === 'USR-B')).toMatchObject({ successful: true });
+    expect(core.status()).toMatchObject({ state: 'idle', health: 'confirmed', booted: { slot: 'USR-B', version: '1.0.1' } });
+    expect(core.status().slots.map((s) => [s.name, s.version, s.booted])).toEqual([
+      ['USR-A', '1.0.0', false],
+      ['USR-B', '1.0.1', true],
+    ]);
+    expect((await loadRecord(stateDir)).record).toMatchObject({ status: 'idle', target: null });
+  });
+
+  it('rolls back an unhealthy trial boot: skips the version, boots the good slot next, reboots holding the lock', async () => {
+    const { core, calls, chooser, stateDir } = await setUp({ a: GOOD, b: TRIAL, booted: 'USR-B', version: '1.0.2', record: stagedRecord('USR-B', '1.0.2'), health: { healthy: false, reason: 'critical unit failed: app.service' } });
+    await Promise.resolve();
+    expect(calls).toEqual(['health', 'reboot 1.0.0 now=true']);
+    const state = await chooser.read();
+    expect(state.next).toBe('USR-A');
+    expect(state.slots.find((s) => s.name === 'USR-B')).toMatchObject({ priority: 0, successful: false });
+    expect((await loadRecord(stateDir)).record.skipped).toEqual([{ version: '1.0.2', reason: 'failed its health gate: critical unit failed: app.service' }]);
+    expect(core.status().health).toBe('failed');
+    await expect(core.check()).rejects.toMatchObject({ code: 'ERR_NOT_CONFIRMED' });
+  });
+
+  it('notices a staged release whose boot tries ran out, skips it, and releases the lock', async () => {
+    const { calls, chooser, stateDir } = await setUp({ a: GOOD, b: USED_UP, booted: 'USR-A', version: '1.0.0', record: stagedRecord('USR-B', '1.0.3') });
+    expect(calls).toEqual(['release']);
+    const record = (await loadRecord(stateDir)).record;
+    expect(record).toMatchObject({ status: 'idle', skipped: [{ version: '1.0.3', reason: 'did not boot: its boot tries were used up' }] });
+    expect((await chooser.read()).slots.find((s) => s.name === 'USR-B')).toMatchObject({ priority: 0 });
+  });
+
+  it('resumes a staged reboot after the agent restarts before rebooting', async () => {
+    const { calls } = await setUp({ a: GOOD, b: { priority: 2, tries: 3, successful: false }, booted: 'USR-A', version: '1.0.0', record: stagedRecord('USR-B', '1.0.1') });
+    expect(calls).toEqual(['release', 'reboot 1.0.1 now=false']);
+  });
+});
+
+describe.skipIf(skip !== null)(`${skip ?? ''} operator requests`, () => {
+  it('rolls back to a good slot, skipping the version rolled back from, and refuses when the other slot never booted', async () => {
+    const good = await setUp({ a: GOOD, b: GOOD, booted: 'USR-B', version: '1.0.1', record: { ...INITIAL_RECORD, slotVersions: { 'USR-A': '1.0.0' } } });
+    const status = await good.core.rollback(true);
+    expect(status.slots.find((s) => s.next)?.name).toBe('USR-A');
+    expect(status.skipped).toEqual([{ version: '1.0.1', reason: 'rolled back by an operator' }]);
+    expect(good.calls.at(-1)).toBe('reboot 1.0.0 now=true');
+
+    const fresh = await setUp({ a: GOOD, b: EMPTY, booted: 'USR-A', version: '1.0.0' });
+    await expect(fresh.core.rollback(false)).rejects.toMatchObject({ code: 'ERR_ROLLBACK_TARGET_NOT_GOOD' });
+  });
+
+  it('pins and unpins, persisted', async () => {
+    const { core, stateDir } = await setUp({ a: GOOD, b: EMPTY, booted: 'USR-A', version: '1.0.0' });
+    expect((await core.pin('1.0.1')).pinned).toBe('1.0.1');
+    expect((await loadRecord(stateDir)).record.pinned).toBe('1.0.1');
+    expect((await core.pin(null)).pinned).toBeNull();
+  });
+
+  it('checks once on request and reports each change to listeners', async () => {
+    const { core, calls } = await setUp({ a: GOOD, b: EMPTY, booted: 'USR-A', version: '1.0.0' });
+    const activities: string[] = [];
+    core.onChange((status) => activities.push(status.activity));
+    expect(await core.check()).toEqual({ result: 'up-to-date', version: '1.0.0', reason: 'running' });
+    expect(calls.at(-1)).toBe('updateOnce');
+    expect(activities).toEqual(['checking', 'idle']);
+  });
+});
