@@ -36,6 +36,11 @@ import { DbusHostnameService } from './systemd/dbus-hostname-service.ts';
 import { DbusSystemdBus } from './systemd/dbus-systemd-bus.ts';
 import type { CloudConfigHost, DatasourceRequest } from './cli/cloud-config-command.ts';
 import type { Datasource } from '../cloud-config/datasource.ts';
+import { DEFAULT_CONFIG_DIRS, loadSettings } from './config/load-settings.ts';
+import { composeAgent } from './daemon/compose-agent.ts';
+import { AgentMetrics, metricsUrl, serveMetrics } from './daemon/agent-metrics.ts';
+import { DbusControlClient } from './daemon/dbus-control-client.ts';
+import { exportControlService } from './daemon/dbus-control-service.ts';
 
 const VERSION = '0.1.0';
 
@@ -136,6 +141,47 @@ function openCloudConfigHost(root: string): Promise<CloudConfigHost> {
   });
 }
 
+/** SLIPWAY_CONFIG_DIRS (colon-separated) and SLIPWAY_OS_RELEASE let tests run the agent against their own files. */
+const configDirs = process.env.SLIPWAY_CONFIG_DIRS?.split(':') ?? DEFAULT_CONFIG_DIRS;
+const osReleasePaths = process.env.SLIPWAY_OS_RELEASE ? [process.env.SLIPWAY_OS_RELEASE] : ['/etc/os-release', '/usr/lib/os-release'];
+
+async function runAgent(): Promise<never> {
+  const { settings, sources, warnings } = await loadSettings({ dirs: configDirs });
+  for (const warning of warnings) logger.warn({}, warning);
+  logger.info({ sources }, 'settings loaded');
+  const bus = dbus.systemBus();
+  const metrics = new AgentMetrics();
+  const core = await composeAgent({
+    settings,
+    bus,
+    clock: systemClock,
+    random: Math.random,
+    hostPaths,
+    osReleasePaths,
+    machineId: (await readFile('/etc/machine-id', 'utf8')).trim(),
+    hostname: hostname(),
+    proxy: process.env.https_proxy ?? process.env.HTTPS_PROXY ?? null,
+    openChooser,
+    log: (fields, message) => logger.info(fields, message),
+    onLockWait: (seconds) => metrics.observeLockWait(seconds),
+  });
+  core.onChange((status) => metrics.observe(status));
+  await core.start();
+  if (settings.metrics.listen !== null) {
+    const server = await serveMetrics(metrics, settings.metrics.listen);
+    logger.info({ url: metricsUrl(server) }, 'serving metrics');
+  }
+  await exportControlService(bus, core);
+  logger.info({ status: core.status() }, 'agent running');
+  // SIGTERM stops where it is: every step is persisted, so an interrupted download resumes next start.
+  process.once('SIGTERM', () => {
+    logger.info({}, 'stopping on SIGTERM');
+    bus.disconnect();
+    process.exit(0);
+  });
+  return core.run();
+}
+
 const logger = createLogger({ level: process.env.SLIPWAY_LOG_LEVEL ?? 'info', tty: process.stderr.isTTY });
 logger.debug({ argv: process.argv.slice(2) }, 'starting');
 process.exitCode = await runCli(process.argv.slice(2), {
@@ -158,5 +204,10 @@ process.exitCode = await runCli(process.argv.slice(2), {
   now: () => systemClock.now(),
   datasources,
   openCloudConfigHost,
+  openControl: () => new DbusControlClient(dbus.systemBus()),
+  nowMs: () => Date.now(),
+  isTty: process.stderr.isTTY,
+  runAgent,
+  loadSettings: () => loadSettings({ dirs: configDirs }),
   log: (fields, message) => logger.info(fields, message),
 });

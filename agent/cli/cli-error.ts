@@ -22,6 +22,8 @@ export const EXIT = {
   network: 7,
   lockFull: 8,
   lockCorrupt: 9,
+  denied: 10,
+  agentUnreachable: 11,
 } as const;
 
 const EXIT_BY_CODE: Record<string, number> = {
@@ -49,6 +51,9 @@ const EXIT_BY_CODE: Record<string, number> = {
   ERR_MANIFEST_WRONG_ARCH: EXIT.refused,
   ERR_DOWNGRADE_REFUSED: EXIT.refused,
   ERR_NOT_CONFIRMED: EXIT.refused,
+  ERR_ACCESS_DENIED: EXIT.denied,
+  ERR_CONFIG_INVALID: EXIT.usage,
+  ERR_AGENT_UNREACHABLE: EXIT.agentUnreachable,
   ERR_CLOCK_BEHIND: EXIT.refused,
   ERR_HTTP: EXIT.network,
   ERR_HTTP_TOO_LARGE: EXIT.network,

@@ -7,21 +7,52 @@ import { runLock } from './lock-command.ts';
 import { runRelease } from './release-command.ts';
 import { runSlots } from './slots-command.ts';
 import { runUpdateCommand } from './update-command.ts';
+import { runCheck } from './check-command.ts';
+import { runConfig } from './config-command.ts';
+import type { ConfigDeps } from './config-command.ts';
+import { runCompletion } from './completion-command.ts';
+import { runPin } from './pin-command.ts';
+import { runPlan } from './plan-command.ts';
+import { runRollback } from './rollback-command.ts';
+import { runStatus } from './status-command.ts';
+import type { AgentCommandDeps } from './agent-command-kit.ts';
 import type { CloudConfigDeps } from './cloud-config-command.ts';
 import type { LockDeps } from './lock-command.ts';
 import type { ReleaseDeps } from './release-command.ts';
 import type { SlotsDeps } from './slots-command.ts';
 import type { UpdateDeps } from './update-command.ts';
 
-export type CliDeps = SlotsDeps & UpdateDeps & ReleaseDeps & LockDeps & CloudConfigDeps & { readonly version: string };
+export type CliDeps = SlotsDeps &
+  UpdateDeps &
+  ReleaseDeps &
+  LockDeps &
+  CloudConfigDeps &
+  ConfigDeps &
+  AgentCommandDeps & {
+    readonly version: string;
+    readonly nowMs: () => number;
+    readonly isTty: boolean;
+    /** `slipway agent`: runs the daemon until the process is stopped. */
+    readonly runAgent: () => Promise<never>;
+  };
 
 export const USAGE = `usage: slipway <command> [options]
-commands:
+commands (talking to the running agent):
+  status      slots, versions, state and progress, pin, checks, next reboot window
+  check       check the channel now and stage a newer release
+  update      the same; --now also reboots into it under the fleet lock
+  plan        what the next check would do, and why, without doing it
+  pin         hold the host at a version; unpin to follow the channel again
+  rollback    boot the previous good version next (--reboot: now)
+commands (working on their own):
+  agent       run the agent daemon (systemd runs this as slipway.service)
+  config      the agent's settings as merged from config.d and CoreOS files (show [--json])
   slots       show the A/B slots and their boot flags; stage, mark-good, mark-unbootable, rollback
-  update      check a release channel once and stage a newer signed release (--once)
+  update --once  one check-download-stage pass in this process, on a disk or image file
   release     publisher side: keygen, publish a signed release into a channel directory
   lock        the fleet reboot lock in etcd: status, acquire, unlock, set-max
-  cloud-config  validate user-data as coreos-cloudinit reads it
+  cloud-config  validate user-data as coreos-cloudinit reads it, or apply it (first boot)
+  completion  print a bash completion script: source <(slipway completion bash)
   version     print the version
 Run "slipway <command> --help" for a command's options.`;
 
@@ -32,7 +63,29 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       case 'slots':
         return await runSlots(rest, deps);
       case 'update':
-        return await runUpdateCommand(rest, deps);
+        return rest.includes('--once') ? await runUpdateCommand(rest, deps) : await runCheck(rest, deps, 'update');
+      case 'check':
+        return await runCheck(rest, deps, 'check');
+      case 'status':
+        return await runStatus(rest, deps);
+      case 'plan':
+        return await runPlan(rest, deps);
+      case 'pin':
+        return await runPin(rest, deps, 'pin');
+      case 'unpin':
+        return await runPin(rest, deps, 'unpin');
+      case 'rollback':
+        return await runRollback(rest, deps);
+      case 'config':
+        return await runConfig(rest, deps);
+      case 'completion':
+        return runCompletion(rest, deps.io);
+      case 'agent':
+        if (rest.includes('--help') || rest.includes('-h')) {
+          deps.io.stdout('usage: slipway agent\nRuns the update agent: health gate, periodic checks, reboots under the fleet lock, and the org.slipway.Agent1 D-Bus interface. Settings come from /usr/lib, /run and /etc/slipway/config.d.\n');
+          return 0;
+        }
+        return await deps.runAgent();
       case 'release':
         return await runRelease(rest, deps);
       case 'lock':

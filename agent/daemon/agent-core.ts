@@ -184,11 +184,13 @@ export class AgentCore {
           this.changed();
         });
         this.record = (await loadRecord(this.deps.stateDir)).record;
+        this.boot = await this.deps.chooser.read();
         this.setActivity('idle');
         if (outcome.result === 'staged' && (options.rebootNow || this.deps.strategy !== 'off')) this.startReboot(outcome.version, options.rebootNow);
         return outcome;
       } catch (error) {
         this.record = (await loadRecord(this.deps.stateDir)).record;
+        this.boot = await this.deps.chooser.read();
         this.setActivity('idle');
         throw error;
       }

@@ -2,9 +2,9 @@
 // own any name, stopped afterwards.
 
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export interface DbusDaemon {
@@ -34,4 +34,27 @@ export async function startDbusDaemon(policy = '<policy context="default"><allow
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A private bus with the system bus's default policy (Debian's system.conf: method calls denied
+ * unless a policy allows them), the given policy files included, and its socket reachable by other
+ * users; root, which runs the test's stand-ins, may own and call anything.
+ */
+export async function startSystemLikeBus(policyFiles: readonly string[]): Promise<DbusDaemon> {
+  const bus = await startDbusDaemon(`<policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    ${['method_call', 'method_return', 'error', 'signal'].map((type) => `<allow receive_type="${type}"/>`).join('')}
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+  </policy>
+  <policy user="root"><allow own="*"/><allow send_destination="*"/></policy>
+  ${policyFiles.map((file) => `<include>${file}</include>`).join('\n  ')}`);
+  await chmod(dirname(bus.address.replace(/^unix:path=/, '').split(',')[0] ?? ''), 0o755);
+  return bus;
 }

@@ -9,9 +9,10 @@ export interface SlipwayRun {
   readonly stderr: string;
 }
 
-export function runSlipway(args: readonly string[], options: { env?: NodeJS.ProcessEnv; stdin?: string } = {}): Promise<SlipwayRun> {
+/** `uid` runs it as another user (and that user's primary group), for permission tests. */
+export function runSlipway(args: readonly string[], options: { env?: NodeJS.ProcessEnv; stdin?: string; uid?: number } = {}): Promise<SlipwayRun> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['agent/main.ts', ...args], { env: options.env ?? process.env }, (error, stdout, stderr) =>
+    const child = execFile(process.execPath, ['agent/main.ts', ...args], { env: options.env ?? process.env, ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }) }, (error, stdout, stderr) =>
       resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
     if (options.stdin !== undefined) child.stdin?.end(options.stdin);

@@ -1,0 +1,32 @@
+// `slipway plan`: a dry run of the next check. What the agent would install and where, or why not
+// (running, pinned, skipped, refused), with the pin, the next reboot window and the strategy.
+
+import { UsageError } from './cli-error.ts';
+import { parseCommand, withControl } from './agent-command-kit.ts';
+import type { AgentCommandDeps } from './agent-command-kit.ts';
+import type { PlanDecision } from '../update/run-update-once.ts';
+
+function describePlan(plan: PlanDecision): string {
+  if (plan.action === 'refused') return `would refuse${plan.version === null ? '' : ` ${plan.version}`}: ${plan.reason} (${plan.code})`;
+  if (plan.action === 'install') return `would install ${plan.version} into ${plan.slot}: ${plan.reason}`;
+  return `would do nothing: ${plan.reason}`;
+}
+
+export const PLAN_USAGE = `usage: slipway plan [--json]
+Says what the agent would do at its next check, and why, without downloading or changing anything.`;
+
+export async function runPlan(argv: readonly string[], deps: AgentCommandDeps): Promise<number> {
+  const parsed = parseCommand(argv, PLAN_USAGE, {}, deps.io);
+  if (parsed === null) return 0;
+  if (parsed.positionals.length > 0) throw new UsageError(PLAN_USAGE);
+  const [plan, status] = await withControl(deps, (control) => Promise.all([control.plan(), control.status()]));
+  if (parsed.values.json) {
+    deps.io.stdout(`${JSON.stringify({ plan, pinned: status.pinned, strategy: status.strategy, nextWindow: status.nextWindow, nextCheck: status.nextCheck, booted: status.booted }, null, 2)}\n`);
+    return 0;
+  }
+  deps.io.stdout(
+    `${describePlan(plan)}\nrunning ${status.booted.version} from ${status.booted.slot}${status.pinned ? `; pinned to ${status.pinned}` : ''}\n` +
+      `reboot strategy ${status.strategy}; next window: ${status.nextWindow ?? 'any time'}\n`,
+  );
+  return 0;
+}

@@ -1,0 +1,41 @@
+// `slipway status`: both slots with versions and booted/next markers, the pin, the update state
+// and progress, the last and next check, the next reboot window; like rpm-ostree status.
+
+import { UsageError } from './cli-error.ts';
+import { parseCommand, withControl } from './agent-command-kit.ts';
+import { formatBytes } from './progress-bar.ts';
+import type { AgentCommandDeps } from './agent-command-kit.ts';
+import type { AgentStatus } from '../daemon/agent-status.ts';
+
+export const STATUS_USAGE = `usage: slipway status [--json]
+Shows what the running agent knows: slots, versions, state, progress, pin, checks and the next reboot window.`;
+
+export function formatStatus(status: AgentStatus): string {
+  const lines: string[] = [];
+  const health = status.health === 'confirmed' ? '' : ` (health gate ${status.health})`;
+  lines.push(`State: ${status.state}${status.activity === 'idle' ? '' : `, ${status.activity}`}${health}`);
+  if (status.progress && status.target) {
+    lines.push(`  ${status.target.version} into ${status.target.slot}: ${formatBytes(status.progress.bytesDone)} of ${formatBytes(status.progress.totalBytes)}`);
+  }
+  lines.push('Slots:');
+  for (const slot of status.slots) {
+    const marks = [slot.booted ? 'booted' : '', slot.next ? 'next' : '', slot.successful ? 'good' : slot.priority > 0 ? `on trial, ${slot.tries} tries left` : 'not bootable'].filter((m) => m !== '');
+    lines.push(`${slot.booted ? '●' : ' '} ${slot.name}  ${(slot.version ?? 'unknown').padEnd(10)} ${marks.join(', ')}`);
+  }
+  if (status.pinned) lines.push(`Pinned: ${status.pinned}`);
+  for (const skipped of status.skipped) lines.push(`Skipped: ${skipped.version} (${skipped.reason})`);
+  lines.push(`Last check: ${status.lastCheck ? `${status.lastCheck.at} (${status.lastCheck.result})` : 'never'}`);
+  if (status.lastError) lines.push(`Last error: ${status.lastError.code}: ${status.lastError.message}`);
+  lines.push(`Next check: ${status.nextCheck ?? 'none scheduled'}`);
+  lines.push(`Reboot strategy: ${status.strategy}; next window: ${status.nextWindow ?? 'any time'}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export async function runStatus(argv: readonly string[], deps: AgentCommandDeps): Promise<number> {
+  const parsed = parseCommand(argv, STATUS_USAGE, {}, deps.io);
+  if (parsed === null) return 0;
+  if (parsed.positionals.length > 0) throw new UsageError(STATUS_USAGE);
+  const status = await withControl(deps, (control) => control.status());
+  deps.io.stdout(parsed.values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+  return 0;
+}

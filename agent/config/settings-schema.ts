@@ -1,0 +1,178 @@
+// The keys of a config.d fragment (snake_case, by section) and the setting each one fills; reading
+// one fragment into assignments with their file and line; and settings written back as a fragment.
+
+import { didYouMean } from '../../cloud-config/report.ts';
+import { absolutePath, bool, duration, integer, list, listen, nullable, oneOf, show, text, timeZone, unitName, url, urlList, window, word } from './setting-readers.ts';
+import type { ConfigProblem } from './config-errors.ts';
+import type { Raw, Reader } from './setting-readers.ts';
+import type { Settings } from './settings.ts';
+
+/** A leaf of Settings, dotted: "update.servers", "lock.etcd.password". */
+export type SettingPath =
+  | { [S in Exclude<keyof Settings, 'lock'>]: `${S}.${keyof Settings[S] & string}` }[Exclude<keyof Settings, 'lock'>]
+  | `lock.${Exclude<keyof Settings['lock'], 'etcd'>}`
+  | `lock.etcd.${keyof Settings['lock']['etcd']}`;
+
+export interface Origin {
+  readonly file: string;
+  readonly line: number;
+}
+
+/** One setting given a value by one file; `key` is the name written there ("update.server", "SERVER"). */
+export interface Assignment {
+  readonly target: SettingPath;
+  readonly value: unknown;
+  readonly key: string;
+  readonly origin: Origin;
+}
+
+type Field = { readonly kind: 'section'; readonly fields: Readonly<Record<string, Field>> } | { readonly kind: 'leaf'; readonly target: SettingPath; readonly read: Reader };
+
+const section = (fields: Record<string, Field>): Field => ({ kind: 'section', fields });
+const leaf = (target: SettingPath, read: Reader): Field => ({ kind: 'leaf', target, read });
+
+export const REBOOT_STRATEGIES = ['etcd-lock', 'fleet-lock', 'reboot', 'best-effort', 'off'] as const;
+export const CHOOSERS = ['gptprio', 'grubenv'] as const;
+
+const one = (reader: Reader): Reader => (raw) => {
+  const read = reader(raw);
+  return read.ok ? { ok: true, value: [read.value] } : read;
+};
+
+const FRAGMENT: Readonly<Record<string, Field>> = {
+  update: section({
+    server: leaf('update.servers', one(url)),
+    servers: leaf('update.servers', list(url)),
+    channel: leaf('update.channel', word),
+    arch: leaf('update.arch', word),
+    board: leaf('update.board', word),
+    keyring: leaf('update.keyring', absolutePath),
+    state_dir: leaf('update.stateDir', absolutePath),
+    checks: leaf('update.checks', bool),
+    first_check: leaf('update.firstCheckSeconds', duration(0, '0s')),
+    interval: leaf('update.intervalSeconds', duration(60, '1m')),
+    tries: leaf('update.tries', integer(1, 10)),
+  }),
+  slots: section({
+    disk: leaf('slots.disk', nullable(absolutePath)),
+    chooser: leaf('slots.chooser', oneOf(CHOOSERS)),
+    grubenv: leaf('slots.grubenv', nullable(absolutePath)),
+  }),
+  reboot: section({
+    strategy: leaf('reboot.strategy', oneOf(REBOOT_STRATEGIES)),
+    time_zone: leaf('reboot.timeZone', timeZone),
+    windows: leaf('reboot.windows', list(window)),
+  }),
+  lock: section({
+    group: leaf('lock.group', text()),
+    etcd: section({
+      endpoints: leaf('lock.etcd.endpoints', urlList),
+      ca_file: leaf('lock.etcd.caFile', nullable(absolutePath)),
+      cert_file: leaf('lock.etcd.certFile', nullable(absolutePath)),
+      key_file: leaf('lock.etcd.keyFile', nullable(absolutePath)),
+      username: leaf('lock.etcd.username', nullable(text())),
+      password: leaf('lock.etcd.password', nullable(text(undefined, { secret: true }))),
+    }),
+    fleet_lock_url: leaf('lock.fleetLockUrl', nullable(url)),
+  }),
+  health: section({
+    timeout: leaf('health.timeoutSeconds', duration(1, '1s')),
+    critical_units: leaf('health.criticalUnits', list(unitName)),
+  }),
+  metrics: section({
+    listen: leaf('metrics.listen', listen),
+  }),
+};
+
+/** The leaf at a dotted fragment key ("update.server"), for the CoreOS files that set the same things. */
+export function fragmentLeaf(key: string): { readonly target: SettingPath; readonly read: Reader } {
+  let fields = FRAGMENT;
+  const names = key.split('.');
+  for (const [index, name] of names.entries()) {
+    const field = Object.hasOwn(fields, name) ? fields[name] : undefined;
+    if (field?.kind === 'leaf' && index === names.length - 1) return field;
+    if (field?.kind !== 'section') break;
+    fields = field.fields;
+  }
+  throw new Error(`no fragment key ${key}`);
+}
+
+/** Every value of one fragment as assignments, or the problems with them. */
+export function readFragment(root: Raw, file: string): { assignments: Assignment[]; problems: ConfigProblem[] } {
+  const assignments: Assignment[] = [];
+  const problems: ConfigProblem[] = [];
+  const walk = (raw: Raw, fields: Readonly<Record<string, Field>>, path: string): void => {
+    if (raw.kind === 'scalar' && raw.value === null && path !== '') return; // "reboot:" with everything below commented out
+    if (raw.kind !== 'map') {
+      problems.push({ file, line: raw.line, key: path === '' ? null : path, message: `${path === '' ? 'the file ' : ''}must be a mapping of keys to values, not ${show(raw)}` });
+      return;
+    }
+    for (const entry of raw.entries) {
+      const key = path === '' ? entry.key : `${path}.${entry.key}`;
+      const field = Object.hasOwn(fields, entry.key) ? fields[entry.key] : undefined;
+      if (field === undefined) {
+        const hint = didYouMean(entry.key, Object.keys(fields));
+        problems.push({ file, line: entry.line, key: null, message: `unknown key ${JSON.stringify(entry.key)}${path === '' ? '' : ` in ${path}`}${hint === null ? '' : `; did you mean "${hint}"?`}` });
+      } else if (field.kind === 'section') {
+        walk(entry.value, field.fields, key);
+      } else {
+        const read = field.read(entry.value);
+        if (!read.ok) for (const issue of read.issues) problems.push({ file, line: issue.line, key: `${key}${issue.suffix}`, message: issue.message });
+        else if (assignments.some((a) => a.target === field.target)) {
+          const other = assignments.find((a) => a.target === field.target)?.key ?? '';
+          problems.push({ file, line: entry.line, key, message: `sets the same as ${other}; use one of them` });
+        } else assignments.push({ target: field.target, value: read.value, key, origin: { file, line: entry.line } });
+      }
+    }
+  };
+  walk(root, FRAGMENT, '');
+  return { assignments, problems: problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)) };
+}
+
+/** Seconds as a Go duration: 5400 → "1h30m", 0.5 → "500ms". */
+export function formatGoDuration(seconds: number): string {
+  if (seconds === 0) return '0s';
+  let ms = Math.round(seconds * 1000);
+  let out = '';
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const) {
+    const count = Math.floor(ms / size);
+    if (count > 0) out += `${count}${unit}`;
+    ms -= count * size;
+  }
+  return out;
+}
+
+/** Settings in a fragment's words, so `slipway config show` prints what could be written in config.d. */
+export function settingsAsFragment(s: Settings): Record<string, unknown> {
+  const { update, slots, reboot, lock, health, metrics } = s;
+  return {
+    update: {
+      servers: update.servers,
+      channel: update.channel,
+      arch: update.arch,
+      board: update.board,
+      keyring: update.keyring,
+      state_dir: update.stateDir,
+      checks: update.checks,
+      first_check: formatGoDuration(update.firstCheckSeconds),
+      interval: formatGoDuration(update.intervalSeconds),
+      tries: update.tries,
+    },
+    slots: { disk: slots.disk, chooser: slots.chooser, grubenv: slots.grubenv },
+    reboot: { strategy: reboot.strategy, time_zone: reboot.timeZone, windows: reboot.windows },
+    lock: {
+      group: lock.group,
+      etcd: {
+        endpoints: lock.etcd.endpoints,
+        ca_file: lock.etcd.caFile,
+        cert_file: lock.etcd.certFile,
+        key_file: lock.etcd.keyFile,
+        username: lock.etcd.username,
+        password: lock.etcd.password,
+      },
+      fleet_lock_url: lock.fleetLockUrl,
+    },
+    health: { timeout: formatGoDuration(health.timeoutSeconds), critical_units: health.criticalUnits },
+    metrics: { listen: metrics.listen },
+  };
+}

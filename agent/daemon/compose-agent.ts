@@ -1,0 +1,145 @@
+// Builds `slipway agent` from its settings: the boot chooser and booted slot, the update source,
+// the fleet lock per strategy, logind reboots and the health check over D-Bus, wired to AgentCore.
+// main.ts hands it everything taken from the process (bus, clock, paths, ids).
+
+import { readFile } from 'node:fs/promises';
+import { AgentCore } from './agent-core.ts';
+import { awaitHealthyBoot } from './health-gate.ts';
+import { EtcdLockBackend } from '../lock/etcd-lock-backend.ts';
+import { FleetLockClient } from '../lock/fleet-lock-client.ts';
+import { coordinateReboot, releaseUntilConfirmed } from '../lock/reboot-coordinator.ts';
+import { nextOpening, parseLocksmithWindow, rebootWindows } from '../lock/reboot-window.ts';
+import { bootedSlotOrNull, lastGoodSlot } from '../slots/booted-slot.ts';
+import { findBootDisk } from '../slots/boot-disk.ts';
+import { FileBlockDevice } from '../slots/file-block-device.ts';
+import { openSlot } from '../slots/open-slot.ts';
+import { DbusSystemdBus } from '../systemd/dbus-systemd-bus.ts';
+import { LogindRebooter } from '../systemd/logind-rebooter.ts';
+import { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from '../update/http-update-source.ts';
+import { loadKeyring } from '../update/keyring.ts';
+import { planUpdate, runUpdateOnce } from '../update/run-update-once.ts';
+import { DEFAULT_SCHEDULE } from '../update/update-schedule.ts';
+import { UpdateError } from '../update/update-errors.ts';
+import type { MessageBus } from 'dbus-next';
+import type { ChooserRequest } from '../cli/slots-command.ts';
+import type { Settings } from '../config/settings.ts';
+import type { CoordinatorDeps } from '../lock/reboot-coordinator.ts';
+import type { RebootLock } from '../lock/lock-backend.ts';
+import type { BootChooser } from '../slots/boot-chooser.ts';
+import type { HostPaths } from '../slots/boot-disk.ts';
+import type { Clock } from '../update/clock.ts';
+
+export interface AgentHost {
+  readonly settings: Settings;
+  readonly bus: MessageBus;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly hostPaths: HostPaths;
+  readonly osReleasePaths: readonly string[];
+  readonly machineId: string;
+  readonly hostname: string;
+  readonly proxy: string | null;
+  readonly openChooser: (request: ChooserRequest) => BootChooser;
+  readonly log: (fields: Record<string, unknown>, message: string) => void;
+  /** Told how long each reboot waited for the lock (and window). */
+  readonly onLockWait: (seconds: number) => void;
+}
+
+/** VERSION_ID of the running OS. */
+export async function osReleaseVersion(paths: readonly string[]): Promise<string> {
+  for (const path of paths) {
+    const text = await readFile(path, 'utf8').catch(() => '');
+    const match = /^VERSION_ID="?([^"\n]+)"?$/m.exec(text);
+    if (match?.[1]) return match[1];
+  }
+  throw new UpdateError('ERR_STATE_INVALID', `cannot tell the running version: no VERSION_ID in ${paths.join(' or ')}`);
+}
+
+async function openLock(settings: Settings, clock: Clock): Promise<(RebootLock & { holds: ((id: string) => Promise<boolean>) | null }) | null> {
+  const { strategy } = settings.reboot;
+  if (strategy === 'etcd-lock' || strategy === 'best-effort') {
+    const { etcd } = settings.lock;
+    const read = (path: string | null): Promise<Buffer | undefined> => (path === null ? Promise.resolve(undefined) : readFile(path));
+    const [ca, cert, key] = await Promise.all([read(etcd.caFile), read(etcd.certFile), read(etcd.keyFile)]);
+    const backend = new EtcdLockBackend({
+      endpoints: etcd.endpoints,
+      group: settings.lock.group,
+      holdTtlSeconds: 30 * 60,
+      callTimeoutMs: 10_000,
+      now: () => clock.now().getTime(),
+      ...(etcd.username === null ? {} : { username: etcd.username, password: etcd.password ?? '' }),
+      ...(ca || cert || key ? { tls: { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}),
+    });
+    return Object.assign(backend, { holds: async (id: string) => (await backend.status()).holders.some((h) => h.id === id) });
+  }
+  if (strategy === 'fleet-lock' && settings.lock.fleetLockUrl !== null) {
+    return Object.assign(new FleetLockClient({ baseUrl: settings.lock.fleetLockUrl, group: settings.lock.group || 'default', timeoutMs: 10_000 }), { holds: null });
+  }
+  return null;
+}
+
+export async function composeAgent(host: AgentHost): Promise<AgentCore> {
+  const { settings, clock, log } = host;
+  const disk = settings.slots.disk ?? (await findBootDisk(host.hostPaths));
+  const chooser = host.openChooser({ disk, kind: settings.slots.chooser, grubenv: settings.slots.grubenv ?? undefined, sectorSize: undefined });
+  const state = await chooser.read();
+  const cmdline = await readFile(host.hostPaths.procCmdline, 'utf8').catch(() => '');
+  const bootedSlot = bootedSlotOrNull(cmdline, state.slots) ?? lastGoodSlot(state.slots);
+  if (bootedSlot === null) throw new UpdateError('ERR_STATE_INVALID', `cannot tell which slot of ${disk} is running: the kernel command line names none and no slot is marked good`);
+  const bootedVersion = await osReleaseVersion(host.osReleasePaths);
+  const source = new HttpUpdateSource({ ...DEFAULT_HTTP_SETTINGS, proxy: host.proxy }, clock, host.random);
+  const updateDeps = {
+    serverUrls: settings.update.servers,
+    host: { channel: settings.update.channel, arch: settings.update.arch, board: settings.update.board, bootedVersion },
+    bootedSlot,
+    keyring: await loadKeyring(settings.update.keyring),
+    source,
+    chooser,
+    openSlot: async (slot: typeof bootedSlot) => openSlot(await FileBlockDevice.open(disk, { writable: true }), slot),
+    stateDir: settings.update.stateDir,
+    clock,
+    tries: settings.update.tries,
+    caps: { manifest: DEFAULT_HTTP_SETTINGS.manifestCapBytes, signature: DEFAULT_HTTP_SETTINGS.signatureCapBytes },
+    maxResumes: 8,
+    log,
+  };
+  const windows = rebootWindows(
+    settings.reboot.timeZone,
+    settings.reboot.windows.map((w) => parseLocksmithWindow(w.start, w.length)),
+  );
+  const lock = await openLock(settings, clock);
+  const coordinator = (now: boolean): CoordinatorDeps => ({
+    strategy: settings.reboot.strategy,
+    windows: now ? { timeZone: windows.timeZone, windows: [] } : windows,
+    lock,
+    holds: lock?.holds ?? null,
+    rebooter: new LogindRebooter({ bus: host.bus, clock, ignoreInhibitors: false, pollMs: 10_000, log }),
+    clock,
+    random: host.random,
+    backoff: { baseMs: 1_000, maxMs: 60_000 },
+    log,
+  });
+  const systemd = new DbusSystemdBus(host.bus);
+  return new AgentCore({
+    clock,
+    random: host.random,
+    stateDir: settings.update.stateDir,
+    chooser,
+    booted: { slot: bootedSlot, version: bootedVersion },
+    updateOnce: (onRecord) => runUpdateOnce({ ...updateDeps, onRecord }),
+    plan: () => planUpdate(updateDeps),
+    rebootUnderLock: async (targetVersion, now) => {
+      const started = clock.now().getTime();
+      const outcome = await coordinateReboot(coordinator(now), { id: host.machineId, host: host.hostname, since: clock.now().toISOString(), targetVersion });
+      if (outcome.kind === 'rebooting') host.onLockWait((clock.now().getTime() - started) / 1000);
+      return outcome;
+    },
+    releaseLock: () => releaseUntilConfirmed(coordinator(false), host.machineId),
+    health: () => awaitHealthyBoot(systemd, clock, { timeoutMs: settings.health.timeoutSeconds * 1000, pollMs: 2_000, criticalUnits: settings.health.criticalUnits }),
+    schedule: { ...DEFAULT_SCHEDULE, firstCheckMs: settings.update.firstCheckSeconds * 1000, intervalMs: settings.update.intervalSeconds * 1000 },
+    checks: settings.update.checks,
+    strategy: settings.reboot.strategy,
+    nextWindow: () => (windows.windows.length === 0 ? null : new Date(nextOpening(windows, clock.now().getTime())).toISOString()),
+    log,
+  });
+}

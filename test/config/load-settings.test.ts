@@ -1,0 +1,163 @@
+// loadSettings on real files in temporary /usr/lib, /run and /etc config.d directories: defaults,
+// drop-in precedence, deep merge, conversions, the cloud-config fragment, and frozen results.
+
+import { describe, expect, it } from 'vitest';
+import { basename, join } from 'node:path';
+import { useConfigLayers } from '../builders/config-layers.ts';
+import { AGENT_FRAGMENT_PATH, agentFragment } from '../../cloud-config/agent-fragment.ts';
+import { loadSettings } from '../../agent/config/load-settings.ts';
+import { DEFAULT_SETTINGS } from '../../agent/config/settings.ts';
+import type { CloudConfig } from '../../cloud-config/schema.ts';
+
+const { layers, root } = useConfigLayers();
+const at = (name: string): string => join(root(), name);
+/** Settings every test needs so no default-only warning appears. */
+const BASE = 'update:\n  servers: [http://updates.example/]\nslots:\n  chooser: gptprio\n';
+
+describe('loadSettings', () => {
+  it('gives the defaults, with warnings about what they lack, when no file exists', async () => {
+    const { settings, sources, warnings } = await loadSettings(await layers({}));
+    expect(settings).toEqual(DEFAULT_SETTINGS);
+    expect(sources).toEqual([]);
+    expect(warnings).toEqual([
+      'slots.chooser: grubenv (the default) needs slots.grubenv, which no file sets',
+      'update.checks: true (the default) needs update.servers, which no file sets',
+    ]);
+  });
+
+  it('reads every key, converting durations to seconds and false to null', async () => {
+    const text = `update:
+  server: https://updates.example/stable
+  channel: beta
+  arch: aarch64
+  board: rpi4
+  keyring: /etc/slipway/keys.asc
+  state_dir: /var/lib/other
+  checks: false
+  first_check: 90s
+  interval: 1h30m
+  tries: 5
+slots:
+  disk: /dev/vda
+  chooser: grubenv
+  grubenv: /boot/grub/grubenv
+reboot:
+  strategy: fleet-lock
+  time_zone: Europe/Berlin
+  windows:
+    - { start: "Sat 22:00", length: 4h }
+    - start: "03:00"
+      length: 30m
+lock:
+  group: web
+  etcd:
+    endpoints: http://a:2379, http://b:2379
+    ca_file: /etc/ssl/ca.pem
+    cert_file: /etc/ssl/cert.pem
+    key_file: /etc/ssl/key.pem
+    username: agent
+    password: 0123
+  fleet_lock_url: https://fleetlock.example/
+health:
+  timeout: 10m
+  critical_units: [app.service, db.socket]
+metrics:
+  listen: false
+`;
+    const { settings, sources, warnings } = await loadSettings(await layers({ 'etc/50-all.yaml': text }));
+    expect(settings).toEqual({
+      update: { servers: ['https://updates.example/stable'], channel: 'beta', arch: 'aarch64', board: 'rpi4', keyring: '/etc/slipway/keys.asc', stateDir: '/var/lib/other', checks: false, firstCheckSeconds: 90, intervalSeconds: 5400, tries: 5 },
+      slots: { disk: '/dev/vda', chooser: 'grubenv', grubenv: '/boot/grub/grubenv' },
+      reboot: { strategy: 'fleet-lock', timeZone: 'Europe/Berlin', windows: [{ start: 'Sat 22:00', length: '4h' }, { start: '03:00', length: '30m' }] },
+      lock: {
+        group: 'web',
+        // A number written where a string is meant keeps its text: 0123, not 123.
+        etcd: { endpoints: ['http://a:2379', 'http://b:2379'], caFile: '/etc/ssl/ca.pem', certFile: '/etc/ssl/cert.pem', keyFile: '/etc/ssl/key.pem', username: 'agent', password: '0123' },
+        fleetLockUrl: 'https://fleetlock.example/',
+      },
+      health: { timeoutSeconds: 600, criticalUnits: ['app.service', 'db.socket'] },
+      metrics: { listen: null },
+    });
+    expect(sources).toEqual([at('etc/50-all.yaml')]);
+    expect(warnings).toEqual([]);
+  });
+
+  it('lets a file in a later directory replace the same name in an earlier one entirely', async () => {
+    const options = await layers({ 'usr/00-base.yaml': BASE, 'usr/50-os.yaml': 'update:\n  channel: beta\n  board: qemu\n', 'etc/50-os.yaml': 'update:\n  channel: alpha\n' });
+    const { settings, sources } = await loadSettings(options);
+    expect(settings.update.channel).toBe('alpha');
+    // board: qemu was only in the replaced /usr/lib file.
+    expect(settings.update.board).toBe('generic');
+    expect(sources).toEqual([at('usr/00-base.yaml'), at('etc/50-os.yaml')]);
+  });
+
+  it('applies fragments in lexical order of name whatever their directory', async () => {
+    const options = await layers({ 'usr/00-base.yaml': BASE, 'etc/10-a.yaml': 'update:\n  channel: alpha\n', 'usr/50-b.yml': 'update:\n  channel: beta\n', 'run/60-c.yaml': 'update:\n  board: qemu\n' });
+    const { settings, sources } = await loadSettings(options);
+    expect(settings.update.channel).toBe('beta');
+    expect(settings.update.board).toBe('qemu');
+    expect(sources).toEqual([at('usr/00-base.yaml'), at('etc/10-a.yaml'), at('usr/50-b.yml'), at('run/60-c.yaml')]);
+  });
+
+  it('merges mappings deeply and lets a later list replace an earlier one', async () => {
+    const options = await layers({
+      'usr/00-base.yaml': BASE,
+      'usr/10-os.yaml': 'lock:\n  etcd:\n    endpoints: [http://a:2379]\n    username: os\nupdate:\n  servers: [http://a/, http://b/]\n',
+      'run/20-run.yaml': 'lock:\n  etcd:\n    username: runtime\n',
+      'etc/30-admin.yaml': 'update:\n  servers: [http://c/]\n',
+    });
+    const { settings } = await loadSettings(options);
+    expect(settings.lock.etcd).toEqual({ ...DEFAULT_SETTINGS.lock.etcd, endpoints: ['http://a:2379'], username: 'runtime' });
+    expect(settings.update.servers).toEqual(['http://c/']);
+    // The defaults are copied, never written to.
+    expect(DEFAULT_SETTINGS.lock.etcd.username).toBeNull();
+    expect(DEFAULT_SETTINGS.update.servers).toEqual([]);
+  });
+
+  it('ignores missing directories and other file names, and takes empty files and empty sections', async () => {
+    const options = await layers({ 'etc/10-base.yaml': BASE, 'etc/20-empty.yaml': '', 'etc/30-comments.yaml': '# nothing yet\nreboot:\n  # strategy: off\n', 'etc/README': 'not: yaml: at all', 'etc/40-x.yaml.bak': ':', 'etc/50-x.conf': ':' });
+    const { settings, sources } = await loadSettings(options);
+    expect(settings.reboot).toEqual(DEFAULT_SETTINGS.reboot);
+    expect(sources).toEqual([at('etc/10-base.yaml'), at('etc/20-empty.yaml'), at('etc/30-comments.yaml')]);
+  });
+
+  it('lets an empty file in /etc mask the one of the same name in /usr/lib', async () => {
+    const { settings } = await loadSettings(await layers({ 'usr/10-base.yaml': BASE, 'usr/50-os.yaml': 'reboot:\n  strategy: "off"\n', 'etc/50-os.yaml': '' }));
+    expect(settings.reboot.strategy).toBe('etcd-lock');
+  });
+
+  it('loads the fragment cloud-config writes for coreos.update and coreos.locksmith', async () => {
+    const config: CloudConfig = {
+      coreos: {
+        update: { reboot_strategy: 'etcd-lock', group: 'beta', server: 'http://10.0.2.2:8080/beta' },
+        locksmith: { endpoint: 'http://10.0.2.2:2379', window_start: 'Thu 04:00', window_length: '1h', etcd_password: 'pw' },
+      },
+    };
+    const fragment = agentFragment(config);
+    if (fragment === null) throw new Error('agentFragment wrote nothing');
+    const { settings, sources, warnings } = await loadSettings(await layers({ [`etc/${basename(AGENT_FRAGMENT_PATH)}`]: fragment }));
+    expect(settings).toEqual({
+      ...DEFAULT_SETTINGS,
+      update: { ...DEFAULT_SETTINGS.update, servers: ['http://10.0.2.2:8080/beta'], channel: 'beta' },
+      reboot: { ...DEFAULT_SETTINGS.reboot, strategy: 'etcd-lock', windows: [{ start: 'Thu 04:00', length: '1h' }] },
+      lock: { ...DEFAULT_SETTINGS.lock, etcd: { ...DEFAULT_SETTINGS.lock.etcd, endpoints: ['http://10.0.2.2:2379'], password: 'pw' } },
+    });
+    expect(sources).toEqual([at('etc/50-cloud-config.yaml')]);
+    expect(warnings).toEqual(['slots.chooser: grubenv (the default) needs slots.grubenv, which no file sets']);
+  });
+
+  it('returns settings frozen all the way down', async () => {
+    const { settings } = await loadSettings(await layers({ 'etc/10-base.yaml': `${BASE}reboot:\n  windows: [{ start: "04:00", length: 1h }]\n` }));
+    // ES modules run in strict mode, where writing to a frozen object throws.
+    expect(() => {
+      (settings.update as { channel: string }).channel = 'edge';
+    }).toThrow(TypeError);
+    expect(() => (settings.update.servers as string[]).push('http://evil/')).toThrow(TypeError);
+    expect(() => {
+      (settings.reboot.windows[0] as { start: string }).start = '05:00';
+    }).toThrow(TypeError);
+    expect(() => {
+      (settings.lock.etcd as { password: string | null }).password = 'x';
+    }).toThrow(TypeError);
+  });
+});
