@@ -2,11 +2,11 @@
 // and the error a refused or failed request comes back as.
 
 import { CodedError } from '../coded-error.ts';
-import type { AgentStatus } from '../daemon/agent-status.ts';
+import type { AgentStatus, StatusReport } from '../daemon/agent-status.ts';
 import type { PlanDecision, UpdateOutcome } from '../update/run-update-once.ts';
 
 export interface ControlClient {
-  status(): Promise<AgentStatus>;
+  status(): Promise<StatusReport>;
   check(): Promise<UpdateOutcome>;
   /** Check, stage and reboot now under the fleet lock. */
   apply(): Promise<UpdateOutcome>;

@@ -3,6 +3,7 @@
 
 import { UsageError } from './cli-error.ts';
 import { parseCommand, withControl } from './agent-command-kit.ts';
+import { formatLock } from './status-command.ts';
 import type { AgentCommandDeps } from './agent-command-kit.ts';
 import type { PlanDecision } from '../update/run-update-once.ts';
 
@@ -21,12 +22,12 @@ export async function runPlan(argv: readonly string[], deps: AgentCommandDeps): 
   if (parsed.positionals.length > 0) throw new UsageError(PLAN_USAGE);
   const [plan, status] = await withControl(deps, (control) => Promise.all([control.plan(), control.status()]));
   if (parsed.values.json) {
-    deps.io.stdout(`${JSON.stringify({ plan, pinned: status.pinned, strategy: status.strategy, nextWindow: status.nextWindow, nextCheck: status.nextCheck, booted: status.booted }, null, 2)}\n`);
+    deps.io.stdout(`${JSON.stringify({ plan, pinned: status.pinned, strategy: status.strategy, nextWindow: status.nextWindow, nextCheck: status.nextCheck, booted: status.booted, lock: status.lock }, null, 2)}\n`);
     return 0;
   }
   deps.io.stdout(
     `${describePlan(plan)}\nrunning ${status.booted.version} from ${status.booted.slot}${status.pinned ? `; pinned to ${status.pinned}` : ''}\n` +
-      `reboot strategy ${status.strategy}; next window: ${status.nextWindow ?? 'any time'}\n`,
+      `reboot strategy ${status.strategy}; next window: ${status.nextWindow ?? 'any time'}; reboot lock: ${formatLock(status.lock)}\n`,
   );
   return 0;
 }

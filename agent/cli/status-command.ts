@@ -5,12 +5,19 @@ import { UsageError } from './cli-error.ts';
 import { parseCommand, withControl } from './agent-command-kit.ts';
 import { formatBytes } from './progress-bar.ts';
 import type { AgentCommandDeps } from './agent-command-kit.ts';
-import type { AgentStatus } from '../daemon/agent-status.ts';
+import type { LockView, StatusReport } from '../daemon/agent-status.ts';
 
 export const STATUS_USAGE = `usage: slipway status [--json]
 Shows what the running agent knows: slots, versions, state, progress, pin, checks and the next reboot window.`;
 
-export function formatStatus(status: AgentStatus): string {
+export function formatLock(lock: LockView): string {
+  if (lock === null) return 'none (the strategy uses no lock)';
+  if ('error' in lock) return `unknown: ${lock.error}`;
+  const holders = lock.holders.length === 0 ? 'free' : `held by ${lock.holders.join(', ')}${lock.heldByThisHost ? ' (this host)' : ''}`;
+  return `${holders}; ${lock.holders.length} of ${lock.max} places taken`;
+}
+
+export function formatStatus(status: StatusReport): string {
   const lines: string[] = [];
   const health = status.health === 'confirmed' ? '' : ` (health gate ${status.health})`;
   lines.push(`State: ${status.state}${status.activity === 'idle' ? '' : `, ${status.activity}`}${health}`);
@@ -28,6 +35,7 @@ export function formatStatus(status: AgentStatus): string {
   if (status.lastError) lines.push(`Last error: ${status.lastError.code}: ${status.lastError.message}`);
   lines.push(`Next check: ${status.nextCheck ?? 'none scheduled'}`);
   lines.push(`Reboot strategy: ${status.strategy}; next window: ${status.nextWindow ?? 'any time'}`);
+  lines.push(`Reboot lock: ${formatLock(status.lock)}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -8,7 +8,7 @@ import { advance } from '../update/update-state.ts';
 import { nextCheckDelay } from '../update/update-schedule.ts';
 import { UpdateError } from '../update/update-errors.ts';
 import { otherSlot } from '../slots/boot-chooser.ts';
-import type { Activity, AgentStatus } from './agent-status.ts';
+import type { Activity, AgentStatus, StatusReport } from './agent-status.ts';
 import type { Health } from './health-gate.ts';
 import type { BootChooser, BootState, SlotName } from '../slots/boot-chooser.ts';
 import type { CoordinatorOutcome, RebootStrategy } from '../lock/reboot-coordinator.ts';
@@ -31,6 +31,8 @@ export interface AgentCoreDeps {
   /** Takes the fleet lock per strategy (inside a window unless `now`) and reboots. */
   readonly rebootUnderLock: (targetVersion: string, now: boolean) => Promise<CoordinatorOutcome>;
   readonly releaseLock: () => Promise<'released' | 'not-held'>;
+  /** The fleet lock's holders and size; null when the strategy uses no lock. */
+  readonly lockView: () => Promise<{ readonly max: number; readonly holders: readonly string[]; readonly heldByThisHost: boolean } | null>;
   readonly health: () => Promise<Health>;
   readonly schedule: ScheduleSettings;
   readonly checks: boolean;
@@ -72,6 +74,12 @@ export class AgentCore {
       nextCheck: this.nextCheck,
       nextWindow: this.deps.nextWindow(),
     });
+  }
+
+  /** The status with the fleet lock looked up now; an unreachable lock backend is reported, not thrown. */
+  async report(): Promise<StatusReport> {
+    const lock = await this.deps.lockView().catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }));
+    return { ...this.status(), lock };
   }
 
   private changed(): void {

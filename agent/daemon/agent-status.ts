@@ -36,6 +36,12 @@ export interface AgentStatus {
   readonly nextWindow: string | null;
 }
 
+/** The fleet lock as the agent sees it when asked: holders and size, or why it could not look. */
+export type LockView = { readonly max: number; readonly holders: readonly string[]; readonly heldByThisHost: boolean } | { readonly error: string } | null;
+
+/** GetStatus's answer: the status and, fetched on demand, the fleet lock (null: the strategy uses none). */
+export type StatusReport = AgentStatus & { readonly lock: LockView };
+
 export function buildStatus(parts: {
   record: UpdateRecord;
   activity: Activity;

@@ -25,6 +25,7 @@ import type { ChooserRequest } from '../cli/slots-command.ts';
 import type { Settings } from '../config/settings.ts';
 import type { CoordinatorDeps } from '../lock/reboot-coordinator.ts';
 import type { RebootLock } from '../lock/lock-backend.ts';
+import type { Semaphore } from '../lock/semaphore.ts';
 import type { BootChooser } from '../slots/boot-chooser.ts';
 import type { HostPaths } from '../slots/boot-disk.ts';
 import type { Clock } from '../update/clock.ts';
@@ -55,7 +56,9 @@ export async function osReleaseVersion(paths: readonly string[]): Promise<string
   throw new UpdateError('ERR_STATE_INVALID', `cannot tell the running version: no VERSION_ID in ${paths.join(' or ')}`);
 }
 
-async function openLock(settings: Settings, clock: Clock): Promise<(RebootLock & { holds: ((id: string) => Promise<boolean>) | null }) | null> {
+type AgentLock = RebootLock & { holds: ((id: string) => Promise<boolean>) | null; view?: () => Promise<Semaphore> };
+
+async function openLock(settings: Settings, clock: Clock): Promise<AgentLock | null> {
   const { strategy } = settings.reboot;
   if (strategy === 'etcd-lock' || strategy === 'best-effort') {
     const { etcd } = settings.lock;
@@ -70,7 +73,10 @@ async function openLock(settings: Settings, clock: Clock): Promise<(RebootLock &
       ...(etcd.username === null ? {} : { username: etcd.username, password: etcd.password ?? '' }),
       ...(ca || cert || key ? { tls: { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}),
     });
-    return Object.assign(backend, { holds: async (id: string) => (await backend.status()).holders.some((h) => h.id === id) });
+    return Object.assign(backend, {
+      holds: async (id: string) => (await backend.status()).holders.some((h) => h.id === id),
+      view: async () => (await backend.status()).semaphore,
+    });
   }
   if (strategy === 'fleet-lock' && settings.lock.fleetLockUrl !== null) {
     return Object.assign(new FleetLockClient({ baseUrl: settings.lock.fleetLockUrl, group: settings.lock.group || 'default', timeoutMs: 10_000 }), { holds: null });
@@ -135,6 +141,11 @@ export async function composeAgent(host: AgentHost): Promise<AgentCore> {
       return outcome;
     },
     releaseLock: () => releaseUntilConfirmed(coordinator(false), host.machineId),
+    lockView: async () => {
+      if (lock?.view === undefined) return null;
+      const { max, holders } = await lock.view();
+      return { max, holders, heldByThisHost: holders.includes(host.machineId) };
+    },
     health: () => awaitHealthyBoot(systemd, clock, { timeoutMs: settings.health.timeoutSeconds * 1000, pollMs: 2_000, criticalUnits: settings.health.criticalUnits }),
     schedule: { ...DEFAULT_SCHEDULE, firstCheckMs: settings.update.firstCheckSeconds * 1000, intervalMs: settings.update.intervalSeconds * 1000 },
     checks: settings.update.checks,

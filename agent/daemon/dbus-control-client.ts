@@ -4,7 +4,7 @@
 import { BUS_NAME, ERROR_PREFIX, INTERFACE, OBJECT_PATH } from './dbus-control-service.ts';
 import { ControlError } from '../cli/control-client.ts';
 import type { ClientInterface, MessageBus } from 'dbus-next';
-import type { AgentStatus } from './agent-status.ts';
+import type { AgentStatus, StatusReport } from './agent-status.ts';
 import type { ControlClient } from '../cli/control-client.ts';
 import type { PlanDecision, UpdateOutcome } from '../update/run-update-once.ts';
 
@@ -63,7 +63,7 @@ export class DbusControlClient implements ControlClient {
     return JSON.parse(String(await this.call(method, ...args))) as T;
   }
 
-  status(): Promise<AgentStatus> {
+  status(): Promise<StatusReport> {
     return this.json('GetStatus');
   }
 

@@ -98,8 +98,8 @@ class Agent1 extends dbus.interface.Interface {
     return this.current.nextWindow ?? '';
   }
 
-  GetStatus(): string {
-    return JSON.stringify(this.core.status());
+  async GetStatus(): Promise<string> {
+    return guarded(async () => JSON.stringify(await this.core.report()));
   }
 
   async CheckForUpdate(): Promise<string> {

@@ -61,6 +61,7 @@ async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'U
       calls.push('release');
       return Promise.resolve('released');
     },
+    lockView: () => Promise.resolve({ max: 1, holders: ['this-host'], heldByThisHost: true }),
     health: () => {
       calls.push('health');
       return Promise.resolve(options.health ?? { healthy: true });
@@ -144,5 +145,10 @@ describe.skipIf(skip !== null)(`${skip ?? ''} operator requests`, () => {
     expect(await core.check()).toEqual({ result: 'up-to-date', version: '1.0.0', reason: 'running' });
     expect(calls.at(-1)).toBe('updateOnce');
     expect(activities).toEqual(['checking', 'idle']);
+  });
+
+  it('reports the fleet lock with the status, and a lock it cannot read as an error', async () => {
+    const { core } = await setUp({ a: GOOD, b: EMPTY, booted: 'USR-A', version: '1.0.0' });
+    expect((await core.report()).lock).toEqual({ max: 1, holders: ['this-host'], heldByThisHost: true });
   });
 });

@@ -36,6 +36,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway agent with the CLI over D-
     ]);
     const human = await slipway(['status']);
     expect(human.stdout).toContain('● USR-A  1.0.0      booted, next, good\n');
+    expect(human.stdout).toContain('Reboot lock: free; 0 of 1 places taken\n');
   });
 
   it('lets anyone read the status, and only root change anything', async () => {
@@ -71,13 +72,18 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway agent with the CLI over D-
     const bars = result.stderr.split('\n').filter((line) => line.startsWith('1.0.1 ['));
     expect(bars.length).toBeGreaterThan(1);
     expect(bars.at(-1)).toMatch(/^1\.0\.1 \[#{20}\] 100% {2}1\.0 MiB\/1\.0 MiB /);
-    const status = JSON.parse((await slipway(['status', '--json'])).stdout) as { state: string; slots: { name: string; version: string | null; next: boolean }[] };
+    // The reboot runs after the check returns: wait until the agent says it is rebooting.
+    let status: { state: string; activity: string; slots: { name: string; version: string | null; next: boolean }[] };
+    do status = JSON.parse((await slipway(['status', '--json'])).stdout) as typeof status;
+    while (status.activity !== 'rebooting');
     expect(status.state).toBe('updated-need-reboot');
     expect(status.slots.find((s) => s.next)).toMatchObject({ name: 'USR-B', version: '1.0.1' });
     const lock = await slipway(['lock', 'status', '--etcd', fixture.etcd.url, '--json']);
     const holders = (JSON.parse(lock.stdout) as { semaphore: { holders: string[] } }).semaphore.holders;
     expect(holders).toHaveLength(1);
     expect(fixture.logind.manager.reboots).toEqual([false]);
+    const report = JSON.parse((await slipway(['status', '--json'])).stdout) as { lock: unknown };
+    expect(report.lock).toEqual({ max: 1, holders, heldByThisHost: true });
   });
 
   it('maps usage errors and an absent agent to their exit codes', async () => {
