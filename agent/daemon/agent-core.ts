@@ -128,10 +128,11 @@ export class AgentCore {
       this.activity = 'health-gate';
       this.healthGate = this.exclusive(() => this.confirmBoot());
     } else {
-      this.healthGate = this.exclusive(async () => {
-        await this.release();
-        if (this.record?.status === 'updated-need-reboot' && deps.strategy !== 'off') this.startReboot(this.record.target?.version ?? 'unknown', false);
-      });
+      // A confirmed boot may still hold the lock from the reboot that brought it here. Giving it back
+      // retries until the backend answers, in the background: an unreachable etcd must not stop the
+      // agent, and a later reboot finds the place already held.
+      void this.release().catch((error: unknown) => deps.log({ err: error }, 'could not release the reboot lock'));
+      if (this.record.status === 'updated-need-reboot' && deps.strategy !== 'off') this.startReboot(this.record.target?.version ?? 'unknown', false);
     }
     this.changed();
   }

@@ -1,0 +1,57 @@
+// The OS's base tree: Debian bookworm with systemd, the cloud kernel, podman and what slipway needs,
+// built by mmdebstrap into a tarball cached under a key of everything that goes into it, so a
+// rebuild after a code change skips it. The initramfs learns to overlay /etc and bind /var from STATE.
+
+import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export const BASE_PACKAGES = [
+  'systemd', 'systemd-sysv', 'systemd-resolved', 'dbus', 'udev', 'kmod', 'util-linux', 'iproute2',
+  'linux-image-cloud-amd64', 'initramfs-tools',
+  // container workloads
+  'podman', 'busybox-static', 'ca-certificates',
+  // slipway: node needs libstdc++; accounts for cloud-config; config-drive readers; the harness's guest agent
+  'libstdc++6', 'passwd', 'login', 'mtools', 'xorriso', 'e2fsprogs', 'qemu-guest-agent',
+] as const;
+
+/** Modules the initramfs must carry for a virtio disk, the squashfs slot, the /etc overlay and the ESP. */
+const INITRAMFS_MODULES = ['virtio_blk', 'virtio_pci', 'squashfs', 'overlay', 'vfat'];
+const STATE_SCRIPT = join(import.meta.dirname, 'initramfs-slipway-state.sh');
+
+export async function baseRootfs(cacheDir: string, log: (message: string) => void): Promise<string> {
+  const script = await readFile(STATE_SCRIPT);
+  const key = createHash('sha256').update(JSON.stringify({ suite: 'bookworm', packages: BASE_PACKAGES, modules: INITRAMFS_MODULES })).update(script).digest('hex').slice(0, 16);
+  const tarball = join(cacheDir, `base-${key}.tar`);
+  if (await stat(tarball).then(() => true, () => false)) {
+    log(`base tree: cached ${tarball}`);
+    return tarball;
+  }
+  await mkdir(cacheDir, { recursive: true });
+  const modules = join(cacheDir, `modules-${key}`);
+  await writeFile(modules, `${INITRAMFS_MODULES.join('\n')}\n`);
+  log(`base tree: mmdebstrap bookworm (${BASE_PACKAGES.length} packages), about a minute`);
+  // mmdebstrap picks the output format from the name: keep .tar at the end.
+  const partial = join(cacheDir, `base-${key}.partial.tar`);
+  await run(
+    'mmdebstrap',
+    [
+      '--mode=root',
+      '--variant=minbase',
+      '--format=tar',
+      `--include=${BASE_PACKAGES.join(',')}`,
+      `--customize-hook=install -m 0755 ${STATE_SCRIPT} "$1/etc/initramfs-tools/scripts/init-bottom/slipway-state"`,
+      `--customize-hook=cat ${modules} >> "$1/etc/initramfs-tools/modules"`,
+      '--customize-hook=chroot "$1" update-initramfs -u -k all',
+      'bookworm',
+      partial,
+    ],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
+  await rename(partial, tarball);
+  return tarball;
+}

@@ -1,0 +1,62 @@
+// The EFI system partition: a standalone GRUB (grub-mkstandalone) whose embedded grub.cfg is
+// slipway's A/B chooser, and the GRUB environment block in slipway's fixed layout with USR-A good.
+// Built as a FAT16 image with mtools, no mounts.
+
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { grubCfgChooser } from '../../agent/slots/grub-cfg.ts';
+import { fixedLayoutBlock } from '../../agent/slots/grubenv-boot-chooser.ts';
+import { DEFAULT_STATE } from '../../agent/slots/grubenv-state.ts';
+import { INITRD_PATH, KERNEL_PATH } from './slot-image.ts';
+
+const run = promisify(execFile);
+
+/** Where GRUB and the agent find the environment block on the ESP. */
+export const ESP_GRUBENV = '/EFI/slipway/grubenv';
+export const ESP_SIZE_MIB = 64;
+
+const GRUB_MODULES = ['part_gpt', 'fat', 'squash4', 'gzio', 'loadenv', 'linux', 'normal', 'search', 'search_fs_file', 'regexp', 'test', 'echo', 'serial', 'terminal', 'configfile', 'all_video'];
+
+/** The grub.cfg embedded in BOOTX64.EFI: find the ESP, choose a slot, boot its kernel with the slot named on the command line. */
+export function grubCfg(): string {
+  const entry = (letter: 'A' | 'B', partition: number): string =>
+    [
+      `menuentry "slipway OS (USR-${letter})" --id slipway-usr-${letter.toLowerCase()} {`,
+      `  linux (\${disk},gpt${partition})${KERNEL_PATH} root=PARTLABEL=USR-${letter} rootfstype=squashfs ro console=ttyS0,115200 slipway_fallback=\${slipway_fallback}`,
+      `  initrd (\${disk},gpt${partition})${INITRD_PATH}`,
+      '}',
+    ].join('\n');
+  return [
+    'serial --unit=0 --speed=115200',
+    'terminal_input serial console',
+    'terminal_output serial console',
+    'set timeout=0',
+    `search --no-floppy --set=esp --file ${ESP_GRUBENV}`,
+    'regexp --set=1:disk "^([^,]+)," "$esp"',
+    grubCfgChooser({ envFile: `($esp)${ESP_GRUBENV}` }),
+    entry('A', 3),
+    entry('B', 4),
+    '',
+  ].join('\n');
+}
+
+export async function buildEspImage(out: string, workDir: string): Promise<void> {
+  const dir = await mkdtemp(join(workDir, 'esp-'));
+  try {
+    await writeFile(join(dir, 'grub.cfg'), grubCfg());
+    const efi = join(dir, 'BOOTX64.EFI');
+    await run('grub-mkstandalone', ['-O', 'x86_64-efi', '-o', efi, `--modules=${GRUB_MODULES.join(' ')}`, '--locales=', '--fonts=', '--themes=', `boot/grub/grub.cfg=${join(dir, 'grub.cfg')}`]);
+    const env = join(dir, 'grubenv');
+    await writeFile(env, fixedLayoutBlock({ ...DEFAULT_STATE, A_OK: '1' }, [], env));
+    await rm(out, { force: true });
+    await run('mkfs.vfat', ['-C', '-F', '16', '-n', 'EFI-SYSTEM', out, String(ESP_SIZE_MIB * 1024)]);
+    const mtools = { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } };
+    await run('mmd', ['-i', out, '::/EFI', '::/EFI/BOOT', '::/EFI/slipway'], mtools);
+    await run('mcopy', ['-i', out, efi, '::/EFI/BOOT/BOOTX64.EFI'], mtools);
+    await run('mcopy', ['-i', out, env, `::${ESP_GRUBENV}`], mtools);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,106 @@
+// One slot's image: the base tree with slipway installed (Node 24 binary, the bundle, units, D-Bus
+// policy, the release keyring, the OS's config fragment), os-release naming the version, kernel and
+// initramfs at fixed paths for GRUB, made into a read-only squashfs (gzip: GRUB reads it).
+
+import { execFile } from 'node:child_process';
+import { chmod, copyFile, cp, link, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const REPO = join(import.meta.dirname, '..', '..');
+
+export interface SlotImageOptions {
+  readonly baseTarball: string;
+  readonly version: string;
+  /** The esbuild bundle directory (slipway.mjs and etcd3-proto/). */
+  readonly bundleDir: string;
+  readonly nodeBinary: string;
+  readonly keyring: string;
+  readonly out: string;
+  readonly workDir: string;
+}
+
+/** Where the OS looks for its boot pieces, inside each slot. */
+export const KERNEL_PATH = '/boot/vmlinuz';
+export const INITRD_PATH = '/boot/initrd.img';
+
+const OS_FRAGMENT = `# The OS's defaults; operators and cloud-config override them in /etc/slipway/config.d.
+update:
+  board: qemu
+  keyring: /usr/lib/slipway/release-keys.asc
+slots:
+  chooser: grubenv
+  grubenv: /boot/efi/EFI/slipway/grubenv
+`;
+
+async function put(tree: string, path: string, content: string, mode = 0o644): Promise<void> {
+  await mkdir(join(tree, path, '..'), { recursive: true });
+  await writeFile(join(tree, path), content, { mode });
+  await chmod(join(tree, path), mode);
+}
+
+async function enable(tree: string, unit: string, target = 'multi-user.target'): Promise<void> {
+  const wants = join(tree, 'etc', 'systemd', 'system', `${target}.wants`);
+  await mkdir(wants, { recursive: true });
+  await rm(join(wants, unit), { force: true });
+  await symlink(`/usr/lib/systemd/system/${unit}`, join(wants, unit));
+}
+
+export async function buildSlotImage(options: SlotImageOptions): Promise<void> {
+  const tree = await mkdtemp(join(options.workDir, 'tree-'));
+  try {
+    await run('tar', ['-C', tree, '-xf', options.baseTarball]);
+    const lib = join(tree, 'usr', 'lib', 'slipway');
+    await mkdir(join(lib, 'config.d'), { recursive: true });
+    await copyFile(options.nodeBinary, join(lib, 'node'));
+    await chmod(join(lib, 'node'), 0o755);
+    await copyFile(join(options.bundleDir, 'slipway.mjs'), join(lib, 'slipway.mjs'));
+    await cp(join(options.bundleDir, 'etcd3-proto'), join(lib, 'etcd3-proto'), { recursive: true });
+    await copyFile(options.keyring, join(lib, 'release-keys.asc'));
+    await put(tree, '/usr/lib/slipway/config.d/00-os.yaml', OS_FRAGMENT);
+    await put(tree, '/usr/bin/slipway', '#!/bin/sh\nexec /usr/lib/slipway/node --max-semi-space-size=1 /usr/lib/slipway/slipway.mjs "$@"\n', 0o755);
+    for (const unit of await readdir(join(REPO, 'images', 'units'))) {
+      await copyFile(join(REPO, 'images', 'units', unit), join(tree, 'usr', 'lib', 'systemd', 'system', unit));
+      await enable(tree, unit);
+    }
+    await copyFile(join(REPO, 'images', 'dbus', 'org.slipway.Agent1.conf'), join(tree, 'usr', 'share', 'dbus-1', 'system.d', 'org.slipway.Agent1.conf'));
+    await mkdir(join(tree, 'usr', 'share', 'dbus-1', 'system-services'), { recursive: true });
+    await copyFile(join(REPO, 'images', 'dbus', 'org.slipway.Agent1.service'), join(tree, 'usr', 'share', 'dbus-1', 'system-services', 'org.slipway.Agent1.service'));
+
+    await put(tree, '/usr/lib/os-release', `NAME="slipway OS"\nID=slipway\nID_LIKE=debian\nVERSION_ID=${options.version}\nPRETTY_NAME="slipway OS ${options.version}"\n`);
+    // The root is read-only: homes live on STATE under /var/home, bound onto /home.
+    await put(tree, '/etc/fstab', 'PARTLABEL=EFI-SYSTEM /boot/efi vfat umask=0077,nofail 0 2\n/var/home /home none bind,x-systemd.requires-mounts-for=/var 0 0\n');
+    await mkdir(join(tree, 'boot', 'efi'), { recursive: true });
+    await put(tree, '/etc/machine-id', '');
+    await put(tree, '/etc/hostname', 'localhost\n');
+    await put(tree, '/etc/systemd/network/80-dhcp.network', '[Match]\nName=en*\n\n[Network]\nDHCP=yes\n');
+    await enable(tree, 'systemd-networkd.service');
+    await enable(tree, 'systemd-resolved.service');
+    // The root is read-only: /tmp is a tmpfs, homes live under /var.
+    await copyFile(join(tree, 'usr', 'share', 'systemd', 'tmp.mount'), join(tree, 'etc', 'systemd', 'system', 'tmp.mount'));
+    await enable(tree, 'tmp.mount', 'local-fs.target');
+    await mkdir(join(tree, 'var', 'home'), { recursive: true });
+    await run('chroot', [tree, 'useradd', '--no-create-home', '--home-dir', '/home/core', '--uid', '500', '--user-group', '--groups', 'sudo', '--shell', '/bin/bash', '--comment', 'slipway admin', 'core']);
+    await cp(join(tree, 'etc', 'skel'), join(tree, 'var', 'home', 'core'), { recursive: true });
+    await run('chown', ['-R', '500:500', join(tree, 'var', 'home', 'core')]);
+    // A container image shipped in the OS: a busybox root filesystem podman runs with --rootfs.
+    const hello = join(tree, 'usr', 'share', 'slipway', 'hello-rootfs');
+    await mkdir(join(hello, 'bin'), { recursive: true });
+    await copyFile(join(tree, 'bin', 'busybox'), join(hello, 'bin', 'busybox'));
+    await chmod(join(hello, 'bin', 'busybox'), 0o755);
+    await symlink('busybox', join(hello, 'bin', 'sh'));
+
+    const boot = join(tree, 'boot');
+    const files = await readdir(boot);
+    const kernel = files.find((f) => f.startsWith('vmlinuz-'));
+    const initrd = files.find((f) => f.startsWith('initrd.img-'));
+    if (!kernel || !initrd) throw new Error(`the base tree has no kernel or initramfs in /boot (${files.join(', ')})`);
+    await link(join(boot, kernel), join(tree, KERNEL_PATH));
+    await link(join(boot, initrd), join(tree, INITRD_PATH));
+    await rm(options.out, { force: true });
+    await run('mksquashfs', [tree, options.out, '-comp', 'gzip', '-noappend', '-no-progress', '-quiet'], { maxBuffer: 16 * 1024 * 1024 });
+  } finally {
+    await rm(tree, { recursive: true, force: true });
+  }
+}

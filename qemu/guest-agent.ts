@@ -1,0 +1,69 @@
+// A client of the QEMU guest agent (qemu-guest-agent in the image, a virtio-serial port, a unix
+// socket on the host): runs a command in the guest and returns its exit code and output.
+
+import { connect } from 'node:net';
+import { createInterface } from 'node:readline';
+import type { Socket } from 'node:net';
+
+export interface GuestRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export class GuestAgent {
+  private readonly socket: Socket;
+  private readonly replies: ((line: string) => void)[] = [];
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    createInterface({ input: socket }).on('line', (line) => this.replies.shift()?.(line));
+  }
+
+  static async connect(path: string): Promise<GuestAgent> {
+    const socket = connect(path);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new GuestAgent(socket);
+  }
+
+  private call(command: string, args?: Record<string, unknown>, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`guest agent did not answer ${command} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.replies.push((line) => {
+        clearTimeout(timer);
+        const reply = JSON.parse(line) as { return?: Record<string, unknown>; error?: { desc: string } };
+        if (reply.error) reject(new Error(`guest agent: ${command}: ${reply.error.desc}`));
+        else resolve(reply.return ?? {});
+      });
+      this.socket.write(`${JSON.stringify({ execute: command, ...(args ? { arguments: args } : {}) })}\n`);
+    });
+  }
+
+  async ping(timeoutMs: number): Promise<void> {
+    await this.call('guest-ping', undefined, timeoutMs);
+  }
+
+  /** Runs `path args…` in the guest (as root) and waits for it to end. */
+  async exec(path: string, args: readonly string[] = [], options: { timeoutMs?: number; pollMs?: number } = {}): Promise<GuestRun> {
+    const { pid } = (await this.call('guest-exec', { path, arg: [...args], 'capture-output': true })) as { pid: number };
+    const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+    for (;;) {
+      const status = (await this.call('guest-exec-status', { pid })) as { exited: boolean; exitcode?: number; signal?: number; 'out-data'?: string; 'err-data'?: string };
+      if (status.exited) {
+        const text = (data: string | undefined): string => Buffer.from(data ?? '', 'base64').toString('utf8');
+        return { code: status.exitcode ?? 128 + (status.signal ?? 0), stdout: text(status['out-data']), stderr: text(status['err-data']) };
+      }
+      if (Date.now() > deadline) throw new Error(`${path} ${args.join(' ')} still running in the guest after ${options.timeoutMs ?? 120_000} ms`);
+      await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 250));
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,115 @@
+// The OS image booted under QEMU (TCG, OVMF, GRUB, systemd): slot A picked by slipway's grub.cfg,
+// cloud-config from a config-drive applied by slipway-cloudinit.service against real systemd and
+// hostnamed (a user with an SSH key, a file, the hostname, a podman container from an image in the
+// OS), `slipway status` in the guest, a read-only root, and /etc changes kept across a reboot.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildOs } from '../../images/os/build-os.ts';
+import { generateSigningKey } from '../../images/release-key.ts';
+import { makeConfigDrive, Vm } from '../../qemu/vm.ts';
+import { missingTools } from '../builders/require-tools.ts';
+
+const skip = missingTools({ 'qemu-system-x86_64': 'qemu-system-x86', mmdebstrap: 'mmdebstrap', mksquashfs: 'squashfs-tools', 'grub-mkstandalone': 'grub-efi-amd64-bin', 'mkfs.vfat': 'dosfstools', mcopy: 'mtools' });
+const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops@laptop';
+const CACHE = process.env.SLIPWAY_IMAGE_CACHE ?? '/var/cache/slipway-images';
+
+const USER_DATA = `#cloud-config
+hostname: smoke-1
+users:
+  - name: ops
+    groups: [sudo]
+    ssh_authorized_keys:
+      - ${KEY}
+write_files:
+  - path: /etc/smoke/hello.txt
+    permissions: "0640"
+    content: hello from cloud-config
+coreos:
+  update:
+    reboot_strategy: "off"
+  units:
+    - name: hello.service
+      command: start
+      content: |
+        [Unit]
+        Description=a container from the image shipped in the OS
+        [Service]
+        ExecStart=/usr/bin/podman run --rm --name hello --network=none --rootfs /usr/share/slipway/hello-rootfs:O /bin/sh -c "trap 'exit 0' TERM; echo hello-from-container; sleep 100000 & wait"
+`;
+
+const timings: [string, number][] = [];
+async function timed<T>(name: string, work: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  try {
+    return await work();
+  } finally {
+    timings.push([name, (Date.now() - started) / 1000]);
+  }
+}
+
+describe.skipIf(skip !== null)(`${skip ?? ''} the OS image in a VM`, { timeout: 600_000 }, () => {
+  let dir: string;
+  let vm: Vm;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'slipway-vm-'));
+    const key = await generateSigningKey({ name: 'smoke release', email: 'release@test.invalid', now: new Date() });
+    await writeFile(join(dir, 'keyring.asc'), key.publicArmored);
+    const built = await timed('build image (base tree cached)', () => buildOs({ version: '1.0.0', keyring: join(dir, 'keyring.asc'), out: join(dir, 'out'), cacheDir: CACHE, disk: true, log: () => undefined }));
+    if (built.disk === null) throw new Error('no disk built');
+    await makeConfigDrive(join(dir, 'configdrive.img'), USER_DATA);
+    vm = await Vm.create({ name: 'smoke', baseDisk: built.disk, workDir: join(dir, 'vm'), configDrive: join(dir, 'configdrive.img') });
+    await vm.start();
+    await timed('first boot to login and guest agent', () => vm.waitForBoot());
+  }, 900_000);
+
+  afterAll(async () => {
+    await vm.stop();
+    await rm(dir, { recursive: true, force: true });
+    console.log(`VM smoke timings:\n${timings.map(([name, s]) => `  ${name.padEnd(40)} ${s.toFixed(1)} s`).join('\n')}`);
+  });
+
+  const sh = (command: string): ReturnType<Vm['exec']> => vm.exec('/bin/sh', ['-c', command]);
+
+  it('boots slot A through GRUB and reports it with slipway status', async () => {
+    expect(vm.console()).toContain('root=PARTLABEL=USR-A');
+    const status = await vm.exec('/usr/bin/slipway', ['status', '--json']);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ booted: { slot: 'USR-A', version: '1.0.0' }, health: 'confirmed', strategy: 'off' });
+  });
+
+  it('applied the cloud-config from the config-drive with real systemd and hostnamed', async () => {
+    expect((await sh('systemctl is-active slipway-cloudinit.service')).stdout.trim()).toBe('active');
+    expect((await sh('hostname')).stdout.trim()).toBe('smoke-1');
+    expect((await sh('id -nG ops')).stdout.trim().split(' ')).toContain('sudo');
+    expect((await sh('cat /home/ops/.ssh/authorized_keys')).stdout).toBe(`${KEY}\n`);
+    expect((await sh('stat -c "%a %U" /home/ops/.ssh/authorized_keys /etc/smoke/hello.txt')).stdout).toBe('600 ops\n640 root\n');
+    expect((await sh('cat /etc/smoke/hello.txt')).stdout).toBe('hello from cloud-config');
+  });
+
+  it('runs the container workload with podman', async () => {
+    const logs = await timed('container up', async () => {
+      for (;;) {
+        const journal = await sh('journalctl -u hello.service --no-pager -o cat');
+        if (journal.stdout.includes('hello-from-container')) return journal.stdout;
+        if ((await sh('systemctl is-failed hello.service')).stdout.trim() === 'failed') return journal.stdout;
+      }
+    });
+    expect(logs).toContain('hello-from-container');
+    expect((await sh('systemctl is-active hello.service')).stdout.trim()).toBe('active');
+  });
+
+  it('has a read-only root, and keeps /etc changes across a reboot without re-applying cloud-config', async () => {
+    const write = await sh('touch /usr/slipway-smoke');
+    expect(write.code).not.toBe(0);
+    expect(write.stderr).toContain('Read-only file system');
+    expect((await sh('echo kept > /etc/smoke/persist && sync')).code).toBe(0);
+    await timed('reboot', () => vm.reboot());
+    expect((await sh('cat /etc/smoke/persist')).stdout).toBe('kept\n');
+    expect((await sh('systemctl show -p ConditionResult --value slipway-cloudinit.service')).stdout.trim()).toBe('no');
+    expect((await sh('hostname')).stdout.trim()).toBe('smoke-1');
+  });
+});
