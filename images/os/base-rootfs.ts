@@ -3,12 +3,30 @@
 // rebuild after a code change skips it. The initramfs learns to overlay /etc and bind /var from STATE.
 
 import { createHash } from 'node:crypto';
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 
-const run = promisify(execFile);
+/** Debian's mirrors, given explicitly: without them mmdebstrap reads sources from a non-terminal stdin. */
+export const MIRRORS = [
+  'deb http://deb.debian.org/debian bookworm main',
+  'deb http://deb.debian.org/debian bookworm-updates main',
+  'deb http://deb.debian.org/debian-security bookworm-security main',
+] as const;
+
+function mmdebstrap(args: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const child = spawn('mmdebstrap', [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (chunk: Buffer): void => {
+      output = (output + chunk.toString('utf8')).slice(-8_000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`mmdebstrap exited with ${code}:\n${output}`))));
+  });
+}
 
 export const BASE_PACKAGES = [
   'systemd', 'systemd-sysv', 'systemd-resolved', 'dbus', 'udev', 'kmod', 'util-linux', 'iproute2',
@@ -25,7 +43,7 @@ const STATE_SCRIPT = join(import.meta.dirname, 'initramfs-slipway-state.sh');
 
 export async function baseRootfs(cacheDir: string, log: (message: string) => void): Promise<string> {
   const script = await readFile(STATE_SCRIPT);
-  const key = createHash('sha256').update(JSON.stringify({ suite: 'bookworm', packages: BASE_PACKAGES, modules: INITRAMFS_MODULES })).update(script).digest('hex').slice(0, 16);
+  const key = createHash('sha256').update(JSON.stringify({ suite: 'bookworm', mirrors: MIRRORS, packages: BASE_PACKAGES, modules: INITRAMFS_MODULES })).update(script).digest('hex').slice(0, 16);
   const tarball = join(cacheDir, `base-${key}.tar`);
   if (await stat(tarball).then(() => true, () => false)) {
     log(`base tree: cached ${tarball}`);
@@ -37,21 +55,18 @@ export async function baseRootfs(cacheDir: string, log: (message: string) => voi
   log(`base tree: mmdebstrap bookworm (${BASE_PACKAGES.length} packages), about a minute`);
   // mmdebstrap picks the output format from the name: keep .tar at the end.
   const partial = join(cacheDir, `base-${key}.partial.tar`);
-  await run(
-    'mmdebstrap',
-    [
-      '--mode=root',
-      '--variant=minbase',
-      '--format=tar',
-      `--include=${BASE_PACKAGES.join(',')}`,
-      `--customize-hook=install -m 0755 ${STATE_SCRIPT} "$1/etc/initramfs-tools/scripts/init-bottom/slipway-state"`,
-      `--customize-hook=cat ${modules} >> "$1/etc/initramfs-tools/modules"`,
-      '--customize-hook=chroot "$1" update-initramfs -u -k all',
-      'bookworm',
-      partial,
-    ],
-    { maxBuffer: 64 * 1024 * 1024 },
-  );
+  await mmdebstrap([
+    '--mode=root',
+    '--variant=minbase',
+    '--format=tar',
+    `--include=${BASE_PACKAGES.join(',')}`,
+    `--customize-hook=install -m 0755 ${STATE_SCRIPT} "$1/etc/initramfs-tools/scripts/init-bottom/slipway-state"`,
+    `--customize-hook=cat ${modules} >> "$1/etc/initramfs-tools/modules"`,
+    '--customize-hook=chroot "$1" update-initramfs -u -k all',
+    'bookworm',
+    partial,
+    ...MIRRORS,
+  ]);
   await rename(partial, tarball);
   return tarball;
 }

@@ -41,6 +41,7 @@ coreos:
 `;
 
 const timings: [string, number][] = [];
+const buildSteps: string[] = [];
 async function timed<T>(name: string, work: () => Promise<T>): Promise<T> {
   const started = Date.now();
   try {
@@ -52,31 +53,36 @@ async function timed<T>(name: string, work: () => Promise<T>): Promise<T> {
 
 describe.skipIf(skip !== null)(`${skip ?? ''} the OS image in a VM`, { timeout: 600_000 }, () => {
   let dir: string;
-  let vm: Vm;
+  let vm: Vm | null = null;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'slipway-vm-'));
     const key = await generateSigningKey({ name: 'smoke release', email: 'release@test.invalid', now: new Date() });
     await writeFile(join(dir, 'keyring.asc'), key.publicArmored);
-    const built = await timed('build image (base tree cached)', () => buildOs({ version: '1.0.0', keyring: join(dir, 'keyring.asc'), out: join(dir, 'out'), cacheDir: CACHE, disk: true, log: () => undefined }));
+    const built = await timed('build image', () => buildOs({ version: '1.0.0', keyring: join(dir, 'keyring.asc'), out: join(dir, 'out'), cacheDir: CACHE, disk: true, log: (line) => buildSteps.push(line) }));
     if (built.disk === null) throw new Error('no disk built');
     await makeConfigDrive(join(dir, 'configdrive.img'), USER_DATA);
-    vm = await Vm.create({ name: 'smoke', baseDisk: built.disk, workDir: join(dir, 'vm'), configDrive: join(dir, 'configdrive.img') });
-    await vm.start();
-    await timed('first boot to login and guest agent', () => vm.waitForBoot());
+    const created = await Vm.create({ name: 'smoke', baseDisk: built.disk, workDir: join(dir, 'vm'), configDrive: join(dir, 'configdrive.img') });
+    vm = created;
+    await created.start();
+    await timed('first boot to login and guest agent', () => created.waitForBoot());
   }, 900_000);
 
   afterAll(async () => {
-    await vm.stop();
+    await vm?.stop();
     await rm(dir, { recursive: true, force: true });
-    console.log(`VM smoke timings:\n${timings.map(([name, s]) => `  ${name.padEnd(40)} ${s.toFixed(1)} s`).join('\n')}`);
+    console.log(`VM smoke timings:\n${timings.map(([name, s]) => `  ${name.padEnd(40)} ${s.toFixed(1)} s`).join('\n')}\nimage build steps:\n  ${buildSteps.join('\n  ')}`);
   });
 
-  const sh = (command: string): ReturnType<Vm['exec']> => vm.exec('/bin/sh', ['-c', command]);
+  const running = (): Vm => {
+    if (vm === null) throw new Error('the VM did not start');
+    return vm;
+  };
+  const sh = (command: string): ReturnType<Vm['exec']> => running().exec('/bin/sh', ['-c', command]);
 
   it('boots slot A through GRUB and reports it with slipway status', async () => {
-    expect(vm.console()).toContain('root=PARTLABEL=USR-A');
-    const status = await vm.exec('/usr/bin/slipway', ['status', '--json']);
+    expect(running().console()).toContain('root=PARTLABEL=USR-A');
+    const status = await running().exec('/usr/bin/slipway', ['status', '--json']);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ booted: { slot: 'USR-A', version: '1.0.0' }, health: 'confirmed', strategy: 'off' });
   });
@@ -107,7 +113,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} the OS image in a VM`, { timeout: 
     expect(write.code).not.toBe(0);
     expect(write.stderr).toContain('Read-only file system');
     expect((await sh('echo kept > /etc/smoke/persist && sync')).code).toBe(0);
-    await timed('reboot', () => vm.reboot());
+    await timed('reboot', () => running().reboot());
     expect((await sh('cat /etc/smoke/persist')).stdout).toBe('kept\n');
     expect((await sh('systemctl show -p ConditionResult --value slipway-cloudinit.service')).stdout.trim()).toBe('no');
     expect((await sh('hostname')).stdout.trim()).toBe('smoke-1');
