@@ -1,6 +1,6 @@
 // One slot's image: the base tree with slipway installed (Node 24 binary, the bundle, units, D-Bus
 // policy, the release keyring, the OS's config fragment), os-release naming the version, kernel and
-// initramfs at fixed paths for GRUB, made into a read-only squashfs (gzip: GRUB reads it).
+// initramfs at fixed paths for GRUB, made into a read-only squashfs (gzip, which GRUB reads; level 1).
 
 import { execFile } from 'node:child_process';
 import { chmod, copyFile, cp, link, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
@@ -99,7 +99,9 @@ export async function buildSlotImage(options: SlotImageOptions): Promise<void> {
     await link(join(boot, kernel), join(tree, KERNEL_PATH));
     await link(join(boot, initrd), join(tree, INITRD_PATH));
     await rm(options.out, { force: true });
-    await run('mksquashfs', [tree, options.out, '-comp', 'gzip', '-noappend', '-no-progress', '-quiet'], { maxBuffer: 16 * 1024 * 1024 });
+    // gzip level 1: measured on the base tree, 3.6 s and 194 MB against 41 s and 179 MB at level 9;
+    // an ext4 without journal took 2.4 s but 490 MB.
+    await run('mksquashfs', [tree, options.out, '-comp', 'gzip', '-Xcompression-level', '1', '-noappend', '-no-progress', '-quiet'], { maxBuffer: 16 * 1024 * 1024 });
   } finally {
     await rm(tree, { recursive: true, force: true });
   }
