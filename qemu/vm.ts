@@ -124,10 +124,10 @@ export class Vm {
     }
   }
 
-  /** Waits for a login prompt (multi-user reached) and a guest agent that answers. */
-  async waitForBoot(timeoutMs = 240_000): Promise<void> {
+  /** Waits for a login prompt (multi-user reached) after console offset `from`, and a guest agent that answers. */
+  async waitForBoot(timeoutMs = 240_000, from = 0): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    await this.waitForSerial(/login: /, timeoutMs);
+    await this.waitForSerial(/login: /, timeoutMs, from);
     this.agent?.close();
     this.agent = await GuestAgent.connect(this.socket());
     for (;;) {

@@ -4,17 +4,14 @@
 // OS), `slipway status` in the guest, a read-only root, and /etc changes kept across a reboot.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildOs } from '../../images/os/build-os.ts';
-import { generateSigningKey } from '../../images/release-key.ts';
 import { makeConfigDrive, Vm } from '../../qemu/vm.ts';
-import { missingTools } from '../builders/require-tools.ts';
+import { buildVmImages, Timings, VM_TOOLS } from '../builders/vm-images.ts';
 
-const skip = missingTools({ 'qemu-system-x86_64': 'qemu-system-x86', mmdebstrap: 'mmdebstrap', mksquashfs: 'squashfs-tools', 'grub-mkstandalone': 'grub-efi-amd64-bin', 'mkfs.vfat': 'dosfstools', mcopy: 'mtools' });
+const skip = VM_TOOLS;
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops@laptop';
-const CACHE = process.env.SLIPWAY_IMAGE_CACHE ?? '/var/cache/slipway-images';
 
 const USER_DATA = `#cloud-config
 hostname: smoke-1
@@ -40,16 +37,7 @@ coreos:
         ExecStart=/usr/bin/podman run --rm --name hello --network=none --rootfs /usr/share/slipway/hello-rootfs:O /bin/sh -c "trap 'exit 0' TERM; echo hello-from-container; sleep 100000 & wait"
 `;
 
-const timings: [string, number][] = [];
-const buildSteps: string[] = [];
-async function timed<T>(name: string, work: () => Promise<T>): Promise<T> {
-  const started = Date.now();
-  try {
-    return await work();
-  } finally {
-    timings.push([name, (Date.now() - started) / 1000]);
-  }
-}
+const timings = new Timings();
 
 describe.skipIf(skip !== null)(`${skip ?? ''} the OS image in a VM`, { timeout: 600_000 }, () => {
   let dir: string;
@@ -57,21 +45,18 @@ describe.skipIf(skip !== null)(`${skip ?? ''} the OS image in a VM`, { timeout: 
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'slipway-vm-'));
-    const key = await generateSigningKey({ name: 'smoke release', email: 'release@test.invalid', now: new Date() });
-    await writeFile(join(dir, 'keyring.asc'), key.publicArmored);
-    const built = await timed('build image', () => buildOs({ version: '1.0.0', keyring: join(dir, 'keyring.asc'), out: join(dir, 'out'), cacheDir: CACHE, disk: true, log: (line) => buildSteps.push(line) }));
-    if (built.disk === null) throw new Error('no disk built');
+    const built = await buildVmImages(dir, '1.0.0', [], timings);
     await makeConfigDrive(join(dir, 'configdrive.img'), USER_DATA);
     const created = await Vm.create({ name: 'smoke', baseDisk: built.disk, workDir: join(dir, 'vm'), configDrive: join(dir, 'configdrive.img') });
     vm = created;
     await created.start();
-    await timed('first boot to login and guest agent', () => created.waitForBoot());
+    await timings.time('first boot to login and guest agent', () => created.waitForBoot());
   }, 900_000);
 
   afterAll(async () => {
     await vm?.stop();
     await rm(dir, { recursive: true, force: true });
-    console.log(`VM smoke timings:\n${timings.map(([name, s]) => `  ${name.padEnd(40)} ${s.toFixed(1)} s`).join('\n')}\nimage build steps:\n  ${buildSteps.join('\n  ')}`);
+    timings.print('VM smoke timings');
   });
 
   const running = (): Vm => {
@@ -97,7 +82,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} the OS image in a VM`, { timeout: 
   });
 
   it('runs the container workload with podman', async () => {
-    const logs = await timed('container up', async () => {
+    const logs = await timings.time('container up', async () => {
       for (;;) {
         const journal = await sh('journalctl -u hello.service --no-pager -o cat');
         if (journal.stdout.includes('hello-from-container')) return journal.stdout;
@@ -113,7 +98,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} the OS image in a VM`, { timeout: 
     expect(write.code).not.toBe(0);
     expect(write.stderr).toContain('Read-only file system');
     expect((await sh('echo kept > /etc/smoke/persist && sync')).code).toBe(0);
-    await timed('reboot', () => running().reboot());
+    await timings.time('reboot', () => running().reboot());
     expect((await sh('cat /etc/smoke/persist')).stdout).toBe('kept\n');
     expect((await sh('systemctl show -p ConditionResult --value slipway-cloudinit.service')).stdout.trim()).toBe('no');
     expect((await sh('hostname')).stdout.trim()).toBe('smoke-1');
