@@ -12,13 +12,10 @@ import { GrubenvBootChooser } from './slots/grubenv-boot-chooser.ts';
 import { UsageError } from './cli/cli-error.ts';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { EtcdLockBackend } from './lock/etcd-lock-backend.ts';
+import type { EtcdLockBackend } from './lock/etcd-lock-backend.ts';
 import type { LockRequest } from './cli/lock-command.ts';
-import { bootedSlotOrNull, lastGoodSlot } from './slots/booted-slot.ts';
 import { findBootDisk } from './slots/boot-disk.ts';
-import { openSlot } from './slots/open-slot.ts';
 import { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from './update/http-update-source.ts';
-import { loadKeyring } from './update/keyring.ts';
 import { runUpdateOnce } from './update/run-update-once.ts';
 import type { ChooserRequest } from './cli/slots-command.ts';
 import type { UpdateRequest } from './cli/update-command.ts';
@@ -38,6 +35,7 @@ import type { CloudConfigHost, DatasourceRequest } from './cli/cloud-config-comm
 import type { Datasource } from '../cloud-config/datasource.ts';
 import { DEFAULT_CONFIG_DIRS, loadSettings } from './config/load-settings.ts';
 import { composeAgent } from './daemon/compose-agent.ts';
+import { findBootedSlot, openEtcdLock, osReleaseVersion, updatePath } from './daemon/host-wiring.ts';
 import { AgentMetrics, metricsUrl, serveMetrics } from './daemon/agent-metrics.ts';
 import { DbusControlClient } from './daemon/dbus-control-client.ts';
 import { exportControlService } from './daemon/dbus-control-service.ts';
@@ -57,52 +55,43 @@ function openChooser(request: ChooserRequest): BootChooser {
   return new GrubenvBootChooser(openDevice, request.grubenv);
 }
 
-/** The running OS's version from os-release, for hosts; image files give --current-version. */
-async function osReleaseVersion(): Promise<string> {
-  for (const path of ['/etc/os-release', '/usr/lib/os-release']) {
-    const text = await readFile(path, 'utf8').catch(() => '');
-    const match = /^VERSION_ID="?([^"\n]+)"?$/m.exec(text);
-    if (match?.[1]) return match[1];
-  }
-  throw new UsageError('cannot tell the running version from os-release; pass --current-version');
-}
-
 async function runUpdate(request: UpdateRequest): Promise<UpdateOutcome> {
   const disk = request.disk ?? (await findBootDisk(HOST_PATHS));
   const chooser = openChooser({ disk, kind: request.chooser, grubenv: request.grubenv, sectorSize: undefined });
-  const state = await chooser.read();
-  const cmdline = await readFile(HOST_PATHS.procCmdline, 'utf8').catch(() => '');
-  const fromCmdline = bootedSlotOrNull(cmdline, state.slots);
-  const bootedSlot = request.booted ?? fromCmdline ?? lastGoodSlot(state.slots);
+  const bootedSlot = request.booted ?? (await findBootedSlot(chooser, HOST_PATHS.procCmdline));
   if (bootedSlot === null) throw new UsageError(`cannot tell which slot of ${disk} is running; pass --booted SLOT`);
-  return runUpdateOnce({
-    serverUrls: request.servers,
-    host: { channel: request.channel, arch: request.arch, board: request.board, bootedVersion: request.currentVersion ?? (await osReleaseVersion()) },
+  const bootedVersion =
+    request.currentVersion ??
+    (await osReleaseVersion(osReleasePaths).catch((error: unknown) => {
+      throw new UsageError(`${(error as Error).message}; pass --current-version`);
+    }));
+  const deps = await updatePath({
+    servers: request.servers,
+    host: { channel: request.channel, arch: request.arch, board: request.board, bootedVersion },
     bootedSlot,
-    keyring: await loadKeyring(request.keyring),
-    source: new HttpUpdateSource({ ...DEFAULT_HTTP_SETTINGS, proxy: process.env.https_proxy ?? process.env.HTTPS_PROXY ?? null }, systemClock, Math.random),
+    keyring: request.keyring,
     chooser,
-    openSlot: async (slot) => openSlot(await FileBlockDevice.open(disk, { writable: true }), slot),
+    disk,
     stateDir: request.stateDir,
-    clock: systemClock,
     tries: request.tries,
-    caps: { manifest: DEFAULT_HTTP_SETTINGS.manifestCapBytes, signature: DEFAULT_HTTP_SETTINGS.signatureCapBytes },
-    maxResumes: 8,
+    proxy: process.env.https_proxy ?? process.env.HTTPS_PROXY ?? null,
+    clock: systemClock,
+    random: Math.random,
     log: (fields, message) => logger.info(fields, message),
   });
+  return runUpdateOnce(deps);
 }
 
-async function openLock(request: LockRequest): Promise<EtcdLockBackend> {
-  const read = async (path: string | undefined): Promise<Buffer | undefined> => (path === undefined ? undefined : readFile(path));
-  const [ca, cert, key] = await Promise.all([read(request.caFile), read(request.certFile), read(request.keyFile)]);
-  return new EtcdLockBackend({
+function openLock(request: LockRequest): Promise<EtcdLockBackend> {
+  return openEtcdLock({
     endpoints: request.endpoints,
     group: request.group,
-    holdTtlSeconds: 30 * 60,
-    callTimeoutMs: 10_000,
+    caFile: request.caFile ?? null,
+    certFile: request.certFile ?? null,
+    keyFile: request.keyFile ?? null,
+    username: request.username ?? null,
+    password: request.password ?? null,
     now: () => Date.now(),
-    ...(request.username === undefined ? {} : { username: request.username, password: request.password ?? '' }),
-    ...(ca || cert || key ? { tls: { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}),
   });
 }
 

@@ -5,12 +5,10 @@ import type { Change, HostRoot, Ownership } from './host-root.ts';
 import type { UnitEntry } from './schema.ts';
 import type { SystemdBus, UnitCommand } from '../agent/systemd/systemd-bus.ts';
 
-export interface UnitStep {
-  readonly step: 'unit-file' | 'drop-in' | 'mask' | 'daemon-reload' | 'enable' | UnitCommand;
-  readonly target: string;
-  readonly result: Change | 'failed';
-  readonly error?: string;
-}
+export type UnitStepName = 'unit-file' | 'drop-in' | 'mask' | 'daemon-reload' | 'enable' | UnitCommand;
+
+/** Runs one step and records its outcome, which it returns; a failure is recorded, never thrown. */
+export type Attempt<Step extends string> = (step: Step, target: string, action: () => Promise<Change>) => Promise<Change | 'failed'>;
 
 const UNIT_FILE: Ownership = { mode: 0o644, uid: 0, gid: 0 };
 
@@ -43,22 +41,12 @@ export function commandNeeded(command: UnitCommand, filesChanged: boolean, activ
   }
 }
 
-export async function applyUnits(units: readonly UnitEntry[], root: HostRoot, systemd: SystemdBus, record: (step: UnitStep) => void): Promise<void> {
+export async function applyUnits(units: readonly UnitEntry[], root: HostRoot, systemd: SystemdBus, attempt: Attempt<UnitStepName>): Promise<void> {
   const changed = new Set<string>();
-  const attempt = async (step: UnitStep['step'], target: string, action: () => Promise<Change>): Promise<Change | 'failed'> => {
-    try {
-      const result = await action();
-      record({ step, target, result });
-      return result;
-    } catch (error) {
-      record({ step, target, result: 'failed', error: (error as Error).message });
-      return 'failed';
-    }
-  };
 
   for (const unit of units) {
     const dir = unitDir(unit);
-    const writes: [UnitStep['step'], string, () => Promise<Change>][] = [];
+    const writes: [UnitStepName, string, () => Promise<Change>][] = [];
     if (unit.mask === true) writes.push(['mask', `${dir}/${unit.name}`, () => root.link(`${dir}/${unit.name}`, '/dev/null')]);
     else if (unit.content !== undefined) writes.push(['unit-file', `${dir}/${unit.name}`, () => root.writeFile(`${dir}/${unit.name}`, Buffer.from(unit.content ?? ''), UNIT_FILE, { kind: 'replaceable' })]);
     for (const dropIn of unit.drop_ins ?? []) {

@@ -8,7 +8,7 @@ import { AGENT_FRAGMENT_PATH, agentFragment } from './agent-fragment.ts';
 import { CloudConfigError } from './cloud-config-errors.ts';
 import { readPasswdDb, resolveOwner } from './passwd-db.ts';
 import { decodeContent } from './schema.ts';
-import type { UnitStep } from './apply-units.ts';
+import type { Attempt, UnitStepName } from './apply-units.ts';
 import type { Change, HostRoot, PathKind } from './host-root.ts';
 import type { PasswdDb } from './passwd-db.ts';
 import type { CloudConfig, UserEntry } from './schema.ts';
@@ -29,7 +29,7 @@ export interface ApplyDeps {
 }
 
 export interface Step {
-  readonly step: 'hostname' | 'etc-hosts' | 'user' | 'password' | 'ssh-keys' | 'file' | 'agent-config' | UnitStep['step'];
+  readonly step: 'hostname' | 'etc-hosts' | 'user' | 'password' | 'ssh-keys' | 'file' | 'agent-config' | UnitStepName;
   readonly target: string;
   readonly result: Change | 'failed';
   readonly error?: string;
@@ -91,11 +91,14 @@ export async function applyCloudConfig(config: CloudConfig, deps: ApplyDeps): Pr
     const fields = { step: step.step, target: step.target, result: step.result, ...(step.error === undefined ? {} : { error: step.error }) };
     deps.log(fields, `${step.step} ${step.target}: ${step.result}`);
   };
-  const attempt = async (step: Step['step'], target: string, action: () => Promise<Change>): Promise<void> => {
+  const attempt: Attempt<Step['step']> = async (step, target, action) => {
     try {
-      record({ step, target, result: await action() });
+      const result = await action();
+      record({ step, target, result });
+      return result;
     } catch (error) {
       record({ step, target, result: 'failed', error: (error as Error).message });
+      return 'failed';
     }
   };
 
@@ -122,7 +125,7 @@ export async function applyCloudConfig(config: CloudConfig, deps: ApplyDeps): Pr
       return deps.root.writeFile(file.path, decodeContent(file.content ?? '', file.encoding), { mode: file.permissions ?? 0o644, ...owner });
     });
   }
-  await applyUnits(config.coreos?.units ?? [], deps.root, deps.systemd, record);
+  await applyUnits(config.coreos?.units ?? [], deps.root, deps.systemd, attempt);
   const fragment = agentFragment(config);
   if (fragment !== null) {
     // 0600: it may hold the etcd password.
@@ -131,9 +134,7 @@ export async function applyCloudConfig(config: CloudConfig, deps: ApplyDeps): Pr
   return { steps, failed: steps.filter((s) => s.result === 'failed').length, changed: steps.filter((s) => s.result === 'changed').length };
 }
 
-type Attempt = (step: Step['step'], target: string, action: () => Promise<Change>) => Promise<void>;
-
-async function applyUser(user: UserEntry, deps: ApplyDeps, attempt: Attempt): Promise<void> {
+async function applyUser(user: UserEntry, deps: ApplyDeps, attempt: Attempt<Step['step']>): Promise<void> {
   await attempt('user', user.name, async () => {
     if ((await readPasswdDb(deps.root.path)).users.has(user.name)) return 'unchanged';
     await deps.accounts.create(user);

@@ -88,7 +88,7 @@ export class HostRoot {
     await this.refuseUnsafe(target, options.kind);
     if (await this.matches(target, bytes, owner)) return 'unchanged';
     await this.makeDirs(dirname(target), options.parentOwner ?? ROOT_DIR);
-    const temp = join(dirname(this.at(target)), `.${basename(target)}.slipway-${randomBytes(6).toString('hex')}`);
+    const temp = this.tempBeside(target);
     const file = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
       await file.writeFile(bytes);
@@ -112,11 +112,16 @@ export class HostRoot {
     const current = await readlink(this.at(target)).catch(() => null);
     if (current === to) return 'unchanged';
     await this.makeDirs(dirname(target), ROOT_DIR);
-    const temp = join(dirname(this.at(target)), `.${basename(target)}.slipway-${randomBytes(6).toString('hex')}`);
+    const temp = this.tempBeside(target);
     await symlink(to, temp);
     await rename(temp, this.at(target));
     await syncDir(dirname(this.at(target)));
     return 'changed';
+  }
+
+  /** A fresh name in the target's directory, so the final rename stays on one filesystem. */
+  private tempBeside(target: string): string {
+    return join(dirname(this.at(target)), `.${basename(target)}.slipway-${randomBytes(6).toString('hex')}`);
   }
 
   private async matches(target: string, bytes: Uint8Array, owner: Ownership): Promise<boolean> {

@@ -187,22 +187,20 @@ export class AgentCore {
     return this.exclusive(async () => {
       if (this.healthState !== 'confirmed') throw new UpdateError('ERR_NOT_CONFIRMED', `this boot (${this.deps.booted.version}) has not passed its health gate yet; no update until it does`);
       this.setActivity('checking');
+      let outcome: UpdateOutcome;
       try {
-        const outcome = await this.deps.updateOnce((record) => {
+        outcome = await this.deps.updateOnce((record) => {
           this.record = record;
           this.changed();
         });
+      } finally {
+        // The pass changed the record and the boot flags, whether it succeeded or not.
         this.record = (await loadRecord(this.deps.stateDir)).record;
         this.boot = await this.deps.chooser.read();
         this.setActivity('idle');
-        if (outcome.result === 'staged' && (options.rebootNow || this.deps.strategy !== 'off')) this.startReboot(outcome.version, options.rebootNow);
-        return outcome;
-      } catch (error) {
-        this.record = (await loadRecord(this.deps.stateDir)).record;
-        this.boot = await this.deps.chooser.read();
-        this.setActivity('idle');
-        throw error;
       }
+      if (outcome.result === 'staged' && (options.rebootNow || this.deps.strategy !== 'off')) this.startReboot(outcome.version, options.rebootNow);
+      return outcome;
     });
   }
 

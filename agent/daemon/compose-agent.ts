@@ -2,21 +2,15 @@
 // the fleet lock per strategy, logind reboots and the health check over D-Bus, wired to AgentCore.
 // main.ts hands it everything taken from the process (bus, clock, paths, ids).
 
-import { readFile } from 'node:fs/promises';
 import { AgentCore } from './agent-core.ts';
 import { awaitHealthyBoot } from './health-gate.ts';
-import { EtcdLockBackend } from '../lock/etcd-lock-backend.ts';
+import { findBootedSlot, openEtcdLock, osReleaseVersion, updatePath } from './host-wiring.ts';
 import { FleetLockClient } from '../lock/fleet-lock-client.ts';
 import { coordinateReboot, releaseUntilConfirmed } from '../lock/reboot-coordinator.ts';
 import { nextOpening, parseLocksmithWindow, rebootWindows } from '../lock/reboot-window.ts';
-import { bootedSlotOrNull, lastGoodSlot } from '../slots/booted-slot.ts';
 import { findBootDisk } from '../slots/boot-disk.ts';
-import { FileBlockDevice } from '../slots/file-block-device.ts';
-import { openSlot } from '../slots/open-slot.ts';
 import { DbusSystemdBus } from '../systemd/dbus-systemd-bus.ts';
 import { LogindRebooter } from '../systemd/logind-rebooter.ts';
-import { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from '../update/http-update-source.ts';
-import { loadKeyring } from '../update/keyring.ts';
 import { planUpdate, runUpdateOnce } from '../update/run-update-once.ts';
 import { DEFAULT_SCHEDULE } from '../update/update-schedule.ts';
 import { UpdateError } from '../update/update-errors.ts';
@@ -46,33 +40,12 @@ export interface AgentHost {
   readonly onLockWait: (seconds: number) => void;
 }
 
-/** VERSION_ID of the running OS. */
-export async function osReleaseVersion(paths: readonly string[]): Promise<string> {
-  for (const path of paths) {
-    const text = await readFile(path, 'utf8').catch(() => '');
-    const match = /^VERSION_ID="?([^"\n]+)"?$/m.exec(text);
-    if (match?.[1]) return match[1];
-  }
-  throw new UpdateError('ERR_STATE_INVALID', `cannot tell the running version: no VERSION_ID in ${paths.join(' or ')}`);
-}
-
 type AgentLock = RebootLock & { holds: ((id: string) => Promise<boolean>) | null; view?: () => Promise<Semaphore> };
 
 async function openLock(settings: Settings, clock: Clock): Promise<AgentLock | null> {
   const { strategy } = settings.reboot;
   if (strategy === 'etcd-lock' || strategy === 'best-effort') {
-    const { etcd } = settings.lock;
-    const read = (path: string | null): Promise<Buffer | undefined> => (path === null ? Promise.resolve(undefined) : readFile(path));
-    const [ca, cert, key] = await Promise.all([read(etcd.caFile), read(etcd.certFile), read(etcd.keyFile)]);
-    const backend = new EtcdLockBackend({
-      endpoints: etcd.endpoints,
-      group: settings.lock.group,
-      holdTtlSeconds: 30 * 60,
-      callTimeoutMs: 10_000,
-      now: () => clock.now().getTime(),
-      ...(etcd.username === null ? {} : { username: etcd.username, password: etcd.password ?? '' }),
-      ...(ca || cert || key ? { tls: { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}),
-    });
+    const backend = await openEtcdLock({ ...settings.lock.etcd, group: settings.lock.group, now: () => clock.now().getTime() });
     return Object.assign(backend, {
       holds: async (id: string) => (await backend.status()).holders.some((h) => h.id === id),
       view: async () => (await backend.status()).semaphore,
@@ -88,27 +61,23 @@ export async function composeAgent(host: AgentHost): Promise<AgentCore> {
   const { settings, clock, log } = host;
   const disk = settings.slots.disk ?? (await findBootDisk(host.hostPaths));
   const chooser = host.openChooser({ disk, kind: settings.slots.chooser, grubenv: settings.slots.grubenv ?? undefined, sectorSize: undefined });
-  const state = await chooser.read();
-  const cmdline = await readFile(host.hostPaths.procCmdline, 'utf8').catch(() => '');
-  const bootedSlot = bootedSlotOrNull(cmdline, state.slots) ?? lastGoodSlot(state.slots);
+  const bootedSlot = await findBootedSlot(chooser, host.hostPaths.procCmdline);
   if (bootedSlot === null) throw new UpdateError('ERR_STATE_INVALID', `cannot tell which slot of ${disk} is running: the kernel command line names none and no slot is marked good`);
   const bootedVersion = await osReleaseVersion(host.osReleasePaths);
-  const source = new HttpUpdateSource({ ...DEFAULT_HTTP_SETTINGS, proxy: host.proxy }, clock, host.random);
-  const updateDeps = {
-    serverUrls: settings.update.servers,
+  const updateDeps = await updatePath({
+    servers: settings.update.servers,
     host: { channel: settings.update.channel, arch: settings.update.arch, board: settings.update.board, bootedVersion },
     bootedSlot,
-    keyring: await loadKeyring(settings.update.keyring),
-    source,
+    keyring: settings.update.keyring,
     chooser,
-    openSlot: async (slot: typeof bootedSlot) => openSlot(await FileBlockDevice.open(disk, { writable: true }), slot),
+    disk,
     stateDir: settings.update.stateDir,
-    clock,
     tries: settings.update.tries,
-    caps: { manifest: DEFAULT_HTTP_SETTINGS.manifestCapBytes, signature: DEFAULT_HTTP_SETTINGS.signatureCapBytes },
-    maxResumes: 8,
+    proxy: host.proxy,
+    clock,
+    random: host.random,
     log,
-  };
+  });
   const windows = rebootWindows(
     settings.reboot.timeZone,
     settings.reboot.windows.map((w) => parseLocksmithWindow(w.start, w.length)),

@@ -5,11 +5,11 @@ import { execFile } from 'node:child_process';
 import { rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { ESP_SIZE_MIB } from './esp-image.ts';
+import { COREOS_USR_TYPE } from '../../agent/slots/guid.ts';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
 const ESP_TYPE = 'c12a7328-f81f-11d2-ba4b-00a0c93ec93b';
-const USR_TYPE = '5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6';
 const LINUX_TYPE = '0fc63daf-8483-4772-8e79-3d69d8477de4';
 
 export interface DiskLayout {
@@ -37,8 +37,8 @@ export async function buildDiskImage(options: { out: string; esp: string; slotA:
   const part = (n: number, start: number, mib: number, type: string, name: string): string[] => ['-n', `${n}:${start * 2048}:+${mib}M`, '-t', `${n}:${type}`, '-c', `${n}:${name}`];
   await run('sgdisk', [
     ...part(1, espStart, ESP_SIZE_MIB, ESP_TYPE, 'EFI-SYSTEM'),
-    ...part(3, aStart, layout.slotMiB, USR_TYPE, 'USR-A'),
-    ...part(4, bStart, layout.slotMiB, USR_TYPE, 'USR-B'),
+    ...part(3, aStart, layout.slotMiB, COREOS_USR_TYPE, 'USR-A'),
+    ...part(4, bStart, layout.slotMiB, COREOS_USR_TYPE, 'USR-B'),
     ...part(9, stateStart, layout.stateMiB, LINUX_TYPE, 'STATE'),
     options.out,
   ]);
