@@ -1,5 +1,7 @@
 // A client of the QEMU guest agent (qemu-guest-agent in the image, a virtio-serial port, a unix
-// socket on the host): runs a command in the guest and returns its exit code and output.
+// socket on the host): runs a command in the guest and returns its exit code and output. Replies come
+// in order, so a connection whose reply was lost (a timeout, a guest reboot) is closed, and a new one
+// starts with guest-sync to skip any reply meant for the old.
 
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -14,24 +16,68 @@ export interface GuestRun {
 export class GuestAgent {
   private readonly socket: Socket;
   private readonly replies: ((line: string) => void)[] = [];
+  private broken = false;
 
   private constructor(socket: Socket) {
     this.socket = socket;
     createInterface({ input: socket }).on('line', (line) => this.replies.shift()?.(line));
+    socket.on('error', () => this.fail());
+    socket.on('close', () => this.fail());
   }
 
-  static async connect(path: string): Promise<GuestAgent> {
+  /** Connects and synchronises: replies to requests sent on earlier connections are skipped. */
+  static async connect(path: string, timeoutMs = 5_000): Promise<GuestAgent> {
     const socket = connect(path);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
-    return new GuestAgent(socket);
+    const agent = new GuestAgent(socket);
+    const id = Math.floor(Math.random() * 2 ** 31);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`guest agent did not answer guest-sync within ${timeoutMs} ms`)), timeoutMs);
+        const wait = (line: string): void => {
+          let reply: { return?: unknown } | null = null;
+          try {
+            reply = JSON.parse(line) as { return?: unknown };
+          } catch {
+            // A torn line from before the sync: skip it.
+          }
+          if (reply?.return === id) {
+            clearTimeout(timer);
+            resolve();
+          } else agent.replies.unshift(wait);
+        };
+        agent.replies.push(wait);
+        socket.write(`${JSON.stringify({ execute: 'guest-sync', arguments: { id } })}\n`);
+      });
+    } catch (error) {
+      agent.close();
+      throw error;
+    }
+    return agent;
+  }
+
+  /** False once a reply was lost or the socket closed: connect again. */
+  alive(): boolean {
+    return !this.broken;
+  }
+
+  private fail(): void {
+    this.broken = true;
+    this.socket.destroy();
   }
 
   private call(command: string, args?: Record<string, unknown>, timeoutMs = 10_000): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
+      if (this.broken) {
+        reject(new Error(`guest agent connection is closed (${command})`));
+        return;
+      }
       const timer = setTimeout(() => {
+        // Its reply may still come and would be taken for the next one's: this connection is done.
+        this.fail();
         reject(new Error(`guest agent did not answer ${command} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.replies.push((line) => {

@@ -128,10 +128,11 @@ export class Vm {
   async waitForBoot(timeoutMs = 240_000, from = 0): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     await this.waitForSerial(/login: /, timeoutMs, from);
-    this.agent?.close();
-    this.agent = await GuestAgent.connect(this.socket());
     for (;;) {
+      this.agent?.close();
+      this.agent = null;
       try {
+        this.agent = await GuestAgent.connect(this.socket());
         await this.agent.ping(5_000);
         return;
       } catch (error) {
@@ -143,6 +144,21 @@ export class Vm {
   exec(path: string, args: readonly string[] = [], timeoutMs?: number): Promise<GuestRun> {
     if (this.agent === null) throw new Error(`${this.options.name} has not booted`);
     return this.agent.exec(path, args, timeoutMs === undefined ? {} : { timeoutMs });
+  }
+
+  /** Whether commands can be run now; after a reboot the guest did by itself, tries to reconnect once. */
+  async ready(): Promise<boolean> {
+    if (this.qemu === null) return false;
+    if (this.agent?.alive()) return true;
+    this.agent?.close();
+    this.agent = null;
+    try {
+      const agent = await GuestAgent.connect(this.socket(), 3_000);
+      this.agent = agent;
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** `systemctl reboot` in the guest, then waits for the next boot. */

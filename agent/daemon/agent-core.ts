@@ -28,8 +28,10 @@ export interface AgentCoreDeps {
   /** One pass of the update path; `onRecord` hears every persisted step. */
   readonly updateOnce: (onRecord: (record: UpdateRecord) => void) => Promise<UpdateOutcome>;
   readonly plan: () => Promise<PlanDecision>;
-  /** Takes the fleet lock per strategy (inside a window unless `now`) and reboots. */
-  readonly rebootUnderLock: (targetVersion: string, now: boolean) => Promise<CoordinatorOutcome>;
+  /** Takes the fleet lock per strategy (inside a window unless `now`), runs `beforeReboot` holding it, and reboots. */
+  readonly rebootUnderLock: (targetVersion: string, now: boolean, beforeReboot: () => Promise<void>) => Promise<CoordinatorOutcome>;
+  /** Boot tries a staged slot gets when it is armed. */
+  readonly tries: number;
   readonly releaseLock: () => Promise<'released' | 'not-held'>;
   /** The fleet lock's holders and size; null when the strategy uses no lock. */
   readonly lockView: () => Promise<{ readonly max: number; readonly holders: readonly string[]; readonly heldByThisHost: boolean } | null>;
@@ -132,7 +134,7 @@ export class AgentCore {
       // retries until the backend answers, in the background: an unreachable etcd must not stop the
       // agent, and a later reboot finds the place already held.
       void this.release().catch((error: unknown) => deps.log({ err: error }, 'could not release the reboot lock'));
-      if (this.record.status === 'updated-need-reboot' && deps.strategy !== 'off') this.startReboot(this.record.target?.version ?? 'unknown', false);
+      if (this.record.status === 'updated-need-reboot' && deps.strategy !== 'off') this.startStagedReboot(false);
     }
     this.changed();
   }
@@ -165,11 +167,22 @@ export class AgentCore {
     this.startReboot(this.record?.slotVersions[otherSlot(deps.booted.slot)] ?? 'previous', true);
   }
 
-  private startReboot(version: string, now: boolean): void {
+  /** Reboots into the staged update: its slot is armed (next boot, N tries) only once the lock is held. */
+  private startStagedReboot(now: boolean): void {
+    const target = this.record?.target;
+    if (target === null || target === undefined) return;
+    this.startReboot(target.version, now, async () => {
+      this.boot = await this.deps.chooser.stage(target.slot as SlotName, this.deps.tries);
+      this.deps.log({ version: target.version, slot: target.slot }, `armed ${target.slot} (${target.version}) for the next boot`);
+      this.changed();
+    });
+  }
+
+  private startReboot(version: string, now: boolean, beforeReboot: () => Promise<void> = () => Promise.resolve()): void {
     if (this.rebootTask !== null) return;
     this.setActivity('waiting-to-reboot');
     this.rebootTask = this.deps
-      .rebootUnderLock(version, now)
+      .rebootUnderLock(version, now, beforeReboot)
       .then((outcome) => {
         this.setActivity(outcome.kind === 'rebooting' ? 'rebooting' : 'idle');
       })
@@ -199,7 +212,7 @@ export class AgentCore {
         this.boot = await this.deps.chooser.read();
         this.setActivity('idle');
       }
-      if (outcome.result === 'staged' && (options.rebootNow || this.deps.strategy !== 'off')) this.startReboot(outcome.version, options.rebootNow);
+      if (outcome.result === 'staged' && (options.rebootNow || this.deps.strategy !== 'off')) this.startStagedReboot(options.rebootNow);
       return outcome;
     });
   }
@@ -235,7 +248,7 @@ export class AgentCore {
   rebootIfNeeded(): Promise<boolean> {
     return this.exclusive(() => {
       if (this.record?.status !== 'updated-need-reboot' || this.record.target === null) return Promise.resolve(false);
-      this.startReboot(this.record.target.version, true);
+      this.startStagedReboot(true);
       return Promise.resolve(true);
     });
   }

@@ -101,11 +101,16 @@ export async function composeAgent(host: AgentHost): Promise<AgentCore> {
     stateDir: settings.update.stateDir,
     chooser,
     booted: { slot: bootedSlot, version: bootedVersion },
-    updateOnce: (onRecord) => runUpdateOnce({ ...updateDeps, onRecord }),
+    // With strategy off a person reboots, so the slot is the next boot at once; otherwise it is armed
+    // only by the coordinated reboot, holding the lock.
+    updateOnce: (onRecord) => runUpdateOnce({ ...updateDeps, onRecord, arm: settings.reboot.strategy === 'off' ? 'when-staged' : 'at-reboot' }),
+    tries: settings.update.tries,
     plan: () => planUpdate(updateDeps),
-    rebootUnderLock: async (targetVersion, now) => {
+    rebootUnderLock: async (targetVersion, now, beforeReboot) => {
       const started = clock.now().getTime();
-      const outcome = await coordinateReboot(coordinator(now), { id: host.machineId, host: host.hostname, since: clock.now().toISOString(), targetVersion });
+      const deps = coordinator(now);
+      const rebooter = { reboot: async () => (await beforeReboot(), deps.rebooter.reboot()) };
+      const outcome = await coordinateReboot({ ...deps, rebooter }, { id: host.machineId, host: host.hostname, since: clock.now().toISOString(), targetVersion });
       if (outcome.kind === 'rebooting') host.onLockWait((clock.now().getTime() - started) / 1000);
       return outcome;
     },

@@ -32,6 +32,13 @@ export interface UpdateOnceDeps {
   readonly stateDir: string;
   readonly clock: Clock;
   readonly tries: number;
+  /**
+   * When the verified slot becomes the next boot. "when-staged" (the default; `update --once` and
+   * strategy off, where a person reboots): at once. "at-reboot": the slot stays unbootable until the
+   * reboot that uses it arms it under the fleet lock (zincati's locked finalization), so a power cut
+   * or an unplanned reboot before then comes back on the old slot.
+   */
+  readonly arm?: 'when-staged' | 'at-reboot';
   readonly caps: { readonly manifest: number; readonly signature: number };
   readonly maxResumes: number;
   readonly log: (fields: Record<string, unknown>, message: string) => void;
@@ -103,7 +110,7 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
     } finally {
       await device.close();
     }
-    await deps.chooser.stage(slot, deps.tries);
+    if (deps.arm !== 'at-reboot') await deps.chooser.stage(slot, deps.tries);
     await step({ type: 'staged', at: now() });
     return { result: 'staged', version: manifest.version, slot, resumedFromChunk: resumeFrom };
   } catch (error) {

@@ -19,7 +19,19 @@ export interface OsBuild {
   readonly disk: string | null;
 }
 
-export async function buildOs(options: { version: string; keyring: string; out: string; cacheDir: string; disk: boolean; log: (message: string) => void }): Promise<OsBuild> {
+export interface BuildOsOptions {
+  readonly version: string;
+  readonly keyring: string;
+  readonly out: string;
+  readonly cacheDir: string;
+  readonly disk: boolean;
+  readonly log: (message: string) => void;
+  /** Extra files for the slot (see SlotImageOptions.extraFiles); the slot file is named after `label`. */
+  readonly extraFiles?: Readonly<Record<string, string>>;
+  readonly label?: string;
+}
+
+export async function buildOs(options: BuildOsOptions): Promise<OsBuild> {
   const started = Date.now();
   const step = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     const at = Date.now();
@@ -30,7 +42,7 @@ export async function buildOs(options: { version: string; keyring: string; out: 
   await mkdir(options.out, { recursive: true });
   const base = await step('base tree', () => baseRootfs(options.cacheDir, options.log));
   await step('bundle', () => run(process.execPath, [join(REPO, 'images', 'bundle.ts')], { cwd: REPO }));
-  const slot = join(options.out, `slot-${options.version}.img`);
+  const slot = join(options.out, `slot-${options.label ?? options.version}.img`);
   await step('slot image', () =>
     buildSlotImage({
       baseTarball: base,
@@ -40,6 +52,7 @@ export async function buildOs(options: { version: string; keyring: string; out: 
       keyring: options.keyring,
       out: slot,
       workDir: options.out,
+      ...(options.extraFiles ? { extraFiles: options.extraFiles } : {}),
     }),
   );
   let disk: string | null = null;

@@ -19,12 +19,16 @@ export const ESP_SIZE_MIB = 64;
 
 const GRUB_MODULES = ['part_gpt', 'fat', 'squash4', 'gzio', 'loadenv', 'linux', 'normal', 'search', 'search_fs_file', 'regexp', 'test', 'echo', 'serial', 'terminal', 'configfile', 'all_video'];
 
-/** The grub.cfg embedded in BOOTX64.EFI: find the ESP, choose a slot, boot its kernel with the slot named on the command line. */
+/**
+ * The grub.cfg embedded in BOOTX64.EFI: find the ESP, choose a slot, boot its kernel with the slot
+ * named on the command line. `panic=10` makes a kernel (or initramfs) that cannot reach user space
+ * reboot after 10 s instead of waiting forever (Debian's default), so GRUB's tries undo it.
+ */
 export function grubCfg(): string {
   const entry = (letter: 'A' | 'B', partition: number): string =>
     [
       `menuentry "slipway OS (USR-${letter})" --id slipway-usr-${letter.toLowerCase()} {`,
-      `  linux (\${disk},gpt${partition})${KERNEL_PATH} root=PARTLABEL=USR-${letter} rootfstype=squashfs ro console=ttyS0,115200 slipway_fallback=\${slipway_fallback}`,
+      `  linux (\${disk},gpt${partition})${KERNEL_PATH} root=PARTLABEL=USR-${letter} rootfstype=squashfs ro console=ttyS0,115200 panic=10 slipway_fallback=\${slipway_fallback}`,
       `  initrd (\${disk},gpt${partition})${INITRD_PATH}`,
       '}',
     ].join('\n');

@@ -13,7 +13,7 @@ import { parseArgs, promisify } from 'node:util';
 import { build } from 'esbuild';
 import { AGENT_NODE_FLAGS, ESM_REQUIRE_BANNER } from '../../images/agent-runtime.ts';
 import { compressImage } from '../../images/payload-compress.ts';
-import { startReleaseServer } from '../builders/release-server.ts';
+import { startReleaseServer } from '../../qemu/release-server.ts';
 
 const run = promisify(execFile);
 const { values } = parseArgs({ options: { size: { type: 'string', multiple: true, default: ['1', '4'] }, chunk: { type: 'string', default: '4' } } });

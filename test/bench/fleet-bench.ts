@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { EtcdLockBackend, semaphoreKey } from '../../agent/lock/etcd-lock-backend.ts';
 import { parseSemaphore } from '../../agent/lock/semaphore.ts';
-import { startEtcd } from '../builders/etcd-server.ts';
+import { startEtcd } from '../../qemu/etcd-server.ts';
 
 const { values } = parseArgs({ options: { agents: { type: 'string', default: '200' }, max: { type: 'string', default: '3' }, 'min-hold': { type: 'string', default: '1' }, 'max-hold': { type: 'string', default: '3' } } });
 const agents = Number(values.agents);

@@ -1,9 +1,9 @@
 // `slipway lock` as operators run it, against a real etcd on loopback.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEtcd } from '../builders/etcd-server.ts';
+import { startEtcd } from '../../qemu/etcd-server.ts';
 import { missingTools } from '../builders/require-tools.ts';
-import type { EtcdServer } from '../builders/etcd-server.ts';
+import type { EtcdServer } from '../../qemu/etcd-server.ts';
 import { runSlipway } from '../builders/run-slipway.ts';
 
 const skip = missingTools({ etcd: 'etcd-server' });

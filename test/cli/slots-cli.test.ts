@@ -7,7 +7,7 @@ import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeCoreosImage, run, tempDir } from '../builders/coreos-disk.ts';
 import { startDbusDaemon } from '../builders/dbus-daemon.ts';
-import { startEtcd } from '../builders/etcd-server.ts';
+import { startEtcd } from '../../qemu/etcd-server.ts';
 import { makeTestRoot } from '../builders/test-root.ts';
 import { startFakeSystemd } from '../fakes/fake-systemd.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';

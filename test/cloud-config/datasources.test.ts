@@ -11,12 +11,12 @@ import { FileDatasource } from '../../cloud-config/file-datasource.ts';
 import { MAX_USER_DATA_BYTES } from '../../cloud-config/validate.ts';
 import { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from '../../agent/update/http-update-source.ts';
 import { attachLoop, run, tempDir } from '../builders/coreos-disk.ts';
-import { startReleaseServer } from '../builders/release-server.ts';
+import { startReleaseServer } from '../../qemu/release-server.ts';
 import { LOSETUP, missingTools } from '../builders/require-tools.ts';
 import { TestClock } from '../fakes/test-clock.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
 import type { Datasource } from '../../cloud-config/datasource.ts';
-import type { ReleaseServer } from '../builders/release-server.ts';
+import type { ReleaseServer } from '../../qemu/release-server.ts';
 
 const USER_DATA = '#cloud-config\nhostname: from-drive\n';
 const skip = missingTools({ 'mkfs.vfat': 'dosfstools', mcopy: 'mtools', xorriso: 'xorriso', blkid: 'util-linux', ...LOSETUP });

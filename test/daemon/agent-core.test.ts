@@ -1,7 +1,7 @@
 // The agent's behaviour after boot and on operator requests, on a real GPT disk image (sgdisk) with
 // the update path, the lock and the health check as recorded stand-ins and time on a test clock.
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { join } from 'node:path';
 import { AgentCore } from '../../agent/daemon/agent-core.ts';
 import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
@@ -53,10 +53,13 @@ async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'U
       return Promise.resolve({ result: 'up-to-date', version: options.version, reason: 'running' });
     },
     plan: () => Promise.resolve({ action: 'none', version: options.version, reason: 'running', slot: 'USR-B' }),
-    rebootUnderLock: (version, now) => {
+    rebootUnderLock: async (version, now, beforeReboot) => {
       calls.push(`reboot ${version} now=${now}`);
-      return Promise.resolve({ kind: 'rebooting', locked: true });
+      // The real one runs it holding the lock, just before logind's Reboot.
+      await beforeReboot();
+      return { kind: 'rebooting', locked: true };
     },
+    tries: 3,
     releaseLock: () => {
       calls.push('release');
       return Promise.resolve('released');
@@ -113,9 +116,12 @@ describe.skipIf(skip !== null)(`${skip ?? ''} agent after boot`, () => {
     expect((await chooser.read()).slots.find((s) => s.name === 'USR-B')).toMatchObject({ priority: 0 });
   });
 
-  it('resumes a staged reboot after the agent restarts before rebooting', async () => {
-    const { calls } = await setUp({ a: GOOD, b: { priority: 2, tries: 3, successful: false }, booted: 'USR-A', version: '1.0.0', record: stagedRecord('USR-B', '1.0.1') });
+  it('resumes a staged reboot after the agent restarts before rebooting, arming the slot only then', async () => {
+    // Staged but not armed (the host lost power before its coordinated reboot): USR-B is unbootable.
+    const { calls, chooser } = await setUp({ a: GOOD, b: EMPTY, booted: 'USR-A', version: '1.0.0', record: stagedRecord('USR-B', '1.0.1') });
     expect(calls).toEqual(['release', 'reboot 1.0.1 now=false']);
+    await vi.waitFor(async () => expect((await chooser.read()).next).toBe('USR-B'));
+    expect((await chooser.read()).slots.find((s) => s.name === 'USR-B')).toMatchObject({ tries: 3, successful: false });
   });
 });
 

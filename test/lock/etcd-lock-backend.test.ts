@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { EtcdLockBackend, semaphoreKey } from '../../agent/lock/etcd-lock-backend.ts';
 import { parseSemaphore } from '../../agent/lock/semaphore.ts';
-import { startEtcd } from '../builders/etcd-server.ts';
+import { startEtcd } from '../../qemu/etcd-server.ts';
 import { missingTools } from '../builders/require-tools.ts';
-import type { EtcdServer } from '../builders/etcd-server.ts';
+import type { EtcdServer } from '../../qemu/etcd-server.ts';
 import type { HolderRecord } from '../../agent/lock/lock-backend.ts';
 
 const skip = missingTools({ etcd: 'etcd-server' });

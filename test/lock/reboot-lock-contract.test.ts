@@ -4,9 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdLockBackend } from '../../agent/lock/etcd-lock-backend.ts';
 import { MemoryRebootLock } from '../fakes/memory-reboot-lock.ts';
-import { startEtcd } from '../builders/etcd-server.ts';
+import { startEtcd } from '../../qemu/etcd-server.ts';
 import { missingTools } from '../builders/require-tools.ts';
-import type { EtcdServer } from '../builders/etcd-server.ts';
+import type { EtcdServer } from '../../qemu/etcd-server.ts';
 import type { LockBackend, RebootLock } from '../../agent/lock/lock-backend.ts';
 
 const skip = missingTools({ etcd: 'etcd-server' });

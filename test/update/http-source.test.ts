@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { createServer } from 'node:http';
 import { backoffDelay, DEFAULT_HTTP_SETTINGS, HttpUpdateSource, refuseUnsafeRedirect } from '../../agent/update/http-update-source.ts';
 import type { AddressInfo } from 'node:net';
-import { startReleaseServer } from '../builders/release-server.ts';
+import { startReleaseServer } from '../../qemu/release-server.ts';
 import { tempDir } from '../builders/coreos-disk.ts';
-import type { ReleaseServer } from '../builders/release-server.ts';
+import type { ReleaseServer } from '../../qemu/release-server.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
 import type { HttpSettings } from '../../agent/update/http-update-source.ts';
 

@@ -12,11 +12,11 @@ import { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from '../../agent/update/http
 import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
 import { openSlot } from '../../agent/slots/open-slot.ts';
 import { makeSmallSlotsImage, tempDir } from '../builders/coreos-disk.ts';
-import { startReleaseServer } from '../builders/release-server.ts';
+import { startReleaseServer } from '../../qemu/release-server.ts';
 import { missingTools, SGDISK } from '../builders/require-tools.ts';
 import type { PayloadDescription } from '../../images/release-manifest.ts';
 import type { BlockDevice } from '../../agent/slots/block-device.ts';
-import type { ReleaseServer } from '../builders/release-server.ts';
+import type { ReleaseServer } from '../../qemu/release-server.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
 
 const skip = missingTools(SGDISK);

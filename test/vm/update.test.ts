@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { publishRelease } from '../../images/publish-release.ts';
 import { makeConfigDrive, Vm } from '../../qemu/vm.ts';
-import { startEtcd } from '../builders/etcd-server.ts';
-import { startReleaseServer } from '../builders/release-server.ts';
+import { startEtcd } from '../../qemu/etcd-server.ts';
+import { startReleaseServer } from '../../qemu/release-server.ts';
 import { runSlipway } from '../builders/run-slipway.ts';
 import { buildVmImages, Timings, VM_TOOLS } from '../builders/vm-images.ts';
-import type { EtcdServer } from '../builders/etcd-server.ts';
-import type { ReleaseServer } from '../builders/release-server.ts';
+import type { EtcdServer } from '../../qemu/etcd-server.ts';
+import type { ReleaseServer } from '../../qemu/release-server.ts';
 
 const timings = new Timings();
 const guestUrl = (url: string): string => url.replace('127.0.0.1', '10.0.2.2');

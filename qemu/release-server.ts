@@ -1,4 +1,4 @@
-// A real HTTP server on loopback that serves a channel directory with Range support, and lets each
+// A real HTTP server on loopback (for tests and the demo) that serves a channel directory with Range support, and lets each
 // test replace or break any response: resets mid-body, ignored Range, slow drips, endless bodies,
 // redirects, error statuses.
 

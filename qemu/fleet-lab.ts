@@ -1,0 +1,221 @@
+// A fleet on this machine, for the VM suites and the demo: OS images (cached base tree), a real etcd
+// and a release server on loopback (10.0.2.2 from the guests), and VMs whose config-drive points
+// their agent at both. It publishes releases, reads each host's agent status over its guest agent
+// (busctl, cheap under TCG) and reads the reboot lock, now or every value it ever had, from etcd.
+
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { stringify } from 'yaml';
+import { publishRelease } from '../images/publish-release.ts';
+import { semaphoreKey } from '../agent/lock/etcd-lock-backend.ts';
+import { parseSemaphore } from '../agent/lock/semaphore.ts';
+import { startEtcd } from './etcd-server.ts';
+import { buildLabImages } from './lab-images.ts';
+import { startReleaseServer } from './release-server.ts';
+import { makeConfigDrive, Vm } from './vm.ts';
+import type { StatusReport } from '../agent/daemon/agent-status.ts';
+import type { Semaphore } from '../agent/lock/semaphore.ts';
+import type { EtcdServer } from './etcd-server.ts';
+import type { LabImages, ReleaseSpec } from './lab-images.ts';
+import type { ReleaseServer } from './release-server.ts';
+import type { Timings } from './timings.ts';
+
+/** The host's loopback as QEMU's user-mode network shows it to a guest. */
+export const guestUrl = (url: string): string => url.replace('127.0.0.1', '10.0.2.2');
+
+export interface LabUnit {
+  readonly name: string;
+  readonly content: string;
+  readonly command?: 'start';
+  readonly enable?: boolean;
+}
+
+export interface FleetLabOptions {
+  readonly dir: string;
+  readonly hosts: readonly string[];
+  /** The version every host's disk starts with. */
+  readonly first: string;
+  readonly releases: readonly ReleaseSpec[];
+  readonly channel?: string;
+  /** The semaphore's size (locksmith's max); 1 if not given. */
+  readonly maxHolders?: number;
+  /** An /etc/slipway/config.d fragment for every host (first_check, critical units, …). */
+  readonly agentSettings?: Readonly<Record<string, unknown>>;
+  readonly units?: readonly LabUnit[];
+  readonly memoryMiB?: number;
+  readonly timings: Timings;
+}
+
+/** One value the semaphore had, at its etcd revision. */
+export interface LockRevision {
+  readonly revision: number;
+  readonly semaphore: Semaphore;
+}
+
+/** The cloud-config one host boots with: hostname, update server and channel, etcd lock, extras. */
+export function labUserData(host: string, serverUrl: string, etcdUrl: string, options: Pick<FleetLabOptions, 'channel' | 'agentSettings' | 'units'>): string {
+  const config: Record<string, unknown> = {
+    hostname: host,
+    ...(options.agentSettings ? { write_files: [{ path: '/etc/slipway/config.d/60-lab.yaml', permissions: '0644', content: stringify(options.agentSettings) }] } : {}),
+    coreos: {
+      update: { server: guestUrl(serverUrl), group: options.channel ?? 'stable', reboot_strategy: 'etcd-lock' },
+      locksmith: { endpoint: guestUrl(etcdUrl) },
+      ...(options.units ? { units: options.units } : {}),
+    },
+  };
+  return `#cloud-config\n${stringify(config)}`;
+}
+
+export class FleetLab {
+  readonly images: LabImages;
+  readonly etcd: EtcdServer;
+  readonly server: ReleaseServer;
+  readonly vms: ReadonlyMap<string, Vm>;
+  private readonly options: FleetLabOptions;
+  private readonly client: Etcd3;
+
+  private constructor(options: FleetLabOptions, images: LabImages, etcd: EtcdServer, server: ReleaseServer, vms: Map<string, Vm>) {
+    this.options = options;
+    this.images = images;
+    this.etcd = etcd;
+    this.server = server;
+    this.vms = vms;
+    this.client = new Etcd3({ hosts: etcd.url });
+  }
+
+  /** Builds the images, starts etcd and the release server, and creates (not starts) the VMs. */
+  static async open(options: FleetLabOptions): Promise<FleetLab> {
+    const { dir, timings } = options;
+    await mkdir(join(dir, 'www'), { recursive: true });
+    const images = await buildLabImages(dir, options.first, options.releases, timings);
+    const etcd = await startEtcd();
+    const server = await startReleaseServer(join(dir, 'www')).catch(async (error: unknown) => {
+      await etcd.stop();
+      throw error;
+    });
+    const vms = new Map<string, Vm>();
+    const lab = new FleetLab(options, images, etcd, server, vms);
+    try {
+      if (options.maxHolders !== undefined && options.maxHolders !== 1) await lab.setMax(options.maxHolders);
+      for (const host of options.hosts) {
+        const drive = join(dir, `${host}.configdrive.img`);
+        await makeConfigDrive(drive, labUserData(host, server.url, etcd.url, options));
+        vms.set(host, await Vm.create({ name: host, baseDisk: images.disk, workDir: join(dir, 'vm'), configDrive: drive, ...(options.memoryMiB ? { memoryMiB: options.memoryMiB } : {}) }));
+      }
+    } catch (error) {
+      await lab.close();
+      throw error;
+    }
+    return lab;
+  }
+
+  vm(host: string): Vm {
+    const vm = this.vms.get(host);
+    if (vm === undefined) throw new Error(`no host ${host} in this lab`);
+    return vm;
+  }
+
+  /** Powers the hosts on and waits until each has booted with an answering guest agent. */
+  async boot(hosts: readonly string[] = this.options.hosts): Promise<void> {
+    await Promise.all(
+      hosts.map(async (host) => {
+        const vm = this.vm(host);
+        await vm.start();
+        await vm.waitForBoot(600_000);
+      }),
+    );
+  }
+
+  /** Signs and publishes the slot image built under `label` as `version`: the channel's latest from now on. */
+  async publish(label: string, version = label): Promise<void> {
+    const image = this.images.slots[label];
+    if (image === undefined) throw new Error(`no slot image ${label} was built`);
+    await publishRelease({ image, version, channel: this.options.channel ?? 'stable', arch: 'x86_64', board: 'qemu', privateKeyArmored: this.images.key.privateArmored, outDir: join(this.options.dir, 'www'), now: new Date(), expiresInSeconds: 86_400 });
+  }
+
+  /** The agent's status (GetStatus over the system bus with busctl); null while it cannot be asked. */
+  async status(host: string): Promise<StatusReport | null> {
+    const vm = this.vm(host);
+    if (!(await vm.ready())) return null;
+    try {
+      const run = await vm.exec('/usr/bin/busctl', ['--system', '--json=short', 'call', 'org.slipway.Agent1', '/org/slipway/Agent1', 'org.slipway.Agent1', 'GetStatus'], 20_000);
+      if (run.code !== 0) return null;
+      const reply = JSON.parse(run.stdout) as { data: [string] };
+      return JSON.parse(reply.data[0]) as StatusReport;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Waits until `test` holds for the host's status; returns that status. */
+  async waitForStatus(host: string, test: (status: StatusReport) => boolean, timeoutMs: number): Promise<StatusReport> {
+    const deadline = Date.now() + timeoutMs;
+    let last: StatusReport | null = null;
+    while (Date.now() < deadline) {
+      last = (await this.status(host)) ?? last;
+      if (last !== null && test(last)) return last;
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    throw new Error(`${host}: status did not reach the expected state within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+  }
+
+  private key(): string {
+    return semaphoreKey('');
+  }
+
+  async setMax(max: number): Promise<void> {
+    const current = await this.semaphore();
+    const next = { semaphore: current.semaphore + (max - current.max), max, holders: current.holders };
+    await this.client.put(this.key()).value(JSON.stringify(next));
+  }
+
+  /** The semaphore now (locksmith's default when the key does not exist yet). */
+  async semaphore(): Promise<Semaphore> {
+    const text = await this.client.get(this.key()).string();
+    return text === null ? { semaphore: 1, max: 1, holders: [] } : parseSemaphore(text, this.key());
+  }
+
+  /** Every value the semaphore key ever had, oldest first, read from etcd's revision history. */
+  async lockHistory(): Promise<LockRevision[]> {
+    const response = await this.client.get(this.key()).exec();
+    const kv = response.kvs[0];
+    if (kv === undefined) return [];
+    const history: LockRevision[] = [];
+    // Each revision of the whole store where the key changed: walk the key's versions backwards
+    // through mod_revision - 1 until its create_revision.
+    let revision = Number(kv.mod_revision);
+    const created = Number(kv.create_revision);
+    for (;;) {
+      const at = (await this.client.get(this.key()).revision(String(revision)).exec()).kvs[0];
+      if (at === undefined) break;
+      history.unshift({ revision: Number(at.mod_revision), semaphore: parseSemaphore(at.value.toString('utf8'), this.key()) });
+      if (Number(at.mod_revision) <= created) break;
+      revision = Number(at.mod_revision) - 1;
+    }
+    return history;
+  }
+
+  /** Holder ids (machine ids) to host names, from the records the agents leave beside the semaphore. */
+  async holderNames(): Promise<Map<string, string>> {
+    const names = new Map<string, string>();
+    const records = await this.client.getAll().prefix('coreos.com/updateengine/rebootlock/holders/').strings();
+    for (const [key, value] of Object.entries(records)) {
+      if (!key.endsWith('/record')) continue;
+      try {
+        const record = JSON.parse(value) as { id?: string; host?: string };
+        if (record.id && record.host) names.set(record.id, record.host);
+      } catch {
+        // Not ours to judge here; `slipway lock status` reports corrupt records.
+      }
+    }
+    return names;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.vms.values()].map((vm) => vm.stop()));
+    this.client.close();
+    await this.etcd.stop();
+    await this.server.close();
+  }
+}
