@@ -1,6 +1,6 @@
-// A real HTTP server on loopback (for tests and the demo) that serves a channel directory with Range support, and lets each
-// test replace or break any response: resets mid-body, ignored Range, slow drips, endless bodies,
-// redirects, error statuses.
+// A real HTTP server on loopback, for the tests and the demo, that serves a channel directory with
+// Range support and lets each test replace or break any response: resets mid-body, stalls, ignored
+// Range, slow drips, endless bodies, redirects, error statuses.
 
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -14,6 +14,8 @@ export interface ServeOptions {
   readonly ignoreRange?: boolean;
   /** Destroy the connection after this many body bytes. */
   readonly resetAfter?: number;
+  /** Send no more after this many body bytes, keeping the connection open (a VM is cut meanwhile). */
+  readonly stallAfter?: number;
   /** Send at most `bytes` every `everyMs`, to make a download slow enough to interrupt. */
   readonly throttle?: { readonly bytes: number; readonly everyMs: number };
 }
@@ -62,6 +64,11 @@ export async function startReleaseServer(root: string): Promise<ReleaseServer> {
         stream.destroy();
         // Cut the connection only once the bytes before the cut have left, as a real reset would.
         response.write(piece.subarray(0, options.resetAfter - sent), () => response.socket?.destroy());
+        return;
+      }
+      if (options.stallAfter !== undefined && sent + piece.length > options.stallAfter) {
+        stream.destroy();
+        response.write(piece.subarray(0, options.stallAfter - sent));
         return;
       }
       sent += piece.length;

@@ -115,6 +115,10 @@ async function applyConnection(reader: ByteReader, options: ApplyOptions, cursor
           cursor.chunk++;
           cursor.intoChunk = 0;
           cursor.checkpoint = cursor.hash.copy();
+          // The frame must be on the disk before the record says it is: after a power cut the resume
+          // re-hashes the recorded frames from the slot, and bytes lost from a cache would fail the
+          // whole image's hash at the end (a wasted download counted as a failure).
+          await slot.sync();
           await options.onProgress(cursor.chunk, Math.min(cursor.chunk * payload.chunkSize, payload.imageSize));
         }
       }

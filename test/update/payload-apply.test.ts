@@ -12,6 +12,7 @@ import { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from '../../agent/update/http
 import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
 import { openSlot } from '../../agent/slots/open-slot.ts';
 import { makeSmallSlotsImage, tempDir } from '../builders/coreos-disk.ts';
+import { MemoryBlockDevice } from '../fakes/memory-block-device.ts';
 import { startReleaseServer } from '../../qemu/release-server.ts';
 import { missingTools, SGDISK } from '../builders/require-tools.ts';
 import type { PayloadDescription } from '../../images/release-manifest.ts';
@@ -93,6 +94,23 @@ describe.skipIf(skip !== null)(`${skip ?? ''} applying a payload`, () => {
     expect(written).toBe(payload.imageSha256);
     expect(await withSlot((slot) => hashSlot(slot, image.length))).toBe(written);
     expect(progress).toEqual(Array.from({ length: payload.chunks.length }, (_, i) => i + 1));
+  });
+
+  it('syncs each frame to the slot before reporting it done, so a power cut cannot lose recorded frames', async () => {
+    const slot = new MemoryBlockDevice(new Uint8Array(image.length + CHUNK));
+    const lastEventAtProgress: string[] = [];
+    await applyPayload({
+      payload,
+      source: source().payloadSource(`${server.url}/payload.zst`),
+      slot,
+      chunksDone: 0,
+      maxResumes: 0,
+      onProgress: () => {
+        lastEventAtProgress.push(slot.events.at(-1)?.kind ?? 'none');
+        return Promise.resolve();
+      },
+    });
+    expect(lastEventAtProgress).toEqual(payload.chunks.map(() => 'sync'));
   });
 
   it('never touches bytes outside the slot', async () => {
