@@ -117,7 +117,10 @@ export class AgentCore {
     const staged = this.record.target;
     if (this.record.status === 'updated-need-reboot' && staged !== null && staged.slot !== deps.booted.slot) {
       const flags = this.boot.slots.find((s) => s.name === staged.slot);
-      if (flags && flags.priority > 0 && flags.tries === 0 && !flags.successful) {
+      // Armed (or, in a record from before arming was recorded, still ranked) with no tries left and
+      // never marked good: GRUB spent them all. A grubenv slot that used up its tries ranks 0, like an
+      // unarmed one; only the record tells the two apart.
+      if (flags && (staged.armed === true || flags.priority > 0) && flags.tries === 0 && !flags.successful) {
         // GRUB used up the staged slot's tries and fell back here: that release never came up.
         deps.log({ version: staged.version, slot: staged.slot }, `${staged.version} did not boot (its boot tries were used up); skipping it`);
         await this.step({ type: 'boot-failed', reason: 'did not boot: its boot tries were used up', at: deps.clock.now().toISOString() });
@@ -172,7 +175,10 @@ export class AgentCore {
     const target = this.record?.target;
     if (target === null || target === undefined) return;
     this.startReboot(target.version, now, async () => {
+      // Boot flags first, then the record: a cut between the two leaves an armed slot the record calls
+      // unarmed, which is armed again; the other order could read as a failed boot.
       this.boot = await this.deps.chooser.stage(target.slot as SlotName, this.deps.tries);
+      await this.step({ type: 'armed' });
       this.deps.log({ version: target.version, slot: target.slot }, `armed ${target.slot} (${target.version}) for the next boot`);
       this.changed();
     });

@@ -110,8 +110,11 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
     } finally {
       await device.close();
     }
-    if (deps.arm !== 'at-reboot') await deps.chooser.stage(slot, deps.tries);
     await step({ type: 'staged', at: now() });
+    if (deps.arm !== 'at-reboot') {
+      await deps.chooser.stage(slot, deps.tries);
+      await step({ type: 'armed' });
+    }
     return { result: 'staged', version: manifest.version, slot, resumedFromChunk: resumeFrom };
   } catch (error) {
     deps.onRecord?.(await recordFailure(error, record, deps.stateDir, now()));

@@ -19,6 +19,11 @@ export interface UpdateTarget {
   readonly slot: string;
   /** SHA-256 of the signed manifest bytes: a resume continues only the very same release. */
   readonly manifestSha256: string;
+  /**
+   * Set once the slot was made the next boot with its tries. Started on the other slot after that,
+   * the agent knows the boot into it failed (or never happened); before it, the reboot is still owed.
+   */
+  readonly armed?: boolean;
 }
 
 export interface UpdateProgress {
@@ -67,6 +72,8 @@ export type UpdateEvent =
   | { readonly type: 'download-finished' }
   | { readonly type: 'verified' }
   | { readonly type: 'staged'; readonly at: string }
+  /** The staged slot is now the next boot (at once with strategy off, else by the coordinated reboot). */
+  | { readonly type: 'armed' }
   | { readonly type: 'failed'; readonly code: string; readonly message: string; readonly at: string }
   | { readonly type: 'error-reported' }
   /** The agent started on a booted slot: remembers its version, and a staged update that is now running is done. */
@@ -88,6 +95,7 @@ const ALLOWED_FROM: Record<UpdateEvent['type'], readonly UpdateStatus[]> = {
   'download-finished': ['downloading'],
   verified: ['verifying'],
   staged: ['finalizing'],
+  armed: ['updated-need-reboot'],
   failed: ['checking', 'update-available', 'downloading', 'verifying', 'finalizing'],
   'error-reported': ['reporting-error'],
   booted: ANY,
@@ -126,6 +134,8 @@ export function advance(record: UpdateRecord, event: UpdateEvent): UpdateRecord 
       const slotVersions = record.target ? { ...record.slotVersions, [record.target.slot]: record.target.version } : record.slotVersions;
       return { ...record, status: 'updated-need-reboot', highestAccepted: version, slotVersions, lastCheck: { at: event.at, result: `staged ${version}` }, lastError: null };
     }
+    case 'armed':
+      return record.target === null ? record : { ...record, target: { ...record.target, armed: true } };
     case 'failed': {
       const version = record.target?.version;
       const failures = version === undefined ? record.failures : { ...record.failures, [version]: (record.failures[version] ?? 0) + 1 };

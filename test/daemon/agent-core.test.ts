@@ -116,6 +116,13 @@ describe.skipIf(skip !== null)(`${skip ?? ''} agent after boot`, () => {
     expect((await chooser.read()).slots.find((s) => s.name === 'USR-B')).toMatchObject({ priority: 0 });
   });
 
+  it('tells an armed slot that used up its tries (ranked 0, as grubenv shows it) from one never armed', async () => {
+    const armed = advance(stagedRecord('USR-B', '1.0.1'), { type: 'armed' });
+    const { calls, stateDir } = await setUp({ a: GOOD, b: EMPTY, booted: 'USR-A', version: '1.0.0', record: armed });
+    expect(calls).toEqual(['release']);
+    expect((await loadRecord(stateDir)).record).toMatchObject({ status: 'idle', skipped: [{ version: '1.0.1', reason: 'did not boot: its boot tries were used up' }] });
+  });
+
   it('resumes a staged reboot after the agent restarts before rebooting, arming the slot only then', async () => {
     // Staged but not armed (the host lost power before its coordinated reboot): USR-B is unbootable.
     const { calls, chooser } = await setUp({ a: GOOD, b: EMPTY, booted: 'USR-A', version: '1.0.0', record: stagedRecord('USR-B', '1.0.1') });

@@ -8,7 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeConfigDrive, Vm } from '../../qemu/vm.ts';
-import { buildVmImages, Timings, VM_TOOLS } from '../builders/vm-images.ts';
+import { buildLabImages } from '../../qemu/lab-images.ts';
+import { Timings } from '../../qemu/timings.ts';
+import { VM_TOOLS } from '../builders/vm-images.ts';
 
 const skip = VM_TOOLS;
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops@laptop';
@@ -45,7 +47,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} the OS image in a VM`, { timeout: 
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'slipway-vm-'));
-    const built = await buildVmImages(dir, '1.0.0', [], timings);
+    const built = await buildLabImages(dir, '1.0.0', [], timings);
     await makeConfigDrive(join(dir, 'configdrive.img'), USER_DATA);
     const created = await Vm.create({ name: 'smoke', baseDisk: built.disk, workDir: join(dir, 'vm'), configDrive: join(dir, 'configdrive.img') });
     vm = created;

@@ -1,93 +1,153 @@
-// Scenario 1 of the VM suite: a host on 1.0.0 finds 1.0.1 in its channel (a loopback server on
-// the host, 10.0.2.2 from the guest), downloads it into USR-B, takes the etcd lock (real etcd on the
-// host), reboots, comes up on 1.0.1 through GRUB's tries, passes the health gate, marks the slot
-// good and releases the lock.
+// Scenarios 1, 2 and the pin of the VM suite, on one host whose releases come from a loopback server
+// on the host (10.0.2.2 from the guest) under a real etcd lock:
+//  1. 1.0.0 -> 1.0.1: download into the other slot, lock, reboot, GRUB's try, health gate, mark good,
+//     release;
+//  - `slipway pin 1.0.1` holds the host when 1.0.2 appears;
+//  2. 1.0.2 boots but its workload fails (a critical unit): the host goes back to 1.0.1 by itself,
+//     releases the lock and never installs 1.0.2 again; 1.0.3 then installs normally; 1.0.4's
+//     initramfs is broken, its kernel panics before user space, and GRUB's tries alone undo it.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { publishRelease } from '../../images/publish-release.ts';
-import { makeConfigDrive, Vm } from '../../qemu/vm.ts';
-import { startEtcd } from '../../qemu/etcd-server.ts';
-import { startReleaseServer } from '../../qemu/release-server.ts';
-import { runSlipway } from '../builders/run-slipway.ts';
-import { buildVmImages, Timings, VM_TOOLS } from '../builders/vm-images.ts';
-import type { EtcdServer } from '../../qemu/etcd-server.ts';
-import type { ReleaseServer } from '../../qemu/release-server.ts';
+import { FleetLab } from '../../qemu/fleet-lab.ts';
+import { Timings } from '../../qemu/timings.ts';
+import { BOOT_MS, lockFree, mark, mostHoldersEver, rebootInto, settled, slipwayIn } from '../builders/vm-steps.ts';
+import { VM_TOOLS } from '../builders/vm-images.ts';
 
+const HOST = 'host-1';
 const timings = new Timings();
-const guestUrl = (url: string): string => url.replace('127.0.0.1', '10.0.2.2');
 
-describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} an update in a VM under the etcd lock`, { timeout: 900_000 }, () => {
+// The host's workload; 1.0.2 ships a drop-in that breaks it, as a bad release would.
+const APP_UNIT = '[Unit]\nDescription=the host workload\n[Service]\nExecStart=/usr/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n';
+const BROKEN_APP = { '/usr/lib/systemd/system/app.service.d/10-broken.conf': '[Service]\nExecStartPre=/bin/false\n' };
+// Not an initramfs: the kernel cannot mount the root (squashfs and virtio are modules) and panics.
+const BROKEN_INITRD = { '/boot/initrd.img': 'not an initramfs\n' };
+
+describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and a kernel that never reaches user space, in a VM`, { timeout: 1_800_000 }, () => {
   let dir: string;
-  let vm: Vm | null = null;
-  let etcd: EtcdServer | null = null;
-  let server: ReleaseServer | null = null;
+  let lab: FleetLab | null = null;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'slipway-vm-update-'));
-    const images = await buildVmImages(dir, '1.0.0', ['1.0.1'], timings);
-    const slot = images.slots['1.0.1'];
-    if (slot === undefined) throw new Error('no 1.0.1 slot');
-    await timings.time('publish 1.0.1', () =>
-      publishRelease({ image: slot, version: '1.0.1', channel: 'stable', arch: 'x86_64', board: 'qemu', privateKeyArmored: images.key.privateArmored, outDir: join(dir, 'www'), now: new Date(), expiresInSeconds: 86_400 }),
-    );
-    server = await startReleaseServer(join(dir, 'www'));
-    etcd = await startEtcd();
-    await makeConfigDrive(
-      join(dir, 'configdrive.img'),
-      `#cloud-config\nhostname: host-1\ncoreos:\n  update:\n    server: ${guestUrl(server.url)}\n    group: stable\n    reboot_strategy: etcd-lock\n  locksmith:\n    endpoint: ${guestUrl(etcd.url)}\n`,
-    );
-    const created = await Vm.create({ name: 'update', baseDisk: images.disk, workDir: join(dir, 'vm'), configDrive: join(dir, 'configdrive.img') });
-    vm = created;
-    await created.start();
-    await timings.time('first boot', () => created.waitForBoot());
-  }, 900_000);
+    lab = await FleetLab.open({
+      dir,
+      hosts: [HOST],
+      first: '1.0.0',
+      releases: [{ version: '1.0.1' }, { version: '1.0.2', extraFiles: BROKEN_APP }, { version: '1.0.3' }, { version: '1.0.4', extraFiles: BROKEN_INITRD }],
+      agentSettings: { update: { checks: false }, health: { critical_units: ['app.service'], timeout: '3m' } },
+      units: [{ name: 'app.service', command: 'start', enable: true, content: APP_UNIT }],
+      timings,
+    });
+    const opened = lab;
+    await opened.publish('1.0.1');
+    await timings.time('first boot', () => opened.boot());
+  }, BOOT_MS * 2);
 
   afterAll(async () => {
-    await vm?.stop();
-    await etcd?.stop();
-    await server?.close();
+    await lab?.close();
     await rm(dir, { recursive: true, force: true });
     timings.print('VM update timings');
   });
 
-  const running = (): Vm => {
-    if (vm === null) throw new Error('the VM did not start');
-    return vm;
+  const the = (): FleetLab => {
+    if (lab === null) throw new Error('the lab did not start');
+    return lab;
   };
-  const status = async (): Promise<{ booted: { slot: string; version: string }; health: string; slots: { name: string; version: string | null; successful: boolean }[] }> =>
-    JSON.parse((await running().exec('/usr/bin/slipway', ['status', '--json'])).stdout) as never;
-  const holders = async (): Promise<string[]> => {
-    if (etcd === null) throw new Error('no etcd');
-    return (JSON.parse((await runSlipway(['lock', 'status', '--etcd', etcd.url, '--json'])).stdout) as { semaphore: { holders: string[] } }).semaphore.holders;
+  const slotsOf = (status: { slots: readonly { name: string; version: string | null; successful: boolean }[] }): [string, string | null, boolean][] =>
+    status.slots.map((s) => [s.name, s.version, s.successful]);
+
+  /** `slipway update --now`: staged into `slot`, then the reboot into it; returns the console offset before. */
+  const updateNow = async (version: string, slot: 'USR-A' | 'USR-B'): Promise<number> => {
+    const lab = the();
+    const before = mark(lab, HOST);
+    const staged = await timings.time(`download and stage ${version}`, () => slipwayIn(lab, HOST, ['update', '--now']));
+    expect(staged).toMatchObject({ result: 'staged', version, slot });
+    return before;
   };
 
-  it('goes from 1.0.0 to 1.0.1: download, lock, reboot, health gate, mark good, release', async () => {
-    const vm = running();
-    const update = await timings.time('download and stage 1.0.1', () => vm.exec('/usr/bin/slipway', ['update', '--now', '--json'], 600_000));
-    expect(update.code).toBe(0);
-    expect(JSON.parse(update.stdout)).toMatchObject({ result: 'staged', version: '1.0.1', slot: 'USR-B' });
-    const before = vm.console().length;
-    await timings.time('lock and reboot', () => vm.waitForSerial(/reboot: Restarting system/, 300_000, before));
-    expect((await holders()).length).toBe(1);
-    await timings.time('boot 1.0.1', async () => {
-      await vm.waitForSerial(/root=PARTLABEL=USR-B/, 300_000, before);
-      await vm.waitForBoot(300_000, before);
-    });
-    const after = await timings.time('health gate', async () => {
-      for (;;) {
-        const current = await status();
-        if (current.health !== 'pending') return current;
-      }
-    });
+  it('scenario 1: goes from 1.0.0 to 1.0.1 under the lock, and releases it only after the health gate', async () => {
+    const lab = the();
+    expect(await lab.status(HOST)).toMatchObject({ booted: { slot: 'USR-A', version: '1.0.0' }, health: 'confirmed' });
+    const before = await updateNow('1.0.1', 'USR-B');
+    await timings.time('lock, reboot and boot 1.0.1', () => rebootInto(lab, HOST, 'USR-B', before));
+    // The lock taken before the reboot is still held while the new boot is on trial.
+    const onTrial = await lab.status(HOST);
+    if (onTrial?.health === 'pending') expect((await lab.semaphore()).holders).toHaveLength(1);
+    const after = await timings.time('health gate 1.0.1', () => settled(lab, HOST));
     expect(after).toMatchObject({ booted: { slot: 'USR-B', version: '1.0.1' }, health: 'confirmed' });
-    expect(after.slots.map((s) => [s.name, s.version, s.successful])).toEqual([
+    expect(slotsOf(after)).toEqual([
       ['USR-A', '1.0.0', true],
       ['USR-B', '1.0.1', true],
     ]);
-    for (;;) if ((await holders()).length === 0) break;
-    expect(await holders()).toEqual([]);
+    await lockFree(lab);
+    expect(await lab.holderNames()).toEqual(new Map());
+  });
+
+  it('scenario 4: `slipway pin 1.0.1` holds the host when 1.0.2 appears; unpin lets it go on', async () => {
+    const lab = the();
+    expect(await slipwayIn(lab, HOST, ['pin', '1.0.1'])).toMatchObject({ pinned: '1.0.1' });
+    await lab.publish('1.0.2');
+    expect(await slipwayIn(lab, HOST, ['check'])).toMatchObject({ result: 'up-to-date', reason: 'pinned to 1.0.1' });
+    expect(await slipwayIn(lab, HOST, ['unpin'])).toMatchObject({ pinned: null });
+  });
+
+  it('scenario 2: 1.0.2 fails its health gate, the host rolls back to 1.0.1 by itself, releases the lock and skips 1.0.2', async () => {
+    const lab = the();
+    const before = await updateNow('1.0.2', 'USR-A');
+    const vm = lab.vm(HOST);
+    await timings.time('lock, reboot, 1.0.2 fails its gate, reboot back to 1.0.1', async () => {
+      const restart = await vm.waitForSerial(/reboot: Restarting system/, BOOT_MS, before);
+      const rebooted = before + (restart.index ?? 0) + restart[0].length;
+      const kernel = await vm.waitForSerial(/root=PARTLABEL=USR-A/, BOOT_MS, rebooted);
+      // The gate fails on app.service, and the agent reboots into USR-B still holding the lock.
+      await rebootInto(lab, HOST, 'USR-B', rebooted + (kernel.index ?? 0));
+    });
+    const back = await settled(lab, HOST);
+    expect(back).toMatchObject({ booted: { slot: 'USR-B', version: '1.0.1' }, health: 'confirmed', state: 'idle' });
+    expect(back.skipped).toEqual([{ version: '1.0.2', reason: 'failed its health gate: critical unit failed: app.service' }]);
+    expect(back.slots.find((s) => s.name === 'USR-A')).toMatchObject({ successful: false, priority: 0 });
+    await lockFree(lab);
+    // Never again: the channel still offers 1.0.2.
+    expect(await slipwayIn(lab, HOST, ['check'])).toMatchObject({ result: 'up-to-date', reason: 'skipping 1.0.2: failed its health gate: critical unit failed: app.service' });
+  });
+
+  it('scenario 2: then 1.0.3 installs normally', async () => {
+    const lab = the();
+    await lab.publish('1.0.3');
+    const before = await updateNow('1.0.3', 'USR-A');
+    await timings.time('lock, reboot and boot 1.0.3', () => rebootInto(lab, HOST, 'USR-A', before));
+    const after = await timings.time('health gate 1.0.3', () => settled(lab, HOST));
+    expect(after).toMatchObject({ booted: { slot: 'USR-A', version: '1.0.3' } });
+    expect(slotsOf(after)).toEqual([
+      ['USR-A', '1.0.3', true],
+      ['USR-B', '1.0.1', true],
+    ]);
+    await lockFree(lab);
+  });
+
+  it('scenario 2: 1.0.4 panics before user space; GRUB spends its tries and boots 1.0.3, which skips 1.0.4 and releases the lock', async () => {
+    const lab = the();
+    await lab.publish('1.0.4');
+    const before = await updateNow('1.0.4', 'USR-B');
+    const vm = lab.vm(HOST);
+    await timings.time('three panicking boots of 1.0.4, then 1.0.3', async () => {
+      let from = before;
+      for (let tries = 0; tries < 3; tries++) {
+        const panic = await vm.waitForSerial(/Kernel panic - not syncing/, BOOT_MS, from);
+        from += (panic.index ?? 0) + panic[0].length;
+      }
+      await vm.waitForSerial(/root=PARTLABEL=USR-A/, BOOT_MS, from);
+      await vm.waitForBoot(BOOT_MS, from);
+    });
+    const back = await settled(lab, HOST);
+    expect(back).toMatchObject({ booted: { slot: 'USR-A', version: '1.0.3' }, state: 'idle' });
+    expect(back.skipped).toContainEqual({ version: '1.0.4', reason: 'did not boot: its boot tries were used up' });
+    expect(back.slots.find((s) => s.name === 'USR-B')).toMatchObject({ successful: false, priority: 0 });
+    const tried = vm.console().slice(before).match(/Kernel command line:[^\n]*root=PARTLABEL=USR-B/g) ?? [];
+    expect(tried).toHaveLength(3);
+    await lockFree(lab);
+    expect(await mostHoldersEver(lab)).toBe(1);
   });
 });

@@ -1,0 +1,46 @@
+// Steps the VM scenarios share: run slipway in a guest, wait for the reboot the agent asks logind
+// for and the boot after it, and read the lock from etcd until it is free.
+
+import { expect } from 'vitest';
+import type { FleetLab } from '../../qemu/fleet-lab.ts';
+import type { StatusReport } from '../../agent/daemon/agent-status.ts';
+
+export const BOOT_MS = 600_000;
+
+/** `slipway ARGS --json` in the guest; its exit code is checked. */
+export async function slipwayIn(lab: FleetLab, host: string, args: readonly string[], expectedCode = 0): Promise<Record<string, unknown>> {
+  const run = await lab.vm(host).exec('/usr/bin/slipway', [...args, '--json'], BOOT_MS);
+  expect(run.code, `slipway ${args.join(' ')} on ${host}: ${run.stderr}`).toBe(expectedCode);
+  return JSON.parse(run.stdout) as Record<string, unknown>;
+}
+
+/** The console offset now: markers after it belong to what happens next. */
+export const mark = (lab: FleetLab, host: string): number => lab.vm(host).console().length;
+
+/** Waits for the guest's reboot after `from`, then for the boot of `slot` and an answering guest agent. */
+export async function rebootInto(lab: FleetLab, host: string, slot: 'USR-A' | 'USR-B', from: number): Promise<void> {
+  const vm = lab.vm(host);
+  const restart = await vm.waitForSerial(/reboot: Restarting system/, BOOT_MS, from);
+  const after = from + (restart.index ?? 0) + restart[0].length;
+  await vm.waitForSerial(new RegExp(`root=PARTLABEL=${slot}`), BOOT_MS, after);
+  await vm.waitForBoot(BOOT_MS, after);
+}
+
+/** The status once the health gate has decided (it is neither pending nor failed any more). */
+export function settled(lab: FleetLab, host: string): Promise<StatusReport> {
+  return lab.waitForStatus(host, (s) => s.health === 'confirmed' && s.activity === 'idle', BOOT_MS);
+}
+
+/** Waits until no host holds the reboot lock. */
+export async function lockFree(lab: FleetLab): Promise<void> {
+  const deadline = Date.now() + BOOT_MS;
+  while ((await lab.semaphore()).holders.length > 0) {
+    if (Date.now() > deadline) throw new Error(`the reboot lock is still held by ${(await lab.semaphore()).holders.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+}
+
+/** The most holders the semaphore ever had at once, over its whole etcd history. */
+export async function mostHoldersEver(lab: FleetLab): Promise<number> {
+  return Math.max(0, ...(await lab.lockHistory()).map((r) => r.semaphore.holders.length));
+}

@@ -1,0 +1,133 @@
+// Scenario 3 of the VM suite: QEMU is killed (SIGKILL: the guest's unflushed writes are lost) while
+// the payload is downloading, while frames are being written at full speed, and after the release
+// was staged while the host waited for the reboot lock. Each time the host boots its good slot
+// (1.0.0 in USR-A), and afterwards finishes the update by itself under the lock.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EtcdLockBackend } from '../../agent/lock/etcd-lock-backend.ts';
+import { FleetLab } from '../../qemu/fleet-lab.ts';
+import { Timings } from '../../qemu/timings.ts';
+import { BOOT_MS, lockFree, mark, rebootInto, settled } from '../builders/vm-steps.ts';
+import { VM_TOOLS } from '../builders/vm-images.ts';
+import type { StatusReport } from '../../agent/daemon/agent-status.ts';
+
+const HOST = 'host-1';
+const PAYLOAD = /\/releases\/1\.0\.1\/payload\.img\.zst$/;
+const timings = new Timings();
+
+describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an update, in a VM`, { timeout: 1_800_000 }, () => {
+  let dir: string;
+  let lab: FleetLab | null = null;
+  // An operator's hold on the only place in the lock, from the first cut to the last: the staged
+  // release must wait for it, and the finished download cannot race ahead into a reboot.
+  let operator: EtcdLockBackend | null = null;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'slipway-vm-power-'));
+    lab = await FleetLab.open({
+      dir,
+      hosts: [HOST],
+      first: '1.0.0',
+      releases: [{ version: '1.0.1' }],
+      // The agent checks by itself soon after each boot: nobody asks it to finish the update.
+      agentSettings: { update: { first_check: '10s', interval: '1m' } },
+      timings,
+    });
+    const opened = lab;
+    await opened.publish('1.0.0');
+    await timings.time('first boot', () => opened.boot());
+  }, BOOT_MS * 2);
+
+  afterAll(async () => {
+    operator?.close();
+    await lab?.close();
+    await rm(dir, { recursive: true, force: true });
+    timings.print('VM power cut timings');
+  });
+
+  const the = (): FleetLab => {
+    if (lab === null) throw new Error('the lab did not start');
+    return lab;
+  };
+
+  /** Kills QEMU, powers the VM on again, and checks that it came back on its good slot. */
+  const cutAndBoot = async (what: string): Promise<StatusReport> => {
+    const lab = the();
+    const vm = lab.vm(HOST);
+    await vm.powerCut();
+    await vm.start();
+    await timings.time(`boot after the cut ${what}`, () => vm.waitForBoot(BOOT_MS));
+    expect(vm.console()).toMatch(/Kernel command line:[^\n]*root=PARTLABEL=USR-A/);
+    const status = await settled(lab, HOST);
+    expect(status).toMatchObject({ booted: { slot: 'USR-A', version: '1.0.0' }, health: 'confirmed' });
+    expect(status.slots.find((s) => s.name === 'USR-A')).toMatchObject({ next: true, successful: true });
+    return status;
+  };
+
+  const progress = (status: StatusReport | null): number => status?.progress?.chunksDone ?? 0;
+
+  it('cut mid-download (the server stalled mid-payload): boots 1.0.0, then resumes with a Range request', async () => {
+    const lab = the();
+    // The first payload request stalls after 40 MiB; later ones are served whole.
+    let stalled = false;
+    lab.server.handle((request, _response, serve) => {
+      if (!stalled && PAYLOAD.test(new URL(request.url ?? '/', 'http://x').pathname)) {
+        stalled = true;
+        return serve({ stallAfter: 40 * 1024 * 1024 });
+      }
+      return serve();
+    });
+    operator = new EtcdLockBackend({ endpoints: [lab.etcd.url], group: '', holdTtlSeconds: 3_600, callTimeoutMs: 10_000, now: () => Date.now() });
+    expect((await operator.acquire({ id: 'operator', host: 'ops', since: new Date().toISOString(), targetVersion: 'maintenance' })).kind).toBe('acquired');
+    await lab.publish('1.0.1');
+    const downloading = await timings.time('periodic check finds 1.0.1, 40 MiB arrive', () =>
+      lab.waitForStatus(HOST, (s) => s.state === 'downloading' && progress(s) >= 1, BOOT_MS),
+    );
+    expect(downloading.target).toEqual({ version: '1.0.1', slot: 'USR-B' });
+    const after = await cutAndBoot('mid-download');
+    expect(after.state).toBe('downloading');
+    expect(after.progress?.chunksDone).toBeGreaterThanOrEqual(1);
+    const resumed = await timings.time('resume with Range', () =>
+      lab.waitForStatus(HOST, (s) => progress(s) > progress(after), BOOT_MS),
+    );
+    expect(resumed.target).toEqual({ version: '1.0.1', slot: 'USR-B' });
+    const ranges = lab.server.requests.filter((r) => PAYLOAD.test(r.path)).map((r) => r.range);
+    expect(ranges.at(-1)).toMatch(/^bytes=[1-9]\d*-$/);
+  });
+
+  it('cut while frames are written at full speed: boots 1.0.0, re-hashes the recorded frames and goes on', async () => {
+    const lab = the();
+    const before = progress(await lab.status(HOST));
+    await lab.waitForStatus(HOST, (s) => progress(s) >= before + 1, BOOT_MS);
+    const after = await cutAndBoot('mid-write');
+    expect(after.state).toBe('downloading');
+    const staged = await timings.time('finish the download after the cut', () =>
+      lab.waitForStatus(HOST, (s) => s.state === 'updated-need-reboot' && s.activity === 'waiting-to-reboot', BOOT_MS),
+    );
+    expect(staged).toMatchObject({ target: { version: '1.0.1', slot: 'USR-B' }, lastError: null });
+    // Staged but not armed: the next boot is still the good slot until the lock is held.
+    expect(staged.slots.find((s) => s.next)?.name).toBe('USR-A');
+    expect(staged.slots.find((s) => s.name === 'USR-B')).toMatchObject({ version: '1.0.1', priority: 0 });
+  });
+
+  it('cut after staging while waiting for the lock: boots 1.0.0, then takes the lock, reboots into 1.0.1 and releases it', async () => {
+    const lab = the();
+    const after = await cutAndBoot('between staging and reboot');
+    expect(after).toMatchObject({ state: 'updated-need-reboot', target: { version: '1.0.1', slot: 'USR-B' } });
+    expect((await lab.semaphore()).holders).toEqual(['operator']);
+    // The operator gives the place back; the agent, waiting in line, takes it and reboots.
+    const before = mark(lab, HOST);
+    expect(await operator?.release('operator')).toBe('released');
+    await timings.time('lock, reboot and boot 1.0.1', () => rebootInto(lab, HOST, 'USR-B', before));
+    const done = await settled(lab, HOST);
+    expect(done).toMatchObject({ booted: { slot: 'USR-B', version: '1.0.1' }, state: 'idle', lastError: null });
+    expect(done.slots.map((s) => [s.name, s.version, s.successful])).toEqual([
+      ['USR-A', '1.0.0', true],
+      ['USR-B', '1.0.1', true],
+    ]);
+    await lockFree(lab);
+  });
+});
