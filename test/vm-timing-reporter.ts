@@ -20,7 +20,7 @@ export default class VmTimingReporter implements Reporter {
       for (const test of module.children.allTests()) {
         const result = test.result();
         const took = test.diagnostic()?.duration ?? 0;
-        lines.push(`    ${result.state === 'passed' ? 'ok  ' : result.state.padEnd(4)} ${test.name.slice(0, 62).padEnd(62)} ${seconds(took)}`);
+        lines.push(`    ${(result.state === 'passed' ? 'ok' : result.state).padEnd(7)}${test.name.slice(0, 62).padEnd(62)} ${seconds(took)}`);
       }
     }
     lines.push(`  ${'sum of the files (they may run side by side)'.padEnd(68)} ${seconds(total)}`);
