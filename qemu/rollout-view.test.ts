@@ -1,0 +1,81 @@
+// The demo's view: the table, the events between two observations, the timeline and the lock verdict.
+
+import { describe, expect, it } from 'vitest';
+import { describeHost, diffFleet, lockVerdict, renderFleet, renderTimeline } from './rollout-view.ts';
+import type { StatusReport } from '../agent/daemon/agent-status.ts';
+import type { FleetView, HostView } from './rollout-view.ts';
+
+function status(overrides: Partial<StatusReport>): StatusReport {
+  return {
+    state: 'idle',
+    activity: 'idle',
+    progress: null,
+    booted: { slot: 'USR-A', version: '1.0.0' },
+    slots: [],
+    target: null,
+    pinned: null,
+    skipped: [],
+    lastCheck: null,
+    lastError: null,
+    health: 'confirmed',
+    strategy: 'etcd-lock',
+    nextCheck: null,
+    nextWindow: null,
+    lock: null,
+    ...overrides,
+  };
+}
+
+const host = (name: string, s: StatusReport | null, holdsLock = false): HostView => ({ host: name, status: s, holdsLock });
+const view = (seconds: number, hosts: HostView[]): FleetView => ({ seconds, hosts, lock: { max: 1, holders: hosts.filter((h) => h.holdsLock).map((h) => h.host) } });
+
+describe('the demo view', () => {
+  it('describes downloads with percent and MiB, waiting for the lock, and reboots', () => {
+    const downloading = status({ state: 'downloading', target: { version: '1.0.1', slot: 'USR-B' }, progress: { chunksDone: 2, bytesDone: 64 * 1024 * 1024, totalBytes: 256 * 1024 * 1024 } });
+    expect(describeHost(host('h', downloading))).toBe('downloading 1.0.1  25% 64/256 MiB');
+    const staged = status({ state: 'updated-need-reboot', activity: 'waiting-to-reboot', target: { version: '1.0.1', slot: 'USR-B' } });
+    expect(describeHost(host('h', staged))).toBe('staged 1.0.1, waiting for the lock');
+    expect(describeHost(host('h', staged, true))).toBe('holds the lock, rebooting into 1.0.1');
+    expect(describeHost(host('h', null))).toBe('rebooting / booting…');
+    expect(describeHost(host('h', status({ pinned: '1.0.0' })))).toBe('up to date (pinned to 1.0.0)');
+  });
+
+  it('renders one row per host and the lock line', () => {
+    const lines = renderFleet(view(42, [host('host-1', status({}), true), host('host-2', null)]));
+    expect(lines).toEqual([
+      '  host     version  slot   lock  state',
+      '  host-1   1.0.0    USR-A  HELD  up to date',
+      '  host-2   -        -            rebooting / booting…',
+      '  reboot lock: held by host-1 (1 of 1)   t+42 s',
+    ]);
+  });
+
+  it('derives the events of a host that takes the lock, reboots, comes up on the new version and releases', () => {
+    const staged = status({ state: 'updated-need-reboot', target: { version: '1.0.1', slot: 'USR-B' } });
+    const onTrial = status({ booted: { slot: 'USR-B', version: '1.0.1' }, health: 'pending' });
+    const confirmed = status({ booted: { slot: 'USR-B', version: '1.0.1' } });
+    const steps = [
+      view(0, [host('h', status({}))]),
+      view(10, [host('h', staged)]),
+      view(12, [host('h', staged, true)]),
+      view(14, [host('h', null, true)]),
+      view(60, [host('h', onTrial, true)]),
+      view(70, [host('h', confirmed)]),
+    ];
+    const events = steps.flatMap((now, i) => diffFleet(steps[i - 1] ?? null, now));
+    expect(events.map((e) => `${e.seconds} ${e.what}`)).toEqual([
+      '10 staged 1.0.1 in USR-B',
+      '12 took the reboot lock',
+      '14 went down to reboot',
+      '60 came up on 1.0.1 (USR-B)',
+      '70 released the reboot lock',
+      '70 passed its health gate on 1.0.1',
+    ]);
+    expect(renderTimeline(events.slice(0, 1))).toEqual(['  t+  10 s  h        staged 1.0.1 in USR-B']);
+  });
+
+  it('judges the lock history against its max', () => {
+    expect(lockVerdict([0, 1, 0, 1, 0], 1)).toBe('lock history: 5 revisions in etcd, never more than 1 holder at once (max 1)');
+    expect(lockVerdict([0, 2, 1], 1)).toContain('the lock was broken');
+  });
+});
