@@ -12,6 +12,8 @@ import type { AddressInfo } from 'node:net';
 
 export interface EtcdServer {
   readonly url: string;
+  /** The running etcd's process id, undefined while paused. */
+  pid(): number | undefined;
   stop(): Promise<void>;
   /** Kills etcd but keeps its data, to test an outage. */
   pause(): Promise<void>;
@@ -58,7 +60,8 @@ export async function startEtcd(): Promise<EtcdServer> {
   };
   const kill = async (): Promise<void> => {
     const running = child;
-    if (!running || running.exitCode !== null) return;
+    // A child that already died (a terminal's Ctrl-C reaches etcd too) has exited or has a signalCode.
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise((resolve) => running.once('exit', resolve));
     running.kill('SIGKILL');
     await exited;
@@ -67,6 +70,7 @@ export async function startEtcd(): Promise<EtcdServer> {
   await launch();
   return {
     url,
+    pid: () => (child?.exitCode === null && child.signalCode === null ? child.pid : undefined),
     pause: kill,
     resume: launch,
     stop: async () => {

@@ -31,7 +31,7 @@ export async function buildLabImages(dir: string, first: string, later: readonly
   const key = await generateSigningKey({ name: 'lab release', email: 'release@lab.invalid', now: new Date(Date.now() - 86_400_000) });
   const keyring = join(dir, 'keyring.asc');
   await writeFile(keyring, key.publicArmored);
-  const log = (line: string): void => void timings.notes.push(line);
+  const log = (line: string): void => timings.note(line);
   const out = join(dir, 'out');
   const built = await timings.time(`build ${first} disk`, () => buildOs({ version: first, keyring, out, cacheDir: IMAGE_CACHE, disk: true, log }));
   if (built.disk === null) throw new Error('no disk built');

@@ -18,7 +18,7 @@ const LIMIT_MS = 40 * 60_000;
 const tty = process.stdout.isTTY;
 const say = (line: string): void => void process.stdout.write(`${tty ? `\u001b[1m${line}\u001b[0m` : line}\n`);
 
-const timings = new Timings();
+const timings = new Timings((line) => void process.stdout.write(`     ${line}\n`));
 const dir = await mkdtemp(join(tmpdir(), 'slipway-demo-'));
 let lab: FleetLab | null = null;
 let stopping = false;
@@ -53,7 +53,7 @@ const finished = (view: FleetView): boolean =>
   view.lock.holders.length === 0 && view.hosts.every((h) => h.status?.booted.version === '1.0.1' && h.status.health === 'confirmed' && h.status.activity === 'idle');
 
 async function main(): Promise<void> {
-  say('1/5  Building the OS images: a 1.0.0 disk and a 1.0.1 release (the Debian base tree is built once and cached)');
+  say('1/5  Building the OS images: a 1.0.0 disk and a 1.0.1 release (the Debian base tree takes two minutes the first time, then comes from a cache)');
   const opened = await FleetLab.open({
     dir,
     hosts: HOSTS,
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   console.log(renderTimeline(timeline).join('\n'));
   const history = await opened.lockHistory();
   say(lockVerdict(history.map((r) => r.semaphore.holders.length), 1));
-  console.log(timings.table('Where the time went'));
+  console.log(timings.table('Where the time went', false));
 }
 
 try {

@@ -58,7 +58,11 @@ export function renderFleet(view: FleetView): string[] {
   return lines;
 }
 
-/** The events between two observations of the fleet, in host order. */
+/**
+ * The events between two observations of the fleet, host by host, each host's in the order they
+ * happen: it comes up, passes (or fails) its gate, and only then gives the lock back; it takes the
+ * lock before it goes down.
+ */
 export function diffFleet(before: FleetView | null, after: FleetView): TimelineEvent[] {
   const events: TimelineEvent[] = [];
   for (const now of after.hosts) {
@@ -66,15 +70,16 @@ export function diffFleet(before: FleetView | null, after: FleetView): TimelineE
     const add = (what: string): void => void events.push({ seconds: after.seconds, host: now.host, what });
     const a = was?.status ?? null;
     const b = now.status;
-    if (!was?.holdsLock && now.holdsLock) add('took the reboot lock');
+    if (b !== null) {
+      if (a === null && was !== null) add(`came up on ${b.booted.version} (${b.booted.slot})`);
+      if (b.state === 'downloading' && a?.state !== 'downloading') add(`started downloading ${b.target?.version ?? ''}`.trim());
+      if (b.state === 'updated-need-reboot' && a?.state !== 'updated-need-reboot') add(`staged ${b.target?.version ?? ''} in ${b.target?.slot ?? ''}`.trim());
+      if (b.health === 'confirmed' && a?.health === 'pending') add(`passed its health gate on ${b.booted.version}`);
+      if (b.health === 'failed' && a?.health !== 'failed') add(`failed its health gate on ${b.booted.version}`);
+    }
     if (was?.holdsLock && !now.holdsLock) add('released the reboot lock');
+    if (!was?.holdsLock && now.holdsLock) add('took the reboot lock');
     if (a !== null && b === null) add('went down to reboot');
-    if (b === null) continue;
-    if (a === null && was !== null) add(`came up on ${b.booted.version} (${b.booted.slot})`);
-    if (b.state === 'downloading' && a?.state !== 'downloading') add(`started downloading ${b.target?.version ?? ''}`.trim());
-    if (b.state === 'updated-need-reboot' && a?.state !== 'updated-need-reboot') add(`staged ${b.target?.version ?? ''} in ${b.target?.slot ?? ''}`.trim());
-    if (b.health === 'confirmed' && a?.health === 'pending') add(`passed its health gate on ${b.booted.version}`);
-    if (b.health === 'failed' && a?.health !== 'failed') add(`failed its health gate on ${b.booted.version}`);
   }
   return events;
 }

@@ -1,9 +1,20 @@
 // Wall-clock timings of named steps, printed as a table: the VM suites and the demo report where
-// their minutes went.
+// their minutes went. Notes (what a builder logged on the way) can be echoed as they come.
 
 export class Timings {
   readonly steps: [string, number][] = [];
   readonly notes: string[] = [];
+
+  private readonly echo: ((line: string) => void) | null;
+
+  constructor(echo: ((line: string) => void) | null = null) {
+    this.echo = echo;
+  }
+
+  note(line: string): void {
+    this.notes.push(line);
+    this.echo?.(line);
+  }
 
   async time<T>(name: string, work: () => Promise<T>): Promise<T> {
     const started = Date.now();
@@ -14,8 +25,11 @@ export class Timings {
     }
   }
 
-  table(title: string): string {
-    return `${title}:\n${this.steps.map(([name, s]) => `  ${name.padEnd(44)} ${s.toFixed(1).padStart(6)} s`).join('\n')}${this.notes.length ? `\n  ${this.notes.join('\n  ')}` : ''}`;
+  table(title: string, withNotes = true): string {
+    const width = Math.max(0, ...this.steps.map(([name]) => name.length));
+    const rows = this.steps.map(([name, s]) => `  ${name.padEnd(width)} ${s.toFixed(1).padStart(7)} s`);
+    const notes = withNotes && this.notes.length > 0 ? ['  notes:', ...this.notes.map((n) => `    ${n}`)] : [];
+    return [`${title}:`, ...rows, ...notes].join('\n');
   }
 
   print(title: string): void {

@@ -52,7 +52,7 @@ export async function baseRootfs(cacheDir: string, log: (message: string) => voi
   await mkdir(cacheDir, { recursive: true });
   const modules = join(cacheDir, `modules-${key}`);
   await writeFile(modules, `${INITRAMFS_MODULES.join('\n')}\n`);
-  log(`base tree: mmdebstrap bookworm (${BASE_PACKAGES.length} packages), about a minute`);
+  log(`base tree: mmdebstrap bookworm (${BASE_PACKAGES.length} packages), about two minutes`);
   // mmdebstrap picks the output format from the name: keep .tar at the end.
   const partial = join(cacheDir, `base-${key}.partial.tar`);
   await mmdebstrap([
