@@ -19,6 +19,9 @@ import type { UpdateEvent, UpdateRecord } from '../update/update-state.ts';
 
 type Log = (fields: Record<string, unknown>, message: string) => void;
 
+/** A reboot given up once the lock was held, because the update it was for is no longer staged. */
+export class RebootCancelled extends Error {}
+
 export interface AgentCoreDeps {
   readonly clock: Clock;
   readonly random: () => number;
@@ -170,18 +173,25 @@ export class AgentCore {
     this.startReboot(this.record?.slotVersions[otherSlot(deps.booted.slot)] ?? 'previous', true);
   }
 
-  /** Reboots into the staged update: its slot is armed (next boot, N tries) only once the lock is held. */
+  /**
+   * Reboots into the staged update: its slot is armed (next boot, N tries) only once the lock is held,
+   * and only if an update is still staged then (a pin may have unstaged it while the lock was awaited).
+   */
   private startStagedReboot(now: boolean): void {
     const target = this.record?.target;
     if (target === null || target === undefined) return;
-    this.startReboot(target.version, now, async () => {
-      // Boot flags first, then the record: a cut between the two leaves an armed slot the record calls
-      // unarmed, which is armed again; the other order could read as a failed boot.
-      this.boot = await this.deps.chooser.stage(target.slot as SlotName, this.deps.tries);
-      await this.step({ type: 'armed' });
-      this.deps.log({ version: target.version, slot: target.slot }, `armed ${target.slot} (${target.version}) for the next boot`);
-      this.changed();
-    });
+    this.startReboot(target.version, now, () =>
+      this.exclusive(async () => {
+        const staged = this.record?.status === 'updated-need-reboot' ? this.record.target : null;
+        if (staged === null || staged === undefined) throw new RebootCancelled(`${target.version} is no longer staged`);
+        // Boot flags first, then the record: a cut between the two leaves an armed slot the record calls
+        // unarmed, which is armed again; the other order could read as a failed boot.
+        this.boot = await this.deps.chooser.stage(staged.slot as SlotName, this.deps.tries);
+        await this.step({ type: 'armed' });
+        this.deps.log({ version: staged.version, slot: staged.slot }, `armed ${staged.slot} (${staged.version}) for the next boot`);
+        this.changed();
+      }),
+    );
   }
 
   private startReboot(version: string, now: boolean, beforeReboot: () => Promise<void> = () => Promise.resolve()): void {
@@ -193,7 +203,13 @@ export class AgentCore {
         this.setActivity(outcome.kind === 'rebooting' ? 'rebooting' : 'idle');
       })
       .catch((error: unknown) => {
-        this.deps.log({ err: error }, 'could not reboot');
+        if (error instanceof RebootCancelled) {
+          this.deps.log({ reason: error.message }, 'reboot cancelled');
+          // The lock may have been taken for a reboot that is no longer owed.
+          void this.release().catch((releaseError: unknown) => this.deps.log({ err: releaseError }, 'could not release the reboot lock'));
+        } else {
+          this.deps.log({ err: error }, 'could not reboot');
+        }
         this.setActivity('idle');
       })
       .finally(() => {
@@ -227,10 +243,17 @@ export class AgentCore {
     return this.deps.plan();
   }
 
+  /** Pins (null: unpins); pinning another version than the staged one unstages it and makes its slot unbootable. */
   pin(version: string | null): Promise<AgentStatus> {
     return this.exclusive(async () => {
+      const staged = this.record?.status === 'updated-need-reboot' ? this.record.target : null;
+      const unstage = staged !== null && staged !== undefined && version !== null && staged.version !== version;
+      // Boot flags first: a cut before the record is written leaves a staged update whose slot cannot
+      // boot (skipped at the next start if it was armed); the other order could boot a release the
+      // record no longer wants.
+      if (unstage && staged.slot !== this.deps.booted.slot) this.boot = await this.deps.chooser.markUnbootable(staged.slot as SlotName);
       await this.step({ type: 'pin', version });
-      this.deps.log({ version }, version === null ? 'unpinned' : `pinned to ${version}`);
+      this.deps.log({ version }, version === null ? 'unpinned' : unstage ? `pinned to ${version}; ${staged.version} is unstaged` : `pinned to ${version}`);
       this.changed();
       return this.status();
     });

@@ -43,9 +43,15 @@ describe('update record around reboots', () => {
   });
 
   it('pins and unpins in any state, and skips a version once', () => {
-    expect(advance(staged(), { type: 'pin', version: '1.0.0' }).pinned).toBe('1.0.0');
+    expect(advance(staged(), { type: 'pin', version: '1.0.1' })).toMatchObject({ pinned: '1.0.1', status: 'updated-need-reboot', target });
     expect(advance({ ...INITIAL_RECORD, pinned: '1.0.0' }, { type: 'pin', version: null }).pinned).toBeNull();
+    expect(advance(staged(), { type: 'pin', version: null })).toMatchObject({ pinned: null, status: 'updated-need-reboot', target });
     const once = advance(INITIAL_RECORD, { type: 'skip', version: '1.0.2', reason: 'rolled back by an operator' });
     expect(advance(once, { type: 'skip', version: '1.0.2', reason: 'again' }).skipped).toEqual([{ version: '1.0.2', reason: 'rolled back by an operator' }]);
+  });
+
+  it('unstages an update when pinned to another version, keeping what the slot holds', () => {
+    const pinned = advance(staged(), { type: 'pin', version: '1.0.0' });
+    expect(pinned).toMatchObject({ pinned: '1.0.0', status: 'idle', target: null, progress: null, slotVersions: { 'USR-A': '1.0.0', 'USR-B': '1.0.1' } });
   });
 });

@@ -80,6 +80,7 @@ export type UpdateEvent =
   | { readonly type: 'booted'; readonly slot: string; readonly version: string }
   /** The staged slot did not come up healthy (or at all): its version is skipped until a newer one appears. */
   | { readonly type: 'boot-failed'; readonly reason: string; readonly at: string }
+  /** An operator's pin (null: unpin); pinning another version than the staged one unstages it. */
   | { readonly type: 'pin'; readonly version: string | null }
   | { readonly type: 'skip'; readonly version: string; readonly reason: string };
 
@@ -164,8 +165,11 @@ export function advance(record: UpdateRecord, event: UpdateEvent): UpdateRecord 
       const skipped = version === undefined || record.skipped.some((s) => s.version === version) ? record.skipped : [...record.skipped, { version, reason: event.reason }];
       return { ...record, status: 'idle', target: null, progress: null, skipped, slotVersions: without(record.slotVersions, record.target?.slot), lastCheck: { at: event.at, result: `rolled back from ${version ?? 'unknown'}` } };
     }
-    case 'pin':
-      return { ...record, pinned: event.version };
+    case 'pin': {
+      // Pinned to another version than the one staged: the staged one is no longer wanted.
+      const unstage = record.status === 'updated-need-reboot' && event.version !== null && record.target !== null && record.target.version !== event.version;
+      return unstage ? { ...record, pinned: event.version, status: 'idle', target: null, progress: null } : { ...record, pinned: event.version };
+    }
     case 'skip':
       return record.skipped.some((s) => s.version === event.version) ? record : { ...record, skipped: [...record.skipped, { version: event.version, reason: event.reason }] };
   }

@@ -35,7 +35,7 @@ function stagedRecord(slot: string, version: string): UpdateRecord {
   return advance(record, { type: 'staged', at: '2026-11-22T00:00:00.000Z' });
 }
 
-async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'USR-A' | 'USR-B'; version: string; record?: UpdateRecord; health?: Health }) {
+async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'USR-A' | 'USR-B'; version: string; record?: UpdateRecord; health?: Health; lockTaken?: Promise<void> }) {
   const path = join(dir(), `disk-${counter++}.img`);
   await makeSmallSlotsImage(path, options.a, options.b);
   const stateDir = join(dir(), `state-${counter}`);
@@ -56,6 +56,7 @@ async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'U
     rebootUnderLock: async (version, now, beforeReboot) => {
       calls.push(`reboot ${version} now=${now}`);
       // The real one runs it holding the lock, just before logind's Reboot.
+      await options.lockTaken;
       await beforeReboot();
       return { kind: 'rebooting', locked: true };
     },
@@ -163,5 +164,44 @@ describe.skipIf(skip !== null)(`${skip ?? ''} operator requests`, () => {
   it('reports the fleet lock with the status, and a lock it cannot read as an error', async () => {
     const { core } = await setUp({ a: GOOD, b: EMPTY, booted: 'USR-A', version: '1.0.0' });
     expect((await core.report()).lock).toEqual({ max: 1, holders: ['this-host'], heldByThisHost: true });
+  });
+
+  it('unstages an update waiting for the lock when pinned to another version, and gives back the lock it then gets', async () => {
+    let lockTaken = (): void => undefined;
+    const { core, calls, chooser, stateDir } = await setUp({
+      a: GOOD,
+      b: EMPTY,
+      booted: 'USR-A',
+      version: '1.0.0',
+      record: stagedRecord('USR-B', '1.0.2'),
+      lockTaken: new Promise((resolve) => (lockTaken = resolve)),
+    });
+    expect(calls).toEqual(['release', 'reboot 1.0.2 now=false']);
+    const status = await core.pin('1.0.0');
+    expect(status).toMatchObject({ state: 'idle', target: null, pinned: '1.0.0' });
+    expect((await chooser.read()).next).toBe('USR-A');
+    lockTaken();
+    await vi.waitFor(() => expect(calls).toEqual(['release', 'reboot 1.0.2 now=false', 'release']));
+    expect((await chooser.read()).slots.find((s) => s.name === 'USR-B')).toMatchObject({ priority: 0, tries: 0, successful: false });
+    expect((await loadRecord(stateDir)).record).toMatchObject({ status: 'idle', target: null, pinned: '1.0.0' });
+    expect(core.status().activity).toBe('idle');
+  });
+
+  it('keeps a staged update pinned to its own version and reboots into it', async () => {
+    let lockTaken = (): void => undefined;
+    const { core, calls, chooser } = await setUp({
+      a: GOOD,
+      b: EMPTY,
+      booted: 'USR-A',
+      version: '1.0.0',
+      record: stagedRecord('USR-B', '1.0.2'),
+      lockTaken: new Promise((resolve) => (lockTaken = resolve)),
+    });
+    await core.pin('1.0.2');
+    lockTaken();
+    await vi.waitFor(() => expect(core.status().activity).toBe('rebooting'));
+    expect((await chooser.read()).next).toBe('USR-B');
+    expect(core.status()).toMatchObject({ state: 'updated-need-reboot', pinned: '1.0.2' });
+    expect(calls).toEqual(['release', 'reboot 1.0.2 now=false']);
   });
 });
