@@ -45,6 +45,8 @@ export interface FleetLabOptions {
   readonly units?: readonly LabUnit[];
   readonly memoryMiB?: number;
   readonly timings: Timings;
+  /** A directory kept for the whole test run where labs share their key and the images they have in common. */
+  readonly sharedImages?: string;
 }
 
 /** One value the semaphore had, at its etcd revision. */
@@ -88,7 +90,7 @@ export class FleetLab {
   static async open(options: FleetLabOptions): Promise<FleetLab> {
     const { dir, timings } = options;
     await mkdir(join(dir, 'www'), { recursive: true });
-    const images = await buildLabImages(dir, options.first, options.releases, timings);
+    const images = await buildLabImages(dir, options.first, options.releases, timings, options.sharedImages ?? null);
     const etcd = await startEtcd();
     const server = await startReleaseServer(join(dir, 'www')).catch(async (error: unknown) => {
       await etcd.stop();

@@ -4,7 +4,7 @@
 // (etcd's revision history) has at most one holder, and each host gave its place back only after
 // its new boot was confirmed. Then `slipway rollback --reboot` takes host-1 back to 1.0.0 under the lock.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,7 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} a rolling update of three 
     dir = await mkdtemp(join(tmpdir(), 'slipway-vm-fleet-'));
     lab = await FleetLab.open({
       dir,
+      sharedImages: inject('vmRunImages'),
       hosts: HOSTS,
       first: '1.0.0',
       releases: [{ version: '1.0.1' }],

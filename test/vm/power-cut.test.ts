@@ -3,7 +3,7 @@
 // was staged while the host waited for the reboot lock. Each time the host boots its good slot
 // (1.0.0 in USR-A), and afterwards finishes the update by itself under the lock.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,7 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
     dir = await mkdtemp(join(tmpdir(), 'slipway-vm-power-'));
     lab = await FleetLab.open({
       dir,
+      sharedImages: inject('vmRunImages'),
       hosts: [HOST],
       first: '1.0.0',
       releases: [{ version: '1.0.1' }],

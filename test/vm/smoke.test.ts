@@ -3,7 +3,7 @@
 // hostnamed (a user with an SSH key, a file, the hostname, a podman container from an image in the
 // OS), `slipway status` in the guest, a read-only root, and /etc changes kept across a reboot.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +47,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} the OS image in a VM`, { timeout: 
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'slipway-vm-'));
-    const built = await buildLabImages(dir, '1.0.0', [], timings);
+    const built = await buildLabImages(dir, '1.0.0', [], timings, inject('vmRunImages'));
     await makeConfigDrive(join(dir, 'configdrive.img'), USER_DATA);
     const created = await Vm.create({ name: 'smoke', baseDisk: built.disk, workDir: join(dir, 'vm'), configDrive: join(dir, 'configdrive.img') });
     vm = created;

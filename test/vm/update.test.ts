@@ -7,7 +7,7 @@
 //     releases the lock and never installs 1.0.2 again; 1.0.3 then installs normally; 1.0.4's
 //     initramfs is broken, its kernel panics before user space, and GRUB's tries alone undo it.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,7 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and
     dir = await mkdtemp(join(tmpdir(), 'slipway-vm-update-'));
     lab = await FleetLab.open({
       dir,
+      sharedImages: inject('vmRunImages'),
       hosts: [HOST],
       first: '1.0.0',
       releases: [{ version: '1.0.1' }, { version: '1.0.2', extraFiles: BROKEN_APP }, { version: '1.0.3' }, { version: '1.0.4', extraFiles: BROKEN_INITRD }],
