@@ -81,6 +81,18 @@ describe('diffFleet', () => {
     ]);
   });
 
+  it('gives one host\'s release of the lock before another\'s take of it, whatever the host order', () => {
+    const ids = ['host-1', 'host-2'];
+    const view = (seconds: number, holder: string, host1: StatusReport | null): FleetView => ({
+      seconds,
+      hosts: ids.map((id) => ({ host: id, status: id === 'host-1' ? host1 : staged, holdsLock: id === holder })),
+      lock: { max: 1, holders: [holder] },
+    });
+    const before = view(0, 'host-2', staged);
+    const after = view(5, 'host-1', null);
+    expect(diffFleet(before, after).map((e) => `${e.host} ${e.what}`)).toEqual(['host-2 released the reboot lock', 'host-1 took the reboot lock', 'host-1 went down to reboot']);
+  });
+
   it('reports a failed gate once', () => {
     const failing = status({ booted: { slot: 'USR-B', version: '1.0.2' }, health: 'failed' });
     const first = diffFleet(fleet(0, host(status({ health: 'pending' }), true)), fleet(5, host(failing, true)));

@@ -59,29 +59,29 @@ export function renderFleet(view: FleetView): string[] {
 }
 
 /**
- * The events between two observations of the fleet, host by host, each host's in the order they
- * happen: it comes up, passes (or fails) its gate, and only then gives the lock back; it takes the
- * lock before it goes down.
+ * The events between two observations of the fleet, in the order they must have happened: what the
+ * hosts did on their own (came up, downloaded, staged, passed or failed the gate), then the places
+ * given back, then the places taken, then the hosts going down; host by host within each.
  */
 export function diffFleet(before: FleetView | null, after: FleetView): TimelineEvent[] {
-  const events: TimelineEvent[] = [];
+  const phases: TimelineEvent[][] = [[], [], [], []];
   for (const now of after.hosts) {
     const was = before?.hosts.find((h) => h.host === now.host) ?? null;
-    const add = (what: string): void => void events.push({ seconds: after.seconds, host: now.host, what });
+    const add = (phase: number, what: string): void => void phases[phase]?.push({ seconds: after.seconds, host: now.host, what });
     const a = was?.status ?? null;
     const b = now.status;
     if (b !== null) {
-      if (a === null && was !== null) add(`came up on ${b.booted.version} (${b.booted.slot})`);
-      if (b.state === 'downloading' && a?.state !== 'downloading') add(`started downloading ${b.target?.version ?? ''}`.trim());
-      if (b.state === 'updated-need-reboot' && a?.state !== 'updated-need-reboot') add(`staged ${b.target?.version ?? ''} in ${b.target?.slot ?? ''}`.trim());
-      if (b.health === 'confirmed' && a?.health === 'pending') add(`passed its health gate on ${b.booted.version}`);
-      if (b.health === 'failed' && a?.health !== 'failed') add(`failed its health gate on ${b.booted.version}`);
+      if (a === null && was !== null) add(0, `came up on ${b.booted.version} (${b.booted.slot})`);
+      if (b.state === 'downloading' && a?.state !== 'downloading') add(0, `started downloading ${b.target?.version ?? ''}`.trim());
+      if (b.state === 'updated-need-reboot' && a?.state !== 'updated-need-reboot') add(0, `staged ${b.target?.version ?? ''} in ${b.target?.slot ?? ''}`.trim());
+      if (b.health === 'confirmed' && a?.health === 'pending') add(0, `passed its health gate on ${b.booted.version}`);
+      if (b.health === 'failed' && a?.health !== 'failed') add(0, `failed its health gate on ${b.booted.version}`);
     }
-    if (was?.holdsLock && !now.holdsLock) add('released the reboot lock');
-    if (!was?.holdsLock && now.holdsLock) add('took the reboot lock');
-    if (a !== null && b === null) add('went down to reboot');
+    if (was?.holdsLock && !now.holdsLock) add(1, 'released the reboot lock');
+    if (!was?.holdsLock && now.holdsLock) add(2, 'took the reboot lock');
+    if (a !== null && b === null) add(3, 'went down to reboot');
   }
-  return events;
+  return phases.flat();
 }
 
 export function renderTimeline(events: readonly TimelineEvent[]): string[] {
