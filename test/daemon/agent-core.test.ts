@@ -83,6 +83,14 @@ async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'U
   return { core, calls, chooser, stateDir };
 }
 
+/** 1.0.0 running with 1.0.2 staged in USR-B, its reboot waiting for the lock until `lockTaken()`. */
+async function stagedWaitingForLock() {
+  let lockTaken = (): void => undefined;
+  const taken = new Promise<void>((resolve) => (lockTaken = resolve));
+  const set = await setUp({ a: GOOD, b: EMPTY, booted: 'USR-A', version: '1.0.0', record: stagedRecord('USR-B', '1.0.2'), lockTaken: taken });
+  return { ...set, lockTaken };
+}
+
 describe.skipIf(skip !== null)(`${skip ?? ''} agent after boot`, () => {
   it('confirms a healthy trial boot: marks the slot good, then releases the lock, and finishes the update', async () => {
     const { core, calls, chooser, stateDir } = await setUp({ a: GOOD, b: TRIAL, booted: 'USR-B', version: '1.0.1', record: stagedRecord('USR-B', '1.0.1') });
@@ -167,15 +175,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} operator requests`, () => {
   });
 
   it('unstages an update waiting for the lock when pinned to another version, and gives back the lock it then gets', async () => {
-    let lockTaken = (): void => undefined;
-    const { core, calls, chooser, stateDir } = await setUp({
-      a: GOOD,
-      b: EMPTY,
-      booted: 'USR-A',
-      version: '1.0.0',
-      record: stagedRecord('USR-B', '1.0.2'),
-      lockTaken: new Promise((resolve) => (lockTaken = resolve)),
-    });
+    const { core, calls, chooser, stateDir, lockTaken } = await stagedWaitingForLock();
     expect(calls).toEqual(['release', 'reboot 1.0.2 now=false']);
     const status = await core.pin('1.0.0');
     expect(status).toMatchObject({ state: 'idle', target: null, pinned: '1.0.0' });
@@ -188,15 +188,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} operator requests`, () => {
   });
 
   it('keeps a staged update pinned to its own version and reboots into it', async () => {
-    let lockTaken = (): void => undefined;
-    const { core, calls, chooser } = await setUp({
-      a: GOOD,
-      b: EMPTY,
-      booted: 'USR-A',
-      version: '1.0.0',
-      record: stagedRecord('USR-B', '1.0.2'),
-      lockTaken: new Promise((resolve) => (lockTaken = resolve)),
-    });
+    const { core, calls, chooser, lockTaken } = await stagedWaitingForLock();
     await core.pin('1.0.2');
     lockTaken();
     await vi.waitFor(() => expect(core.status().activity).toBe('rebooting'));
