@@ -23,7 +23,7 @@ export default class VmTimingReporter implements Reporter {
         lines.push(`    ${(result.state === 'passed' ? 'ok' : result.state).padEnd(7)}${test.name.slice(0, 62).padEnd(62)} ${seconds(took)}`);
       }
     }
-    lines.push(`  ${'sum of the files (they may run side by side)'.padEnd(68)} ${seconds(total)}`);
+    lines.push(`  ${'sum of the files (one at a time: the wall time)'.padEnd(68)} ${seconds(total)}`);
     process.stdout.write(`${lines.join('\n')}\n`);
   }
 }
