@@ -246,14 +246,15 @@ export class AgentCore {
   /** Pins (null: unpins); pinning another version than the staged one unstages it and makes its slot unbootable. */
   pin(version: string | null): Promise<AgentStatus> {
     return this.exclusive(async () => {
-      const staged = this.record?.status === 'updated-need-reboot' ? this.record.target : null;
-      const unstage = staged !== null && staged !== undefined && version !== null && staged.version !== version;
+      const before = this.record ?? (await loadRecord(this.deps.stateDir)).record;
+      // The record's rule says whether the pin unstages: the staged target is gone after it.
+      const unstaged = advance(before, { type: 'pin', version }).target === null ? before.target : null;
       // Boot flags first: a cut before the record is written leaves a staged update whose slot cannot
       // boot (skipped at the next start if it was armed); the other order could boot a release the
       // record no longer wants.
-      if (unstage && staged.slot !== this.deps.booted.slot) this.boot = await this.deps.chooser.markUnbootable(staged.slot as SlotName);
+      if (unstaged !== null && unstaged.slot !== this.deps.booted.slot) this.boot = await this.deps.chooser.markUnbootable(unstaged.slot as SlotName);
       await this.step({ type: 'pin', version });
-      this.deps.log({ version }, version === null ? 'unpinned' : unstage ? `pinned to ${version}; ${staged.version} is unstaged` : `pinned to ${version}`);
+      this.deps.log({ version }, version === null ? 'unpinned' : unstaged !== null ? `pinned to ${version}; ${unstaged.version} is unstaged` : `pinned to ${version}`);
       this.changed();
       return this.status();
     });
