@@ -31,6 +31,20 @@ export interface LabUnit {
   readonly enable?: boolean;
 }
 
+/** A cloud-config user: a name, groups and SSH keys. */
+export interface LabUser {
+  readonly name: string;
+  readonly groups?: readonly string[];
+  readonly ssh_authorized_keys?: readonly string[];
+}
+
+/** A cloud-config write_files entry. */
+export interface LabFile {
+  readonly path: string;
+  readonly permissions: string;
+  readonly content: string;
+}
+
 export interface FleetLabOptions {
   readonly dir: string;
   readonly hosts: readonly string[];
@@ -43,6 +57,8 @@ export interface FleetLabOptions {
   /** An /etc/slipway/config.d fragment for every host (first_check, critical units, …). */
   readonly agentSettings?: Readonly<Record<string, unknown>>;
   readonly units?: readonly LabUnit[];
+  readonly users?: readonly LabUser[];
+  readonly files?: readonly LabFile[];
   readonly memoryMiB?: number;
   readonly timings: Timings;
   /** A directory kept for the whole test run where labs share their key and the images they have in common. */
@@ -56,10 +72,15 @@ export interface LockRevision {
 }
 
 /** The cloud-config one host boots with: hostname, update server and channel, etcd lock, extras. */
-export function labUserData(host: string, serverUrl: string, etcdUrl: string, options: Pick<FleetLabOptions, 'channel' | 'agentSettings' | 'units'>): string {
+export function labUserData(host: string, serverUrl: string, etcdUrl: string, options: Pick<FleetLabOptions, 'channel' | 'agentSettings' | 'units' | 'users' | 'files'>): string {
+  const files: LabFile[] = [
+    ...(options.agentSettings ? [{ path: '/etc/slipway/config.d/60-lab.yaml', permissions: '0644', content: stringify(options.agentSettings) }] : []),
+    ...(options.files ?? []),
+  ];
   const config: Record<string, unknown> = {
     hostname: host,
-    ...(options.agentSettings ? { write_files: [{ path: '/etc/slipway/config.d/60-lab.yaml', permissions: '0644', content: stringify(options.agentSettings) }] } : {}),
+    ...(options.users ? { users: options.users } : {}),
+    ...(files.length > 0 ? { write_files: files } : {}),
     coreos: {
       update: { server: guestUrl(serverUrl), group: options.channel ?? 'stable', reboot_strategy: 'etcd-lock' },
       locksmith: { endpoint: guestUrl(etcdUrl) },

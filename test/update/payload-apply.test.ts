@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compressImage } from '../../images/payload-compress.ts';
-import { applyPayload, hashSlot } from '../../agent/update/payload-apply.ts';
+import { applyPayload, commitEvery, hashSlot } from '../../agent/update/payload-apply.ts';
 import { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from '../../agent/update/http-update-source.ts';
 import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
 import { openSlot } from '../../agent/slots/open-slot.ts';
@@ -77,6 +77,8 @@ function apply(slot: BlockDevice, chunksDone = 0, progress: number[] = [], maxRe
     slot,
     chunksDone,
     maxResumes,
+    // A report per frame: the tests follow every frame (the agent reports every commitEvery(payload) bytes).
+    commitBytes: CHUNK,
     onProgress: (chunks) => {
       progress.push(chunks);
       return Promise.resolve();
@@ -105,12 +107,37 @@ describe.skipIf(skip !== null)(`${skip ?? ''} applying a payload`, () => {
       slot,
       chunksDone: 0,
       maxResumes: 0,
+      commitBytes: CHUNK,
       onProgress: () => {
         lastEventAtProgress.push(slot.events.at(-1)?.kind ?? 'none');
         return Promise.resolve();
       },
     });
     expect(lastEventAtProgress).toEqual(payload.chunks.map(() => 'sync'));
+  });
+
+  it('reports (and syncs) frames together every eighth of a small image, and always the last frame', async () => {
+    const slot = new MemoryBlockDevice(new Uint8Array(image.length + CHUNK));
+    const reports: [number, string][] = [];
+    await applyPayload({
+      payload,
+      source: source().payloadSource(`${server.url}/payload.zst`),
+      slot,
+      chunksDone: 0,
+      maxResumes: 0,
+      onProgress: (chunks) => {
+        reports.push([chunks, slot.events.at(-1)?.kind ?? 'none']);
+        return Promise.resolve();
+      },
+    });
+    // 600 KiB in ten 64 KiB frames: a report once 75 KiB were written since the last, so every other frame.
+    expect(payload.chunks).toHaveLength(10);
+    expect(commitEvery(payload)).toBe(76_800);
+    expect(reports).toEqual([[2, 'sync'], [4, 'sync'], [6, 'sync'], [8, 'sync'], [10, 'sync']]);
+  });
+
+  it('reports every 16 MiB of a release image', () => {
+    expect(commitEvery({ ...payload, imageSize: 202 * 1024 * 1024 })).toBe(16 * 1024 * 1024);
   });
 
   it('never touches bytes outside the slot', async () => {

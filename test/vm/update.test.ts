@@ -1,5 +1,9 @@
 // Scenarios 1, 2 and the pin of the VM suite, on one host whose releases come from a loopback server
-// on the host (10.0.2.2 from the guest) under a real etcd lock:
+// on the host (10.0.2.2 from the guest) under a real etcd lock. First, the OS itself: slot A picked by
+// slipway's grub.cfg, cloud-config from a config-drive applied by slipway-cloudinit.service against
+// real systemd and hostnamed (a user with an SSH key, a file, the hostname, a podman container from
+// an image in the OS), a read-only root, and /etc changes kept across the update's reboot without
+// cloud-config applied again. Then:
 //  1. 1.0.0 -> 1.0.1: download into the other slot, lock, reboot, GRUB's try, health gate, mark good,
 //     release;
 //  - `slipway pin 1.0.1` holds the host when 1.0.2 appears;
@@ -15,6 +19,7 @@ import { FleetLab } from '../../qemu/fleet-lab.ts';
 import { Timings } from '../../qemu/timings.ts';
 import { BOOT_MS, lockFree, mark, mostHoldersEver, rebootInto, settled, slipwayIn } from '../builders/vm-steps.ts';
 import { VM_TOOLS } from '../builders/vm-images.ts';
+import type { GuestRun } from '../../qemu/guest-agent.ts';
 
 const HOST = 'host-1';
 const timings = new Timings();
@@ -24,6 +29,13 @@ const APP_UNIT = '[Unit]\nDescription=the host workload\n[Service]\nExecStart=/u
 const BROKEN_APP = { '/usr/lib/systemd/system/app.service.d/10-broken.conf': '[Service]\nExecStartPre=/bin/false\n' };
 // Not an initramfs: the kernel cannot mount the root (squashfs and virtio are modules) and panics.
 const BROKEN_INITRD = { '/boot/initrd.img': 'not an initramfs\n' };
+const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops@laptop';
+// Started once, at first boot, by cloud-config: not enabled, so the later boots stay short.
+const HELLO_UNIT = `[Unit]
+Description=a container from the image shipped in the OS
+[Service]
+ExecStart=/usr/bin/podman run --rm --name hello --network=none --rootfs /usr/share/slipway/hello-rootfs:O /bin/sh -c "trap 'exit 0' TERM; echo hello-from-container; sleep 100000 & wait"
+`;
 
 describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and a kernel that never reaches user space, in a VM`, { timeout: 1_800_000 }, () => {
   let dir: string;
@@ -38,7 +50,12 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and
       first: '1.0.0',
       releases: [{ version: '1.0.1' }, { version: '1.0.2', extraFiles: BROKEN_APP }, { version: '1.0.3' }, { version: '1.0.4', extraFiles: BROKEN_INITRD }],
       agentSettings: { update: { checks: false }, health: { critical_units: ['app.service'], timeout: '3m' } },
-      units: [{ name: 'app.service', command: 'start', enable: true, content: APP_UNIT }],
+      units: [
+        { name: 'app.service', command: 'start', enable: true, content: APP_UNIT },
+        { name: 'hello.service', command: 'start', content: HELLO_UNIT },
+      ],
+      users: [{ name: 'ops', groups: ['sudo'], ssh_authorized_keys: [KEY] }],
+      files: [{ path: '/etc/smoke/hello.txt', permissions: '0640', content: 'hello from cloud-config' }],
       timings,
     });
     const opened = lab;
@@ -59,6 +76,8 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and
   const slotsOf = (status: { slots: readonly { name: string; version: string | null; successful: boolean }[] }): [string, string | null, boolean][] =>
     status.slots.map((s) => [s.name, s.version, s.successful]);
 
+  const sh = (command: string): Promise<GuestRun> => the().vm(HOST).exec('/bin/sh', ['-c', command]);
+
   /** `slipway update --now`: staged into `slot`, then the reboot into it; returns the console offset before. */
   const updateNow = async (version: string, slot: 'USR-A' | 'USR-B'): Promise<number> => {
     const lab = the();
@@ -67,6 +86,45 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and
     expect(staged).toMatchObject({ result: 'staged', version, slot });
     return before;
   };
+
+  it('boots slot A through GRUB and reports it with slipway status', async () => {
+    const lab = the();
+    expect(lab.vm(HOST).console()).toContain('root=PARTLABEL=USR-A');
+    const status = await lab.vm(HOST).exec('/usr/bin/slipway', ['status', '--json']);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ booted: { slot: 'USR-A', version: '1.0.0' }, health: 'confirmed', strategy: 'etcd-lock' });
+    // Nothing the OS starts by itself failed, and what Debian enables without a job here stays off.
+    expect((await sh('systemctl list-units --failed --plain --no-legend')).stdout.trim()).toBe('');
+    expect((await sh('systemctl is-enabled podman-restart.service podman-auto-update.timer apt-daily.timer')).stdout.split('\n').filter(Boolean)).toEqual(['disabled', 'disabled', 'disabled']);
+  });
+
+  it('applied the cloud-config from the config-drive with real systemd and hostnamed', async () => {
+    expect((await sh('systemctl is-active slipway-cloudinit.service')).stdout.trim()).toBe('active');
+    expect((await sh('hostname')).stdout.trim()).toBe(HOST);
+    expect((await sh('id -nG ops')).stdout.trim().split(' ')).toContain('sudo');
+    expect((await sh('cat /home/ops/.ssh/authorized_keys')).stdout).toBe(`${KEY}\n`);
+    expect((await sh('stat -c "%a %U" /home/ops/.ssh/authorized_keys /etc/smoke/hello.txt')).stdout).toBe('600 ops\n640 root\n');
+    expect((await sh('cat /etc/smoke/hello.txt')).stdout).toBe('hello from cloud-config');
+  });
+
+  it('runs the container workload with podman', async () => {
+    const logs = await timings.time('container up', async () => {
+      for (;;) {
+        const journal = await sh('journalctl -u hello.service --no-pager -o cat');
+        if (journal.stdout.includes('hello-from-container')) return journal.stdout;
+        if ((await sh('systemctl is-failed hello.service')).stdout.trim() === 'failed') return journal.stdout;
+      }
+    });
+    expect(logs).toContain('hello-from-container');
+    expect((await sh('systemctl is-active hello.service')).stdout.trim()).toBe('active');
+  });
+
+  it('has a read-only root; a change to /etc is written before the update (checked after its reboot)', async () => {
+    const write = await sh('touch /usr/slipway-smoke');
+    expect(write.code).not.toBe(0);
+    expect(write.stderr).toContain('Read-only file system');
+    expect((await sh('echo kept > /etc/smoke/persist && sync')).code).toBe(0);
+  });
 
   it('scenario 1: goes from 1.0.0 to 1.0.1 under the lock, and releases it only after the health gate', async () => {
     const lab = the();
@@ -86,6 +144,10 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and
     expect(history).toContainEqual([machineId]);
     expect(history.every((holders) => holders.length <= 1)).toBe(true);
     expect(history.at(-1)).toEqual([]);
+    // Another slot, the same /etc: the operator's change is kept, and cloud-config is not applied again.
+    expect((await sh('cat /etc/smoke/persist')).stdout).toBe('kept\n');
+    expect((await sh('systemctl show -p ConditionResult --value slipway-cloudinit.service')).stdout.trim()).toBe('no');
+    expect((await sh('hostname')).stdout.trim()).toBe(HOST);
   });
 
   it('scenario 4: `slipway pin 1.0.1` holds the host when 1.0.2 appears; unpin lets it go on', async () => {
