@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     first: '1.0.0',
     releases: [{ version: '1.0.1' }],
     maxHolders: 1,
-    agentSettings: { update: { first_check: '15s', interval: '1m' } },
+    agentSettings: { update: { first_check: '15s', interval: '15s' } },
     timings,
   });
   lab = opened;

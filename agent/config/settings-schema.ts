@@ -50,7 +50,7 @@ const FRAGMENT: Readonly<Record<string, Field>> = {
     state_dir: leaf('update.stateDir', absolutePath),
     checks: leaf('update.checks', bool),
     first_check: leaf('update.firstCheckSeconds', duration(0, '0s')),
-    interval: leaf('update.intervalSeconds', duration(60, '1m')),
+    interval: leaf('update.intervalSeconds', duration(10, '10s')),
     tries: leaf('update.tries', integer(1, 10)),
   }),
   slots: section({

@@ -40,7 +40,7 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} a rolling update of three 
       first: '1.0.0',
       releases: [{ version: '1.0.1' }],
       maxHolders: 1,
-      agentSettings: { update: { first_check: '10s', interval: '1m' } },
+      agentSettings: { update: { first_check: '10s', interval: '15s' } },
       timings,
     });
     const opened = lab;

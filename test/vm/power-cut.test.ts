@@ -24,6 +24,7 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
   // An operator's hold on the only place in the lock, from the first cut to the last: the staged
   // release must wait for it, and the finished download cannot race ahead into a reboot.
   let operator: EtcdLockBackend | null = null;
+  let stalled = false;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'slipway-vm-power-'));
@@ -34,11 +35,23 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
       first: '1.0.0',
       releases: [{ version: '1.0.1' }],
       // The agent checks by itself soon after each boot: nobody asks it to finish the update.
-      agentSettings: { update: { first_check: '10s', interval: '1m' } },
+      agentSettings: { update: { first_check: '10s', interval: '15s' } },
       timings,
     });
     const opened = lab;
     await opened.publish('1.0.0');
+    // The first payload request stalls after 40 MiB; later ones are served whole.
+    opened.server.handle((request, _response, serve) => {
+      if (!stalled && PAYLOAD.test(new URL(request.url ?? '/', 'http://x').pathname)) {
+        stalled = true;
+        return serve({ stallAfter: 40 * 1024 * 1024 });
+      }
+      return serve();
+    });
+    operator = new EtcdLockBackend({ endpoints: [opened.etcd.url], group: '', holdTtlSeconds: 3_600, callTimeoutMs: 10_000, now: () => Date.now() });
+    expect((await operator.acquire({ id: 'operator', host: 'ops', since: new Date().toISOString(), targetVersion: 'maintenance' })).kind).toBe('acquired');
+    // Published before the host is up: its first check, soon after the boot, finds it.
+    await opened.publish('1.0.1');
     await timings.time('first boot', () => opened.boot());
   }, BOOT_MS * 2);
 
@@ -72,19 +85,7 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
 
   it('cut mid-download (the server stalled mid-payload): boots 1.0.0, then resumes with a Range request', async () => {
     const lab = the();
-    // The first payload request stalls after 40 MiB; later ones are served whole.
-    let stalled = false;
-    lab.server.handle((request, _response, serve) => {
-      if (!stalled && PAYLOAD.test(new URL(request.url ?? '/', 'http://x').pathname)) {
-        stalled = true;
-        return serve({ stallAfter: 40 * 1024 * 1024 });
-      }
-      return serve();
-    });
-    operator = new EtcdLockBackend({ endpoints: [lab.etcd.url], group: '', holdTtlSeconds: 3_600, callTimeoutMs: 10_000, now: () => Date.now() });
-    expect((await operator.acquire({ id: 'operator', host: 'ops', since: new Date().toISOString(), targetVersion: 'maintenance' })).kind).toBe('acquired');
-    await lab.publish('1.0.1');
-    const downloading = await timings.time('periodic check finds 1.0.1, 40 MiB arrive', () =>
+    const downloading = await timings.time('first check finds 1.0.1, 40 MiB arrive', () =>
       lab.waitForStatus(HOST, (s) => s.state === 'downloading' && progress(s) >= 1, BOOT_MS),
     );
     expect(downloading.target).toEqual({ version: '1.0.1', slot: 'USR-B' });
