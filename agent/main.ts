@@ -15,8 +15,6 @@ import { hostname } from 'node:os';
 import type { EtcdLockBackend } from './lock/etcd-lock-backend.ts';
 import type { LockRequest } from './cli/lock-command.ts';
 import { findBootDisk } from './slots/boot-disk.ts';
-import { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from './update/http-update-source.ts';
-import { runUpdateOnce } from './update/run-update-once.ts';
 import type { ChooserRequest } from './cli/slots-command.ts';
 import type { UpdateRequest } from './cli/update-command.ts';
 import type { Clock } from './update/clock.ts';
@@ -34,11 +32,13 @@ import { DbusSystemdBus } from './systemd/dbus-systemd-bus.ts';
 import type { CloudConfigHost, DatasourceRequest } from './cli/cloud-config-command.ts';
 import type { Datasource } from '../cloud-config/datasource.ts';
 import { DEFAULT_CONFIG_DIRS, loadSettings } from './config/load-settings.ts';
-import { composeAgent } from './daemon/compose-agent.ts';
-import { findBootedSlot, openEtcdLock, osReleaseVersion, updatePath } from './daemon/host-wiring.ts';
-import { AgentMetrics, metricsUrl, serveMetrics } from './daemon/agent-metrics.ts';
 import { DbusControlClient } from './daemon/dbus-control-client.ts';
-import { exportControlService } from './daemon/dbus-control-service.ts';
+
+// The agent, the update path and the etcd lock (got, openpgp, etcd3 with gRPC, prom-client) are
+// loaded when a command needs them: evaluating them all took most of every CLI call's start, about
+// 4 s of `slipway status` in a VM under TCG, and slipway-cloudinit needs none of them either.
+const hostWiring = () => import('./daemon/host-wiring.ts');
+const httpSource = () => import('./update/http-update-source.ts');
 
 const VERSION = '0.1.0';
 
@@ -56,6 +56,7 @@ function openChooser(request: ChooserRequest): BootChooser {
 }
 
 async function runUpdate(request: UpdateRequest): Promise<UpdateOutcome> {
+  const [{ findBootedSlot, osReleaseVersion, updatePath }, { runUpdateOnce }] = await Promise.all([hostWiring(), import('./update/run-update-once.ts')]);
   const disk = request.disk ?? (await findBootDisk(HOST_PATHS));
   const chooser = openChooser({ disk, kind: request.chooser, grubenv: request.grubenv, sectorSize: undefined });
   const bootedSlot = request.booted ?? (await findBootedSlot(chooser, HOST_PATHS.procCmdline));
@@ -82,7 +83,8 @@ async function runUpdate(request: UpdateRequest): Promise<UpdateOutcome> {
   return runUpdateOnce(deps);
 }
 
-function openLock(request: LockRequest): Promise<EtcdLockBackend> {
+async function openLock(request: LockRequest): Promise<EtcdLockBackend> {
+  const { openEtcdLock } = await hostWiring();
   return openEtcdLock({
     endpoints: request.endpoints,
     group: request.group,
@@ -104,11 +106,15 @@ function datasources(request: DatasourceRequest): Datasource[] {
   if (request.file !== undefined) sources.push(new FileDatasource(request.file));
   if (request.configDrive) sources.push(new ConfigDriveDatasource(request.configDriveDevice === undefined ? {} : { device: request.configDriveDevice }));
   if (request.cmdline) {
-    const http = new HttpUpdateSource({ ...DEFAULT_HTTP_SETTINGS, retries: 0, smallRequestDeadlineMs: 15_000 }, systemClock, Math.random);
+    const fetchSmall = async (url: string): Promise<Uint8Array> => {
+      const { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } = await httpSource();
+      const http = new HttpUpdateSource({ ...DEFAULT_HTTP_SETTINGS, retries: 0, smallRequestDeadlineMs: 15_000 }, systemClock, Math.random);
+      return http.fetchSmall(url, MAX_USER_DATA_BYTES);
+    };
     sources.push(
       new CmdlineDatasource({
         readCmdline: () => readFile(hostPaths.procCmdline, 'utf8'),
-        fetch: (url) => http.fetchSmall(url, MAX_USER_DATA_BYTES),
+        fetch: fetchSmall,
         clock: systemClock,
         random: Math.random,
         maxWaitMs: 60_000,
@@ -135,6 +141,11 @@ const configDirs = process.env.SLIPWAY_CONFIG_DIRS?.split(':') ?? DEFAULT_CONFIG
 const osReleasePaths = process.env.SLIPWAY_OS_RELEASE ? [process.env.SLIPWAY_OS_RELEASE] : ['/etc/os-release', '/usr/lib/os-release'];
 
 async function runAgent(): Promise<never> {
+  const [{ composeAgent }, { AgentMetrics, metricsUrl, serveMetrics }, { exportControlService }] = await Promise.all([
+    import('./daemon/compose-agent.ts'),
+    import('./daemon/agent-metrics.ts'),
+    import('./daemon/dbus-control-service.ts'),
+  ]);
   const { settings, sources, warnings } = await loadSettings({ dirs: configDirs });
   for (const warning of warnings) logger.warn({}, warning);
   logger.info({ sources }, 'settings loaded');

@@ -3,8 +3,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { UsageError } from './cli-error.ts';
-import { generateSigningKey, writeKeyPair } from '../../images/release-key.ts';
-import { publishRelease } from '../../images/publish-release.ts';
 import type { CliIo } from './io.ts';
 
 export interface ReleaseDeps {
@@ -57,12 +55,15 @@ export async function runRelease(argv: readonly string[], deps: ReleaseDeps): Pr
   };
   if (action === 'keygen') {
     const expires = values.expires === undefined ? undefined : parseDuration(values.expires);
+    // openpgp is loaded only by the commands that sign: every other CLI call starts without it.
+    const { generateSigningKey, writeKeyPair } = await import('../../images/release-key.ts');
     const pair = await generateSigningKey({ name: values.name, email: values.email, now: deps.now(), ...(expires === undefined ? {} : { expiresInSeconds: expires }) });
     const paths = await writeKeyPair(required('out'), pair);
     deps.io.stdout(values.json ? `${JSON.stringify({ fingerprint: pair.fingerprint, ...paths })}\n` : `key ${pair.fingerprint}\n  secret: ${paths.privatePath}\n  keyring: ${paths.publicPath}\n`);
     return 0;
   }
   if (action === 'publish') {
+    const { publishRelease } = await import('../../images/publish-release.ts');
     const { manifest, manifestPath } = await publishRelease({
       image: required('image'),
       version: required('version'),
