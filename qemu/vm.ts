@@ -66,14 +66,19 @@ export class Vm {
     if (this.qemu) throw new Error(`${this.options.name} is already running`);
     await rm(this.socket(), { force: true });
     this.serial = '';
+    // No default devices (an IDE CD-ROM the firmware tried to boot first, a VGA card), the disk first
+    // in the boot order, and no iPXE option ROM on the NIC: less for the firmware to probe under TCG.
     const args = [
       '-accel', 'tcg,tb-size=256',
+      '-nodefaults',
       '-m', String(this.options.memoryMiB ?? 1024),
       '-smp', String(this.options.cpus ?? 2),
       '-bios', '/usr/share/ovmf/OVMF.fd',
-      '-drive', `file=${this.overlay},if=virtio,format=qcow2`,
-      ...(this.options.configDrive ? ['-drive', `file=${this.options.configDrive},if=virtio,format=raw,readonly=on`] : []),
-      '-nic', 'user,model=virtio-net-pci',
+      '-drive', `file=${this.overlay},if=none,id=disk0,format=qcow2`,
+      '-device', 'virtio-blk-pci,drive=disk0,bootindex=0',
+      ...(this.options.configDrive ? ['-drive', `file=${this.options.configDrive},if=none,id=config0,format=raw,readonly=on`, '-device', 'virtio-blk-pci,drive=config0'] : []),
+      '-netdev', 'user,id=net0',
+      '-device', 'virtio-net-pci,netdev=net0,romfile=',
       '-display', 'none',
       '-monitor', 'none',
       '-serial', 'stdio',
