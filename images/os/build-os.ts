@@ -33,6 +33,17 @@ export interface BuildOsOptions {
   readonly panicSeconds?: number;
 }
 
+let bundled: Promise<unknown> | null = null;
+
+/** The bundle, made once per process: the sources do not change while one run builds its images. */
+function bundleOnce(): Promise<unknown> {
+  bundled ??= run(process.execPath, [join(REPO, 'images', 'bundle.ts')], { cwd: REPO }).catch((error: unknown) => {
+    bundled = null;
+    throw error;
+  });
+  return bundled;
+}
+
 export async function buildOs(options: BuildOsOptions): Promise<OsBuild> {
   const started = Date.now();
   const step = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
@@ -43,7 +54,7 @@ export async function buildOs(options: BuildOsOptions): Promise<OsBuild> {
   };
   await mkdir(options.out, { recursive: true });
   const base = await step('base tree', () => baseRootfs(options.cacheDir, options.log));
-  await step('bundle', () => run(process.execPath, [join(REPO, 'images', 'bundle.ts')], { cwd: REPO }));
+  await step('bundle', bundleOnce);
   const slot = join(options.out, `slot-${options.label ?? options.version}.img`);
   await step('slot image', () =>
     buildSlotImage({
