@@ -98,25 +98,8 @@ describe.skipIf(skip !== null)(`${skip ?? ''} applying a payload`, () => {
     expect(progress).toEqual(Array.from({ length: payload.chunks.length }, (_, i) => i + 1));
   });
 
-  it('syncs each frame to the slot before reporting it done, so a power cut cannot lose recorded frames', async () => {
-    const slot = new MemoryBlockDevice(new Uint8Array(image.length + CHUNK));
-    const lastEventAtProgress: string[] = [];
-    await applyPayload({
-      payload,
-      source: source().payloadSource(`${server.url}/payload.zst`),
-      slot,
-      chunksDone: 0,
-      maxResumes: 0,
-      commitBytes: CHUNK,
-      onProgress: () => {
-        lastEventAtProgress.push(slot.events.at(-1)?.kind ?? 'none');
-        return Promise.resolve();
-      },
-    });
-    expect(lastEventAtProgress).toEqual(payload.chunks.map(() => 'sync'));
-  });
-
-  it('reports (and syncs) frames together every eighth of a small image, and always the last frame', async () => {
+  /** Applies into memory; for each report, the frames it counts and the slot's last event before it. */
+  async function reportsInMemory(commitBytes?: number): Promise<[number, string][]> {
     const slot = new MemoryBlockDevice(new Uint8Array(image.length + CHUNK));
     const reports: [number, string][] = [];
     await applyPayload({
@@ -125,11 +108,22 @@ describe.skipIf(skip !== null)(`${skip ?? ''} applying a payload`, () => {
       slot,
       chunksDone: 0,
       maxResumes: 0,
+      ...(commitBytes === undefined ? {} : { commitBytes }),
       onProgress: (chunks) => {
         reports.push([chunks, slot.events.at(-1)?.kind ?? 'none']);
         return Promise.resolve();
       },
     });
+    return reports;
+  }
+
+  it('syncs each frame to the slot before reporting it done, so a power cut cannot lose recorded frames', async () => {
+    const lastEventAtProgress = (await reportsInMemory(CHUNK)).map(([, event]) => event);
+    expect(lastEventAtProgress).toEqual(payload.chunks.map(() => 'sync'));
+  });
+
+  it('reports (and syncs) frames together every eighth of a small image, and always the last frame', async () => {
+    const reports = await reportsInMemory();
     // 600 KiB in ten 64 KiB frames: a report once 75 KiB were written since the last, so every other frame.
     expect(payload.chunks).toHaveLength(10);
     expect(commitEvery(payload)).toBe(76_800);
