@@ -29,8 +29,6 @@ export interface BuildOsOptions {
   /** Extra files for the slot (see SlotImageOptions.extraFiles); the slot file is named after `label`. */
   readonly extraFiles?: Readonly<Record<string, string>>;
   readonly label?: string;
-  /** The kernel's panic=N on the disk's boot entries; 10 unless given. */
-  readonly panicSeconds?: number;
 }
 
 let bundled: Promise<unknown> | null = null;
@@ -72,7 +70,7 @@ export async function buildOs(options: BuildOsOptions): Promise<OsBuild> {
   if (options.disk) {
     const esp = join(options.out, 'esp.img');
     const state = join(options.out, 'state.img');
-    await step('ESP', () => buildEspImage(esp, options.out, options.panicSeconds));
+    await step('ESP', () => buildEspImage(esp, options.out));
     await step('STATE', () => buildStateImage(state, DEFAULT_LAYOUT.stateMiB));
     disk = join(options.out, `disk-${options.version}.img`);
     const target = disk;

@@ -22,14 +22,13 @@ const GRUB_MODULES = ['part_gpt', 'fat', 'squash4', 'gzio', 'loadenv', 'linux', 
 /**
  * The grub.cfg embedded in BOOTX64.EFI: find the ESP, choose a slot, boot its kernel with the slot
  * named on the command line. `panic=10` makes a kernel (or initramfs) that cannot reach user space
- * reboot after 10 s instead of waiting forever (Debian's default), so GRUB's tries undo it; the VM
- * labs use 1 s, since the panic is on their captured console anyway.
+ * reboot after 10 s instead of waiting forever (Debian's default), so GRUB's tries undo it.
  */
-export function grubCfg(panicSeconds = 10): string {
+export function grubCfg(): string {
   const entry = (letter: 'A' | 'B', partition: number): string =>
     [
       `menuentry "slipway OS (USR-${letter})" --id slipway-usr-${letter.toLowerCase()} {`,
-      `  linux (\${disk},gpt${partition})${KERNEL_PATH} root=PARTLABEL=USR-${letter} rootfstype=squashfs ro console=ttyS0,115200 panic=${panicSeconds} slipway_fallback=\${slipway_fallback}`,
+      `  linux (\${disk},gpt${partition})${KERNEL_PATH} root=PARTLABEL=USR-${letter} rootfstype=squashfs ro console=ttyS0,115200 panic=10 slipway_fallback=\${slipway_fallback}`,
       `  initrd (\${disk},gpt${partition})${INITRD_PATH}`,
       '}',
     ].join('\n');
@@ -47,10 +46,10 @@ export function grubCfg(panicSeconds = 10): string {
   ].join('\n');
 }
 
-export async function buildEspImage(out: string, workDir: string, panicSeconds = 10): Promise<void> {
+export async function buildEspImage(out: string, workDir: string): Promise<void> {
   const dir = await mkdtemp(join(workDir, 'esp-'));
   try {
-    await writeFile(join(dir, 'grub.cfg'), grubCfg(panicSeconds));
+    await writeFile(join(dir, 'grub.cfg'), grubCfg());
     const efi = join(dir, 'BOOTX64.EFI');
     await run('grub-mkstandalone', ['-O', 'x86_64-efi', '-o', efi, `--modules=${GRUB_MODULES.join(' ')}`, '--locales=', '--fonts=', '--themes=', `boot/grub/grub.cfg=${join(dir, 'grub.cfg')}`]);
     const env = join(dir, 'grubenv');
