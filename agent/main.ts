@@ -106,10 +106,11 @@ function datasources(request: DatasourceRequest): Datasource[] {
   if (request.file !== undefined) sources.push(new FileDatasource(request.file));
   if (request.configDrive) sources.push(new ConfigDriveDatasource(request.configDriveDevice === undefined ? {} : { device: request.configDriveDevice }));
   if (request.cmdline) {
+    // One client for every attempt, made at the first: most boots never fetch a cloud-config-url.
+    let http: Promise<{ fetchSmall(url: string, cap: number): Promise<Uint8Array> }> | null = null;
     const fetchSmall = async (url: string): Promise<Uint8Array> => {
-      const { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } = await httpSource();
-      const http = new HttpUpdateSource({ ...DEFAULT_HTTP_SETTINGS, retries: 0, smallRequestDeadlineMs: 15_000 }, systemClock, Math.random);
-      return http.fetchSmall(url, MAX_USER_DATA_BYTES);
+      http ??= httpSource().then(({ DEFAULT_HTTP_SETTINGS, HttpUpdateSource }) => new HttpUpdateSource({ ...DEFAULT_HTTP_SETTINGS, retries: 0, smallRequestDeadlineMs: 15_000 }, systemClock, Math.random));
+      return (await http).fetchSmall(url, MAX_USER_DATA_BYTES);
     };
     sources.push(
       new CmdlineDatasource({

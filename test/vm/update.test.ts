@@ -210,9 +210,11 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and
     expect(back).toMatchObject({ booted: { slot: 'USR-A', version: '1.0.3' }, state: 'idle' });
     expect(back.skipped).toContainEqual({ version: '1.0.4', reason: 'did not boot: its boot tries were used up' });
     expect(back.slots.find((s) => s.name === 'USR-B')).toMatchObject({ successful: false, priority: 0 });
-    const tried = vm.console().slice(before).match(/Kernel command line:[^\n]*root=PARTLABEL=USR-B/g) ?? [];
-    // The console since the update, kept in the message: CI deletes the VM's files afterwards.
-    expect(tried, `USR-B kernel starts since the update; console:\n${vm.console().slice(before).split('\n').filter((l) => /Booting|Kernel command line|Kernel panic|Rebooting|reboot:|error:|BdsDxe/.test(l)).join('\n')}`).toHaveLength(3);
+    const since = vm.console().slice(before);
+    const tried = since.match(/Kernel command line:[^\n]*root=PARTLABEL=USR-B/g) ?? [];
+    // The console's boot lines since the update, kept in the message: CI deletes the VM's files afterwards.
+    const bootLines = since.split('\n').filter((line) => /Booting|Kernel command line|Kernel panic|Rebooting|reboot:|error:|BdsDxe/.test(line));
+    expect(tried, `USR-B kernel starts since the update; console:\n${bootLines.join('\n')}`).toHaveLength(3);
     await lockFree(lab);
     expect(await mostHoldersEver(lab)).toBe(1);
   });
