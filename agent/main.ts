@@ -152,6 +152,7 @@ async function runAgent(): Promise<never> {
   logger.info({ sources }, 'settings loaded');
   const bus = dbus.systemBus();
   const metrics = new AgentMetrics();
+  const answering = Promise.withResolvers<void>();
   const core = await composeAgent({
     settings,
     bus,
@@ -165,6 +166,7 @@ async function runAgent(): Promise<never> {
     openChooser,
     log: (fields, message) => logger.info(fields, message),
     onLockWait: (seconds) => metrics.observeLockWait(seconds),
+    answering: answering.promise,
   });
   core.onChange((status) => metrics.observe(status));
   await core.start();
@@ -173,6 +175,7 @@ async function runAgent(): Promise<never> {
     logger.info({ url: metricsUrl(server) }, 'serving metrics');
   }
   await exportControlService(bus, core);
+  answering.resolve();
   logger.info({ status: core.status() }, 'agent running');
   // SIGTERM stops where it is: every step is persisted, so an interrupted download resumes next start.
   process.once('SIGTERM', () => {

@@ -3,13 +3,11 @@
 // update path (got source, keyring, slot devices) that runUpdateOnce and planUpdate take.
 
 import { readFile } from 'node:fs/promises';
-import { EtcdLockBackend } from '../lock/etcd-lock-backend.ts';
 import { bootedSlotOrNull, lastGoodSlot } from '../slots/booted-slot.ts';
 import { FileBlockDevice } from '../slots/file-block-device.ts';
 import { openSlot } from '../slots/open-slot.ts';
-import { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from '../update/http-update-source.ts';
-import { loadKeyring } from '../update/keyring.ts';
 import { UpdateError } from '../update/update-errors.ts';
+import type { EtcdLockBackend, EtcdLockSettings } from '../lock/etcd-lock-backend.ts';
 import type { BootChooser, SlotName } from '../slots/boot-chooser.ts';
 import type { Clock } from '../update/clock.ts';
 import type { UpdateOnceDeps } from '../update/run-update-once.ts';
@@ -42,10 +40,22 @@ export interface EtcdLockOptions {
   readonly now: () => number;
 }
 
-/** The etcd reboot lock, with the TLS files read and holders' leases lasting longer than a reboot. */
-export async function openEtcdLock(options: EtcdLockOptions): Promise<EtcdLockBackend> {
+export type EtcdTls = NonNullable<EtcdLockSettings['tls']>;
+
+/** The etcd client's TLS files, read now: a missing or unreadable one is an error at once. */
+export async function readEtcdTls(options: Pick<EtcdLockOptions, 'caFile' | 'certFile' | 'keyFile'>): Promise<EtcdTls | null> {
   const read = (path: string | null): Promise<Buffer | undefined> => (path === null ? Promise.resolve(undefined) : readFile(path));
   const [ca, cert, key] = await Promise.all([read(options.caFile), read(options.certFile), read(options.keyFile)]);
+  return ca || cert || key ? { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } : null;
+}
+
+/**
+ * The etcd reboot lock, holders' leases lasting longer than a reboot. etcd3 and its gRPC stack are
+ * imported here, at the first lock, not with the rest of the agent: loading them takes about 2.5 s
+ * of a slow CPU (a VM under TCG), and the CLI's other commands never need them.
+ */
+export async function etcdLock(options: EtcdLockOptions, tls: EtcdTls | null): Promise<EtcdLockBackend> {
+  const { EtcdLockBackend } = await import('../lock/etcd-lock-backend.ts');
   return new EtcdLockBackend({
     endpoints: options.endpoints,
     group: options.group,
@@ -53,8 +63,13 @@ export async function openEtcdLock(options: EtcdLockOptions): Promise<EtcdLockBa
     callTimeoutMs: 10_000,
     now: options.now,
     ...(options.username === null ? {} : { username: options.username, password: options.password ?? '' }),
-    ...(ca || cert || key ? { tls: { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}),
+    ...(tls === null ? {} : { tls }),
   });
+}
+
+/** The etcd reboot lock with its TLS files read. */
+export async function openEtcdLock(options: EtcdLockOptions): Promise<EtcdLockBackend> {
+  return etcdLock(options, await readEtcdTls(options));
 }
 
 export interface UpdatePathOptions {
@@ -72,8 +87,9 @@ export interface UpdatePathOptions {
   readonly log: UpdateOnceDeps['log'];
 }
 
-/** Everything one pass of the update path needs, on the real disk and network. */
+/** Everything one pass of the update path needs, on the real disk and network; got and openpgp are imported here. */
 export async function updatePath(options: UpdatePathOptions): Promise<UpdateOnceDeps> {
+  const [{ loadKeyring }, { DEFAULT_HTTP_SETTINGS, HttpUpdateSource }] = await Promise.all([import('../update/keyring.ts'), import('../update/http-update-source.ts')]);
   return {
     serverUrls: options.servers,
     host: options.host,

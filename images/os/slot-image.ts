@@ -13,7 +13,7 @@ const REPO = join(import.meta.dirname, '..', '..');
 export interface SlotImageOptions {
   readonly baseTarball: string;
   readonly version: string;
-  /** The esbuild bundle directory (slipway.mjs, its map and etcd3-proto/). */
+  /** The esbuild bundle directory (slipway.mjs, its chunks, their maps and etcd3-proto/). */
   readonly bundleDir: string;
   readonly nodeBinary: string;
   readonly keyring: string;
@@ -79,8 +79,9 @@ export async function buildSlotImage(options: SlotImageOptions): Promise<void> {
     await mkdir(join(lib, 'config.d'), { recursive: true });
     await copyFile(options.nodeBinary, join(lib, 'node'));
     await chmod(join(lib, 'node'), 0o755);
-    await copyFile(join(options.bundleDir, 'slipway.mjs'), join(lib, 'slipway.mjs'));
-    await copyFile(join(options.bundleDir, 'slipway.mjs.map'), join(lib, 'slipway.mjs.map'));
+    for (const file of await readdir(options.bundleDir)) {
+      if (file.endsWith('.mjs') || file.endsWith('.mjs.map')) await copyFile(join(options.bundleDir, file), join(lib, file));
+    }
     await cp(join(options.bundleDir, 'etcd3-proto'), join(lib, 'etcd3-proto'), { recursive: true });
     await copyFile(options.keyring, join(lib, 'release-keys.asc'));
     await put(tree, '/usr/lib/slipway/config.d/00-os.yaml', OS_FRAGMENT);
