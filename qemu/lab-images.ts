@@ -1,10 +1,11 @@
 // OS images for the VM suites and the demo: a release key, the disk of a first version and the slot
 // images of later releases, all trusting that key (the base tree comes from the shared cache). The
-// VM suites share one key and the images they have in common within a run (`shared`), so the second
-// file to want the 1.0.0 disk or the 1.0.1 slot does not build it again.
+// VM suites share one key and the images they have in common within a run (`shared`): the first file
+// to want the 1.0.0 disk or the 1.0.1 slot builds it, and another that wants it meanwhile (two files
+// run side by side) waits for it instead of building its own copy.
 
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildOs } from '../images/os/build-os.ts';
 import { generateSigningKey } from '../images/release-key.ts';
@@ -36,12 +37,46 @@ const readJson = async <T>(path: string): Promise<T | null> =>
     () => null,
   );
 
-/** The run's key, made by the first lab that asks (owner-only: it holds the private half). */
+/** How long a lab waits for another to finish a shared image: a first build may include the base tree. */
+const SHARED_WAIT_MS = 30 * 60_000;
+
+/**
+ * The value saved as `name`.json in the run's shared directory. The first lab to ask makes it, holding
+ * `name`.lock (created exclusively) until the value is written whole; the others wait for the file. If
+ * the maker fails, the lock goes and the next lab to look makes it itself. Owner-only: the key holds
+ * its private half.
+ */
+async function sharedValue<T>(shared: string, name: string, make: () => Promise<T>): Promise<{ value: T; made: boolean }> {
+  const path = join(shared, `${name}.json`);
+  const lockPath = join(shared, `${name}.lock`);
+  for (const deadline = Date.now() + SHARED_WAIT_MS; ; ) {
+    const saved = await readJson<T>(path);
+    if (saved !== null) return { value: saved, made: false };
+    const lock = await open(lockPath, 'wx').catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return null;
+      throw error;
+    });
+    if (lock !== null) {
+      try {
+        const value = await make();
+        await writeFile(`${path}.partial`, JSON.stringify(value), { mode: 0o600 });
+        await rename(`${path}.partial`, path);
+        return { value, made: true };
+      } finally {
+        await lock.close();
+        await rm(lockPath, { force: true });
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`waited ${SHARED_WAIT_MS / 60_000} min for another VM file to make ${path}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** The run's key, made by the first lab that asks. */
 async function labKey(shared: string | null, dir: string): Promise<{ key: SigningKeyPair; keyring: string }> {
   const home = shared ?? dir;
-  const saved = shared === null ? null : await readJson<SigningKeyPair>(join(shared, 'key.json'));
-  const key = saved ?? (await generateSigningKey({ name: 'lab release', email: 'release@lab.invalid', now: new Date(Date.now() - 86_400_000) }));
-  if (saved === null && shared !== null) await writeFile(join(shared, 'key.json'), JSON.stringify(key), { mode: 0o600 });
+  const generate = (): Promise<SigningKeyPair> => generateSigningKey({ name: 'lab release', email: 'release@lab.invalid', now: new Date(Date.now() - 86_400_000) });
+  const key = shared === null ? await generate() : (await sharedValue(shared, 'key', generate)).value;
   const keyring = join(home, 'keyring.asc');
   await writeFile(keyring, key.publicArmored);
   return { key, keyring };
@@ -56,18 +91,15 @@ export async function buildLabImages(dir: string, first: string, later: readonly
   const { key, keyring } = await labKey(shared, dir);
   const log = (line: string): void => timings.note(line);
   const build = async (name: string, spec: ReleaseSpec & { disk: boolean }): Promise<OsBuild> => {
+    if (shared === null) return timings.time(name, () => buildOs({ ...spec, keyring, out: join(dir, 'out'), cacheDir: IMAGE_CACHE, log }));
     const id = createHash('sha256').update(JSON.stringify([spec.disk, spec.version, spec.label ?? null, spec.extraFiles ?? null])).digest('hex').slice(0, 16);
-    const record = shared === null ? null : join(shared, `${id}.json`);
-    const reused = record === null ? null : await readJson<OsBuild>(record);
-    if (reused !== null) {
-      timings.steps.push([`${name} (built by an earlier file)`, 0]);
-      return reused;
-    }
-    // A directory of its own: two files building the same image at once each build their own copy.
-    const out = shared === null ? join(dir, 'out') : await mkdtemp(join(shared, `${id}-`));
-    const built = await timings.time(name, () => buildOs({ ...spec, keyring, out, cacheDir: IMAGE_CACHE, log }));
-    if (record !== null) await writeFile(record, JSON.stringify(built));
-    return built;
+    const started = Date.now();
+    const { value, made } = await sharedValue(shared, id, async () => {
+      const out = await mkdtemp(join(shared, `${id}-`));
+      return timings.time(name, () => buildOs({ ...spec, keyring, out, cacheDir: IMAGE_CACHE, log }));
+    });
+    if (!made) timings.steps.push([`${name} (built by another file)`, (Date.now() - started) / 1000]);
+    return value;
   };
   const built = await build(`build ${first} disk`, { version: first, disk: true });
   if (built.disk === null) throw new Error('no disk built');

@@ -33,7 +33,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway agent without its keyring`
     expect(fixture.agentLog()).toContain(`keyring ${keyring} does not exist`);
 
     const refused = await fixture.slipway(['check', '--json']);
-    expect(refused.code).not.toBe(0);
+    expect(refused.code).toBe(6);
     expect(refused.stderr).toContain(`keyring ${keyring} does not exist`);
 
     await rename(`${keyring}.away`, keyring);
