@@ -10,6 +10,7 @@ const VM_FLEET = ['test/vm/fleet.test.ts'];
 
 export default defineConfig({
   test: {
+    testTimeout: 60_000,
     globalSetup: ['./test/vm-run-images.ts'],
     reporters: ['default', './test/vm-timing-reporter.ts', './test/summary-reporter.ts'],
     projects: [
@@ -19,12 +20,11 @@ export default defineConfig({
           name: 'unit',
           include: ['agent/**/*.test.ts', 'images/**/*.test.ts', 'cloud-config/**/*.test.ts', 'qemu/**/*.test.ts', 'test/**/*.test.ts'],
           exclude: ['test/vm/**'],
-          testTimeout: 60_000,
           sequence: { groupOrder: 0 },
         },
       },
-      { extends: true, test: { name: 'vm', include: VM_PAIR, testTimeout: 60_000, maxWorkers: 2, sequence: { groupOrder: 1 } } },
-      { extends: true, test: { name: 'vm-fleet', include: VM_FLEET, testTimeout: 60_000, maxWorkers: 1, sequence: { groupOrder: 2 } } },
+      { extends: true, test: { name: 'vm', include: VM_PAIR, maxWorkers: 2, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'vm-fleet', include: VM_FLEET, maxWorkers: 1, sequence: { groupOrder: 2 } } },
     ],
   },
 });

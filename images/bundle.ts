@@ -1,5 +1,5 @@
 // Bundles the agent and CLI for the OS image: dist/slipway.mjs and the chunks it imports when a
-// command needs them (dist/chunk-*.mjs), each with its source map, and the etcd protocol definitions
+// command needs them (the other dist/*.mjs), each with its source map, and the etcd protocol definitions
 // beside them (dist/etcd3-proto/). No node_modules on the host: these files and the Node binary.
 
 import { build } from 'esbuild';
@@ -23,8 +23,6 @@ const etcdProtoBesideBundle: Plugin = {
   },
 };
 
-// Chunks of an earlier build would be shipped with this one.
-await rm(outdir, { recursive: true, force: true });
 /**
  * `import … from 'node:http'` has Node build an ES module facade of the built-in, which reads each of
  * its exports, and reading http.WebSocket loads undici: 55 ms on this machine, 0.5 s of each agent
@@ -43,6 +41,8 @@ const httpByRequire: Plugin = {
   },
 };
 
+// Chunks of an earlier build would be shipped with this one.
+await rm(outdir, { recursive: true, force: true });
 await build({
   entryPoints: { slipway: 'agent/main.ts' },
   outdir,
