@@ -18,7 +18,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['agent/**/*.test.ts', 'images/**/*.test.ts', 'cloud-config/**/*.test.ts', 'qemu/**/*.test.ts', 'test/**/*.test.ts'],
+          include: ['agent/**/*.test.ts', 'platform/**/*.test.ts', 'images/**/*.test.ts', 'cloud-config/**/*.test.ts', 'qemu/**/*.test.ts', 'test/**/*.test.ts'],
           exclude: ['test/vm/**'],
           sequence: { groupOrder: 0 },
         },

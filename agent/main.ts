@@ -17,7 +17,7 @@ import type { LockRequest } from './cli/lock-command.ts';
 import { findBootDisk } from './slots/boot-disk.ts';
 import type { ChooserRequest } from './cli/slots-command.ts';
 import type { UpdateRequest } from './cli/update-command.ts';
-import type { Clock } from './update/clock.ts';
+import type { Clock } from '../platform/clock.ts';
 import type { UpdateOutcome } from './update/run-update-once.ts';
 import type { BootChooser } from './slots/boot-chooser.ts';
 import dbus from 'dbus-next';

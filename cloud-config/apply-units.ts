@@ -3,7 +3,7 @@
 
 import type { Change, HostRoot, Ownership } from './host-root.ts';
 import type { UnitEntry } from './schema.ts';
-import type { SystemdBus, UnitCommand } from '../agent/systemd/systemd-bus.ts';
+import type { SystemdBus, UnitCommand } from './systemd-bus.ts';
 
 export type UnitStepName = 'unit-file' | 'drop-in' | 'mask' | 'daemon-reload' | 'enable' | UnitCommand;
 

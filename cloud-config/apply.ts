@@ -13,8 +13,8 @@ import type { Change, HostRoot, PathKind } from './host-root.ts';
 import type { PasswdDb } from './passwd-db.ts';
 import type { CloudConfig, UserEntry } from './schema.ts';
 import type { UserAccounts } from './user-accounts.ts';
-import type { HostnameService } from '../agent/systemd/hostname-service.ts';
-import type { SystemdBus } from '../agent/systemd/systemd-bus.ts';
+import type { HostnameService } from './hostname-service.ts';
+import type { SystemdBus } from './systemd-bus.ts';
 
 /** coreos-cloudinit gives top-level ssh_authorized_keys to this user. */
 export const DEFAULT_USER = 'core';

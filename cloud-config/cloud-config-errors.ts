@@ -1,6 +1,6 @@
 // Errors of reading and applying cloud-config, with stable codes the CLI maps to exit codes.
 
-import { CodedError } from '../agent/coded-error.ts';
+import { CodedError } from '../platform/coded-error.ts';
 
 export type CloudConfigErrorCode =
   /** A datasource is present but its user-data cannot be read. */

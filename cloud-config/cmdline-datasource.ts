@@ -1,9 +1,9 @@
 // Datasource adapter for `cloud-config-url=` on the kernel command line: fetched over HTTP(S) with
 // retries and backoff, but never for longer than a bounded total wait, so a dead URL only delays boot.
 
-import { jitteredBackoff } from '../agent/backoff.ts';
+import { jitteredBackoff } from '../platform/backoff.ts';
 import { CloudConfigError } from './cloud-config-errors.ts';
-import type { Clock } from '../agent/update/clock.ts';
+import type { Clock } from '../platform/clock.ts';
 import type { Datasource, DatasourceLog, UserData } from './datasource.ts';
 
 export interface CmdlineSettings {

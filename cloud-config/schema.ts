@@ -2,8 +2,8 @@
 // validator walks a document against it; the apply step reads the same names.
 
 import { gunzipSync } from 'node:zlib';
-import { parseGoDuration, parseLocksmithWindow } from '../agent/lock/reboot-window.ts';
-import { UNIT_COMMANDS } from '../agent/systemd/systemd-bus.ts';
+import { parseGoDuration, parseLocksmithWindow } from '../platform/locksmith-window.ts';
+import { UNIT_COMMANDS } from './systemd-bus.ts';
 
 /** A value check: null when fine, otherwise the problem. */
 export type Check = (value: string) => string | null;

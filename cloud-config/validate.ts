@@ -3,7 +3,8 @@
 
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { CLOUD_CONFIG } from './schema.ts';
-import { didYouMean, Report } from './report.ts';
+import { Report } from './report.ts';
+import { didYouMean } from '../platform/did-you-mean.ts';
 import type { Node } from 'yaml';
 import type { CloudConfig, Field } from './schema.ts';
 

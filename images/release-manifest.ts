@@ -1,7 +1,16 @@
 // The release manifest: the one definition of its format, used by the publisher to write it and by
 // the agent to read it. The agent trusts a manifest only after its detached signature verified.
 
-import { UpdateError } from '../agent/update/update-errors.ts';
+import { CodedError } from '../platform/coded-error.ts';
+
+/** A manifest that does not parse or breaks the format; the agent treats it as untrusted input. */
+export class ManifestError extends CodedError<'ERR_MANIFEST_INVALID'> {
+  override name = 'ManifestError';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_MANIFEST_INVALID', message, options);
+  }
+}
 
 export const MANIFEST_FORMAT = 1;
 export const MANIFEST_FILE = 'manifest.json';
@@ -50,10 +59,10 @@ export function parseManifest(bytes: Uint8Array, source: string): ReleaseManifes
   try {
     value = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (cause) {
-    throw new UpdateError('ERR_MANIFEST_INVALID', `manifest from ${source} is not JSON`, { cause });
+    throw new ManifestError(`manifest from ${source} is not JSON`, { cause });
   }
   const fail = (field: string, problem: string): never => {
-    throw new UpdateError('ERR_MANIFEST_INVALID', `manifest from ${source}: ${field} ${problem}`);
+    throw new ManifestError(`manifest from ${source}: ${field} ${problem}`);
   };
   if (typeof value !== 'object' || value === null) return fail('document', 'is not an object');
   const m = value as Record<string, unknown>;

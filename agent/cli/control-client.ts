@@ -1,7 +1,7 @@
 // The ControlClient port: how CLI commands reach the running agent (over D-Bus in production),
 // and the error a refused or failed request comes back as.
 
-import { CodedError } from '../coded-error.ts';
+import { CodedError } from '../../platform/coded-error.ts';
 import type { AgentStatus, StatusReport } from '../daemon/agent-status.ts';
 import type { PlanDecision, UpdateOutcome } from '../update/run-update-once.ts';
 

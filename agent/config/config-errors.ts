@@ -1,7 +1,7 @@
 // The error of an unusable configuration: every problem found in every file at once, one line each
 // as "FILE line N: KEY: message", so an operator fixes them all in one pass.
 
-import { CodedError } from '../coded-error.ts';
+import { CodedError } from '../../platform/coded-error.ts';
 
 /** One problem with where it is; line null when it concerns the file as a whole (unreadable). */
 export interface ConfigProblem {

@@ -1,9 +1,9 @@
 // How each setting's value is read and checked, whether it comes from a YAML fragment or a CoreOS
 // file: a value tree with line numbers in, the agent's value or every problem with its line out.
 
-import { parseGoDuration, parseLocksmithWindow } from '../lock/reboot-window.ts';
+import { parseGoDuration, parseLocksmithWindow } from '../../platform/locksmith-window.ts';
 import { checkTimeZone } from '../lock/zoned-time.ts';
-import { didYouMean } from '../../cloud-config/report.ts';
+import { didYouMean } from '../../platform/did-you-mean.ts';
 import type { WindowSetting } from './settings.ts';
 
 /** A value as written, independent of YAML: scalars keep their text ("1.10" stays "1.10" as a string setting). */

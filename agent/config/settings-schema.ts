@@ -1,7 +1,7 @@
 // The keys of a config.d fragment (snake_case, by section) and the setting each one fills; reading
 // one fragment into assignments with their file and line; and settings written back as a fragment.
 
-import { didYouMean } from '../../cloud-config/report.ts';
+import { didYouMean } from '../../platform/did-you-mean.ts';
 import { absolutePath, bool, duration, integer, list, listen, nullable, oneOf, show, text, timeZone, unitName, url, urlList, window, word } from './setting-readers.ts';
 import type { ConfigProblem } from './config-errors.ts';
 import type { Raw, Reader } from './setting-readers.ts';

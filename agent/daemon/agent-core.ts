@@ -12,7 +12,7 @@ import type { Activity, AgentStatus, StatusReport } from './agent-status.ts';
 import type { Health } from './health-gate.ts';
 import type { BootChooser, BootState, SlotName } from '../slots/boot-chooser.ts';
 import type { CoordinatorOutcome, RebootStrategy } from '../lock/reboot-coordinator.ts';
-import type { Clock } from '../update/clock.ts';
+import type { Clock } from '../../platform/clock.ts';
 import type { PlanDecision, UpdateOutcome } from '../update/run-update-once.ts';
 import type { CheckHistory, ScheduleSettings } from '../update/update-schedule.ts';
 import type { UpdateEvent, UpdateRecord } from '../update/update-state.ts';

@@ -6,7 +6,8 @@ import { AgentCore } from './agent-core.ts';
 import { awaitHealthyBoot } from './health-gate.ts';
 import { etcdLock, findBootedSlot, osReleaseVersion, readEtcdTls, updatePath } from './host-wiring.ts';
 import { coordinateReboot, releaseUntilConfirmed } from '../lock/reboot-coordinator.ts';
-import { nextOpening, parseLocksmithWindow, rebootWindows } from '../lock/reboot-window.ts';
+import { nextOpening, rebootWindows } from '../lock/reboot-window.ts';
+import { parseLocksmithWindow } from '../../platform/locksmith-window.ts';
 import { findBootDisk } from '../slots/boot-disk.ts';
 import { DbusSystemdBus } from '../systemd/dbus-systemd-bus.ts';
 import { LogindRebooter } from '../systemd/logind-rebooter.ts';
@@ -20,7 +21,7 @@ import type { RebootLock } from '../lock/lock-backend.ts';
 import type { Semaphore } from '../lock/semaphore.ts';
 import type { BootChooser } from '../slots/boot-chooser.ts';
 import type { HostPaths } from '../slots/boot-disk.ts';
-import type { Clock } from '../update/clock.ts';
+import type { Clock } from '../../platform/clock.ts';
 
 export interface AgentHost {
   readonly settings: Settings;

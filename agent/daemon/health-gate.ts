@@ -1,8 +1,13 @@
 // The health gate after booting a new slot: healthy once systemd has reached multi-user.target
 // with none of the critical units failed; unhealthy when a critical unit fails or time runs out.
 
-import type { Clock } from '../update/clock.ts';
-import type { SystemdBus } from '../systemd/systemd-bus.ts';
+import type { Clock } from '../../platform/clock.ts';
+
+/** What the gate asks of the service manager (the systemd adapter offers it). */
+export interface UnitStates {
+  /** active, inactive, failed, activating, … */
+  activeState(name: string): Promise<string>;
+}
 
 export interface HealthSettings {
   readonly timeoutMs: number;
@@ -15,7 +20,7 @@ export const ALWAYS_CRITICAL = ['slipway-cloudinit.service'] as const;
 
 export type Health = { readonly healthy: true } | { readonly healthy: false; readonly reason: string };
 
-export async function awaitHealthyBoot(systemd: Pick<SystemdBus, 'activeState'>, clock: Clock, settings: HealthSettings): Promise<Health> {
+export async function awaitHealthyBoot(systemd: UnitStates, clock: Clock, settings: HealthSettings): Promise<Health> {
   const critical = [...new Set([...ALWAYS_CRITICAL, ...settings.criticalUnits])];
   const deadline = clock.now().getTime() + settings.timeoutMs;
   for (;;) {

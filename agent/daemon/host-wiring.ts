@@ -9,7 +9,7 @@ import { openSlot } from '../slots/open-slot.ts';
 import { UpdateError } from '../update/update-errors.ts';
 import type { EtcdLockBackend, EtcdLockSettings } from '../lock/etcd-lock-backend.ts';
 import type { BootChooser, SlotName } from '../slots/boot-chooser.ts';
-import type { Clock } from '../update/clock.ts';
+import type { Clock } from '../../platform/clock.ts';
 import type { UpdateOnceDeps } from '../update/run-update-once.ts';
 
 /** VERSION_ID of the running OS. */

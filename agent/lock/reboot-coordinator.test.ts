@@ -3,7 +3,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { coordinateReboot, releaseUntilConfirmed } from './reboot-coordinator.ts';
-import { parseLocksmithWindow, rebootWindows } from './reboot-window.ts';
+import { rebootWindows } from './reboot-window.ts';
+import { parseLocksmithWindow } from '../../platform/locksmith-window.ts';
 import { MemoryRebootLock } from '../../test/fakes/memory-reboot-lock.ts';
 import { TestClock } from '../../test/fakes/test-clock.ts';
 import type { CoordinatorDeps, RebootStrategy } from './reboot-coordinator.ts';

@@ -3,9 +3,9 @@
 // back after the new boot was marked good, retrying until the backend confirms. Time, the lock and
 // the reboot itself are ports, so every path runs under a test clock.
 
-import { jitteredBackoff } from '../backoff.ts';
+import { jitteredBackoff } from '../../platform/backoff.ts';
 import { nextOpening, openWindowAt } from './reboot-window.ts';
-import type { Clock } from '../update/clock.ts';
+import type { Clock } from '../../platform/clock.ts';
 import type { HolderRecord, RebootLock } from './lock-backend.ts';
 import type { RebootWindows } from './reboot-window.ts';
 

@@ -2,7 +2,8 @@
 // and on the days a DST change skips or repeats an hour.
 
 import { describe, expect, it } from 'vitest';
-import { nextOpening, openWindowAt, parseGoDuration, parseLocksmithWindow, rebootWindows } from './reboot-window.ts';
+import { nextOpening, openWindowAt, rebootWindows } from './reboot-window.ts';
+import { parseGoDuration, parseLocksmithWindow } from '../../platform/locksmith-window.ts';
 import { instantOf } from './zoned-time.ts';
 
 const at = (iso: string): number => Date.parse(iso);

@@ -2,7 +2,7 @@
 // and the protective MBR check. Pure functions over bytes; no I/O.
 
 import { crc32 } from 'node:zlib';
-import { bytesToGuid, guidToBytes, ZERO_GUID } from './guid.ts';
+import { bytesToGuid, guidToBytes, ZERO_GUID } from '../../platform/guid.ts';
 
 export const GPT_SIGNATURE = 'EFI PART';
 export const GPT_REVISION = 0x0001_0000;

@@ -6,16 +6,17 @@ import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { readGpt } from './gpt-disk.ts';
 import { bootStateOf, gptWarnings, slotStates } from './gpt-boot-chooser.ts';
-import { escapeGrubenvValue, parseGrubenv, serializeGrubenv } from './grubenv-block.ts';
-import { DEFAULT_STATE, fromRuleSlots, MAX_GRUBENV_TRIES, STATE_KEYS, toRuleSlots, VALUE_WIDTH } from './grubenv-state.ts';
+import { escapeGrubenvValue, parseGrubenv, serializeGrubenv } from '../../platform/grub/grubenv-block.ts';
+import { fromRuleSlots, toRuleSlots } from './grubenv-state.ts';
+import { CANONICAL, canonicalState, DEFAULT_STATE, fixedLayoutBlock, MAX_GRUBENV_TRIES, STATE_KEYS, VALUE_WIDTH } from '../../platform/grub/grubenv-flags.ts';
 import { planWrites } from './grubenv-write-plan.ts';
 import { RuleBootChooser } from './rule-boot-chooser.ts';
 import { SlotError } from './slot-errors.ts';
 import type { OpenDevice } from './gpt-boot-chooser.ts';
 import type { BootState, SlotName, SlotState } from './boot-chooser.ts';
 import type { SlotRule } from './rule-boot-chooser.ts';
-import type { EnvVariable } from './grubenv-block.ts';
-import type { GrubenvState, StateKey } from './grubenv-state.ts';
+import type { EnvVariable } from '../../platform/grub/grubenv-block.ts';
+import type { GrubenvState } from '../../platform/grub/grubenv-flags.ts';
 
 export class GrubenvBootChooser extends RuleBootChooser {
   readonly kind = 'grubenv';
@@ -142,19 +143,6 @@ export function stateFromVariables(variables: readonly EnvVariable[]): GrubenvSt
   return state;
 }
 
-const CANONICAL: Record<StateKey, RegExp> = { ORDER: /^(A B|B A)$/, A_OK: /^[01]$/, A_TRY: /^[0-9]$/, B_OK: /^[01]$/, B_TRY: /^[0-9]$/ };
-
-/**
- * The fixed-width values that make the generated grub.cfg boot exactly as `state` does: OK is only
- * "1", TRY only one digit (the script knows no other), and ORDER only its first A or B word.
- */
-export function canonicalState(state: GrubenvState): GrubenvState {
-  const first = state.ORDER.split(/\s+/).find((word) => word === 'A' || word === 'B');
-  const ok = (value: string): string => (value === '1' ? '1' : '0');
-  const tries = (value: string): string => (/^[0-9]$/.test(value) ? value : '0');
-  return { ORDER: first === 'B' ? 'B A' : 'A B', A_OK: ok(state.A_OK), A_TRY: tries(state.A_TRY), B_OK: ok(state.B_OK), B_TRY: tries(state.B_TRY) };
-}
-
 /** Why a block is not in the fixed layout: each of our variables once, unescaped, at its fixed width, with a canonical value. */
 export function layoutProblems(variables: readonly EnvVariable[]): string[] {
   return STATE_KEYS.flatMap((key) => {
@@ -165,16 +153,6 @@ export function layoutProblems(variables: readonly EnvVariable[]): string[] {
     if (raw.length !== VALUE_WIDTH[key] || !CANONICAL[key].test(raw)) return [`${key}=${JSON.stringify(raw)}`];
     return [];
   });
-}
-
-/**
- * The block the image builder writes to the ESP: our five variables first at their fixed widths,
- * so every value sits at a fixed offset (inside the first 512-byte sector), then `others` as given.
- * Hosts built that way never need the one-time conversion in blockWrites.
- */
-export function fixedLayoutBlock(state: GrubenvState, others: readonly { name: string; raw: string }[], path: string): Uint8Array {
-  const ours = STATE_KEYS.map((key) => ({ name: key, raw: escapeGrubenvValue(canonicalState(state)[key]) }));
-  return serializeGrubenv([...ours, ...others.filter((v) => !(STATE_KEYS as readonly string[]).includes(v.name))], path);
 }
 
 export interface BlockWrite {

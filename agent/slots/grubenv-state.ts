@@ -1,27 +1,11 @@
-// Boot flags in the GRUB environment (RAUC's variable names, gptprio's meaning): ORDER "A B" or
-// "B A" ranks the slots, X_OK is the successful flag, X_TRY the tries left ("0".."9"). A slot is
-// bootable when X_OK=1 or X_TRY>0; GRUB boots the first bootable slot in ORDER, then in "A B".
+// The grubenv chooser's flags in the slot engine's terms: which slot GRUB boots next (the model the
+// generated grub.cfg must match), and the conversion to and from gptprio's priority/tries/successful.
+// A slot is bootable when X_OK=1 or X_TRY>0; GRUB boots the first bootable slot in ORDER, then in "A B".
 
 import type { SlotName } from './boot-chooser.ts';
+import type { GrubenvState, Letter } from '../../platform/grub/grubenv-flags.ts';
 import type { RuleSlot } from './slot-rules.ts';
-
-export const MAX_GRUBENV_TRIES = 9;
-
-export type Letter = 'A' | 'B';
-
-export interface GrubenvState {
-  readonly ORDER: string;
-  readonly A_OK: string;
-  readonly A_TRY: string;
-  readonly B_OK: string;
-  readonly B_TRY: string;
-}
-
-export const STATE_KEYS = ['ORDER', 'A_OK', 'A_TRY', 'B_OK', 'B_TRY'] as const;
-export type StateKey = (typeof STATE_KEYS)[number];
-/** Fixed value widths: every value stays at the same bytes whatever it holds. */
-export const VALUE_WIDTH: Record<StateKey, number> = { ORDER: 3, A_OK: 1, A_TRY: 1, B_OK: 1, B_TRY: 1 };
-export const DEFAULT_STATE: GrubenvState = { ORDER: 'A B', A_OK: '0', A_TRY: '0', B_OK: '0', B_TRY: '0' };
+import { MAX_GRUBENV_TRIES } from '../../platform/grub/grubenv-flags.ts';
 
 const slotOf = (letter: Letter): SlotName => (letter === 'A' ? 'USR-A' : 'USR-B');
 

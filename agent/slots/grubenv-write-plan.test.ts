@@ -2,10 +2,11 @@
 // operation, a power cut after any write or inside one boots the old or the new choice.
 
 import { describe, expect, it } from 'vitest';
-import { fromRuleSlots, grubenvNext, STATE_KEYS, toRuleSlots } from './grubenv-state.ts';
+import { fromRuleSlots, grubenvNext, toRuleSlots } from './grubenv-state.ts';
+import { STATE_KEYS } from '../../platform/grub/grubenv-flags.ts';
 import { isCrashSafe, planWrites, reachableStates, tornValues } from './grubenv-write-plan.ts';
 import { markSlotGood, markSlotUnbootable, rollbackFrom, stageSlot } from './slot-rules.ts';
-import type { GrubenvState } from './grubenv-state.ts';
+import type { GrubenvState } from '../../platform/grub/grubenv-flags.ts';
 import type { PlannedWrite } from './grubenv-write-plan.ts';
 import type { RuleSlot } from './slot-rules.ts';
 

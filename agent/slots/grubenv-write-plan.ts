@@ -3,9 +3,10 @@
 // one-byte value cannot tear, and ORDER's three bytes can only tear into "B B"/"A A", which GRUB's
 // fallback walk reads as a full order.
 
-import { grubenvNext, STATE_KEYS } from './grubenv-state.ts';
+import { grubenvNext } from './grubenv-state.ts';
+import { STATE_KEYS } from '../../platform/grub/grubenv-flags.ts';
 import type { SlotName } from './boot-chooser.ts';
-import type { GrubenvState, StateKey } from './grubenv-state.ts';
+import type { GrubenvState, StateKey } from '../../platform/grub/grubenv-flags.ts';
 
 export interface PlannedWrite {
   readonly key: StateKey;

@@ -1,6 +1,6 @@
 // Error classes of the slot engine: a stable code for each failure and the cause chain kept.
 
-import { CodedError } from '../coded-error.ts';
+import { CodedError } from '../../platform/coded-error.ts';
 
 export type SlotErrorCode =
   | 'ERR_DEVICE_IO'

@@ -1,7 +1,7 @@
 // Finds the two A/B slots in a partition table: the partitions of the CoreOS usr type,
 // which must be exactly two, named USR-A and USR-B.
 
-import { COREOS_USR_TYPE } from './guid.ts';
+import { COREOS_USR_TYPE } from '../../platform/guid.ts';
 import { SlotError } from './slot-errors.ts';
 import { isSlotName } from './boot-chooser.ts';
 import type { SlotName } from './boot-chooser.ts';

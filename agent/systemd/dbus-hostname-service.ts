@@ -1,7 +1,7 @@
 // HostnameService adapter on systemd-hostnamed's D-Bus API (org.freedesktop.hostname1).
 
 import type { MessageBus } from 'dbus-next';
-import type { HostnameService } from './hostname-service.ts';
+import type { HostnameService } from '../../cloud-config/hostname-service.ts';
 
 const HOSTNAMED = 'org.freedesktop.hostname1';
 const PATH = '/org/freedesktop/hostname1';

@@ -2,7 +2,7 @@
 // unit jobs are queued with mode "replace" and awaited through the JobRemoved signal.
 
 import type { ClientInterface, MessageBus } from 'dbus-next';
-import type { JobResult, SystemdBus, UnitCommand } from './systemd-bus.ts';
+import type { JobResult, SystemdBus, UnitCommand } from '../../cloud-config/systemd-bus.ts';
 
 const SYSTEMD = 'org.freedesktop.systemd1';
 const MANAGER_PATH = '/org/freedesktop/systemd1';

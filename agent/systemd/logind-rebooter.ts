@@ -2,7 +2,7 @@
 // "block" shutdown inhibitors to go away (reporting who holds them), unless an operator overrides.
 
 import type { MessageBus } from 'dbus-next';
-import type { Clock } from '../update/clock.ts';
+import type { Clock } from '../../platform/clock.ts';
 import type { Rebooter } from '../lock/reboot-coordinator.ts';
 
 const LOGIND = 'org.freedesktop.login1';

@@ -5,9 +5,9 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import got, { RequestError } from 'got';
-import { jitteredBackoff } from '../backoff.ts';
+import { jitteredBackoff } from '../../platform/backoff.ts';
 import { UpdateError } from './update-errors.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../../platform/clock.ts';
 import type { PayloadSource } from './payload-apply.ts';
 import type { Got } from 'got';
 

@@ -14,7 +14,7 @@ import { loadRecord, saveRecord } from './state-file.ts';
 import { UpdateError } from './update-errors.ts';
 import type { BlockDevice } from '../slots/block-device.ts';
 import type { BootChooser, SlotName } from '../slots/boot-chooser.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../../platform/clock.ts';
 import type { HttpUpdateSource } from './http-update-source.ts';
 import type { Keyring } from './keyring.ts';
 import type { HostFacts } from './update-policy.ts';

@@ -1,6 +1,6 @@
 // Error classes of the update path: a stable code for each failure, the cause chain kept.
 
-import { CodedError } from '../coded-error.ts';
+import { CodedError } from '../../platform/coded-error.ts';
 
 export type UpdateErrorCode =
   // keys and signatures

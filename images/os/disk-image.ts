@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { ESP_SIZE_MIB } from './esp-image.ts';
-import { COREOS_USR_TYPE } from '../../agent/slots/guid.ts';
+import { COREOS_USR_TYPE } from '../../platform/guid.ts';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;

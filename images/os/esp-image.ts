@@ -6,9 +6,8 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { grubCfgChooser } from '../../agent/slots/grub-cfg.ts';
-import { fixedLayoutBlock } from '../../agent/slots/grubenv-boot-chooser.ts';
-import { DEFAULT_STATE } from '../../agent/slots/grubenv-state.ts';
+import { grubCfgChooser } from '../../platform/grub/grub-cfg.ts';
+import { DEFAULT_STATE, fixedLayoutBlock } from '../../platform/grub/grubenv-flags.ts';
 import { INITRD_PATH, KERNEL_PATH } from './slot-image.ts';
 
 const run = promisify(execFile);

@@ -1,6 +1,6 @@
 // A Clock for tests: sleeping moves time forward at once and is recorded, so waits can be asserted.
 
-import type { Clock } from '../../agent/update/clock.ts';
+import type { Clock } from '../../platform/clock.ts';
 
 export class TestClock implements Clock {
   private current: number;

@@ -1,4 +1,4 @@
-// The SystemdBus port: what slipway asks of the service manager (reload, enable, start and the
+// The SystemdBus port: what cloud-config asks of the service manager (reload, enable, start and the
 // like, and the state of units), in systemd's own vocabulary but free of any D-Bus type.
 
 export const UNIT_COMMANDS = ['start', 'stop', 'restart', 'reload', 'try-restart', 'reload-or-restart', 'reload-or-try-restart'] as const;

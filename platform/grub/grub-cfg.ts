@@ -1,9 +1,9 @@
 // The grub.cfg fragment that makes stock GRUB choose a slot by the same rule as gptprio, from the
-// flags in the GRUB environment file; the model it must match is grubenvNext() in grubenv-state.ts.
+// flags in the GRUB environment file; the model it must match is the slot engine's grubenvNext().
 
-import { MAX_GRUBENV_TRIES } from './grubenv-state.ts';
-import { SlotError } from './slot-errors.ts';
-import type { Letter } from './grubenv-state.ts';
+import { MAX_GRUBENV_TRIES } from './grubenv-flags.ts';
+import { GrubenvError } from './grubenv-error.ts';
+import type { Letter } from './grubenv-flags.ts';
 
 export interface GrubCfgOptions {
   /** The environment file as GRUB names it, e.g. "($root)/slipway/grubenv"; `$` expands in GRUB. */
@@ -30,9 +30,9 @@ export const DEFAULT_MENU_ENTRY_IDS: Readonly<Record<Letter, string>> = { A: 'sl
 export function grubCfgChooser(options: GrubCfgOptions): string {
   const env = options.envFile;
   const ids = options.menuEntryIds ?? DEFAULT_MENU_ENTRY_IDS;
-  if (/["\\\n]/.test(env)) throw new SlotError('ERR_GRUBENV_INVALID', `the GRUB environment path ${JSON.stringify(env)} cannot be quoted in grub.cfg`);
+  if (/["\\\n]/.test(env)) throw new GrubenvError(`the GRUB environment path ${JSON.stringify(env)} cannot be quoted in grub.cfg`);
   for (const id of Object.values(ids)) {
-    if (!/^[A-Za-z0-9_.-]+$/.test(id)) throw new SlotError('ERR_GRUBENV_INVALID', `menuentry id ${JSON.stringify(id)} for grub.cfg must be letters, digits, "_", "." or "-"`);
+    if (!/^[A-Za-z0-9_.-]+$/.test(id)) throw new GrubenvError(`menuentry id ${JSON.stringify(id)} for grub.cfg must be letters, digits, "_", "." or "-"`);
   }
   const slotBlock = (letter: Letter): string[] => {
     const lines: string[] = [];

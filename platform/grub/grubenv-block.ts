@@ -1,7 +1,7 @@
 // The GRUB environment block as grub-editenv writes it: 1024 bytes, a header line, NAME=value
 // lines, '#' padding. Parsing keeps each value's byte offset so values can be rewritten in place.
 
-import { SlotError } from './slot-errors.ts';
+import { GrubenvError } from './grubenv-error.ts';
 
 export const GRUBENV_SIZE = 1024;
 export const GRUBENV_HEADER = '# GRUB Environment Block\n';
@@ -33,11 +33,11 @@ export function unescapeGrubenvValue(raw: string): string {
  */
 export function parseGrubenv(bytes: Uint8Array, path: string): EnvVariable[] {
   if (bytes.length !== GRUBENV_SIZE) {
-    throw new SlotError('ERR_GRUBENV_INVALID', `${path} is ${bytes.length} bytes; a GRUB environment block is ${GRUBENV_SIZE}`);
+    throw new GrubenvError(`${path} is ${bytes.length} bytes; a GRUB environment block is ${GRUBENV_SIZE}`);
   }
   // latin1 maps each byte to one character, so string indexes are byte offsets.
   const text = Buffer.from(bytes).toString('latin1');
-  if (!text.startsWith(GRUBENV_HEADER)) throw new SlotError('ERR_GRUBENV_INVALID', `${path} does not start with "${GRUBENV_HEADER.trim()}"`);
+  if (!text.startsWith(GRUBENV_HEADER)) throw new GrubenvError(`${path} does not start with "${GRUBENV_HEADER.trim()}"`);
   const variables: EnvVariable[] = [];
   let at = GRUBENV_HEADER.length;
   while (at < text.length) {
@@ -48,16 +48,16 @@ export function parseGrubenv(bytes: Uint8Array, path: string): EnvVariable[] {
       at = end + 1;
       continue;
     }
-    if (end < 0) throw new SlotError('ERR_GRUBENV_INVALID', `${path}: unterminated line at byte ${at}`);
+    if (end < 0) throw new GrubenvError(`${path}: unterminated line at byte ${at}`);
     const line = text.slice(at, end);
     const eq = line.indexOf('=');
-    if (eq <= 0) throw new SlotError('ERR_GRUBENV_INVALID', `${path}: line at byte ${at} is not NAME=value`);
+    if (eq <= 0) throw new GrubenvError(`${path}: line at byte ${at} is not NAME=value`);
     const raw = line.slice(eq + 1);
     variables.push({ name: line.slice(0, eq), raw, value: unescapeGrubenvValue(raw), offset: at + eq + 1 });
     at = end + 1;
   }
   // GRUB finds its free space by walking back over '#' to a newline; anything else there breaks save_env.
-  if (!/^#*$/.test(text.slice(at))) throw new SlotError('ERR_GRUBENV_INVALID', `${path}: text after the '#' padding at byte ${at}`);
+  if (!/^#*$/.test(text.slice(at))) throw new GrubenvError(`${path}: text after the '#' padding at byte ${at}`);
   return variables;
 }
 
@@ -73,6 +73,6 @@ function lineEnd(text: string, from: number): number {
 /** A block as grub-editenv would write these variables (raw values: escapes already applied). */
 export function serializeGrubenv(variables: readonly { name: string; raw: string }[], path: string): Uint8Array {
   const body = GRUBENV_HEADER + variables.map((v) => `${v.name}=${v.raw}\n`).join('');
-  if (body.length > GRUBENV_SIZE) throw new SlotError('ERR_GRUBENV_INVALID', `the variables for ${path} do not fit in ${GRUBENV_SIZE} bytes`);
+  if (body.length > GRUBENV_SIZE) throw new GrubenvError(`the variables for ${path} do not fit in ${GRUBENV_SIZE} bytes`);
   return Buffer.from(body.padEnd(GRUBENV_SIZE, '#'), 'latin1');
 }
