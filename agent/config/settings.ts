@@ -1,6 +1,8 @@
 // The agent's settings once configuration fragments are merged and validated: frozen, complete
 // (every default filled in), in the agent's own words. agent/config/load-settings.ts builds them.
 
+import { DEFAULT_ETCD_CONNECTION } from '../lock/etcd-connection.ts';
+import type { EtcdConnection } from '../lock/etcd-connection.ts';
 import type { RebootStrategy } from '../lock/reboot-coordinator.ts';
 
 export interface WindowSetting {
@@ -43,14 +45,7 @@ export interface Settings {
   };
   readonly lock: {
     readonly group: string;
-    readonly etcd: {
-      readonly endpoints: readonly string[];
-      readonly caFile: string | null;
-      readonly certFile: string | null;
-      readonly keyFile: string | null;
-      readonly username: string | null;
-      readonly password: string | null;
-    };
+    readonly etcd: EtcdConnection;
     /** FleetLock server base URL (strategy fleet-lock). */
     readonly fleetLockUrl: string | null;
   };
@@ -83,7 +78,7 @@ export const DEFAULT_SETTINGS: Settings = {
   reboot: { strategy: 'etcd-lock', timeZone: 'UTC', windows: [] },
   lock: {
     group: '',
-    etcd: { endpoints: ['http://127.0.0.1:2379'], caFile: null, certFile: null, keyFile: null, username: null, password: null },
+    etcd: DEFAULT_ETCD_CONNECTION,
     fleetLockUrl: null,
   },
   health: { timeoutSeconds: 300, criticalUnits: [] },
