@@ -34,6 +34,7 @@ const EXIT_BY_CODE: Record<string, number> = {
   ERR_SLOTS_MISSING: EXIT.diskLayout,
   ERR_SLOTS_AMBIGUOUS: EXIT.diskLayout,
   ERR_GRUBENV_INVALID: EXIT.diskLayout,
+  ERR_CHOOSER_INVALID: EXIT.usage,
   ERR_DEVICE_IO: EXIT.deviceIo,
   ERR_ROLLBACK_TARGET_NOT_GOOD: EXIT.refused,
   ERR_BOOTED_SLOT_UNKNOWN: EXIT.failure,

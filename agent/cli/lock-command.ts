@@ -2,18 +2,10 @@
 
 import { parseArgs } from 'node:util';
 import { EXIT, UsageError } from './cli-error.ts';
-import type { LockBackend } from '../lock/lock-backend.ts';
+import { DEFAULT_ETCD_ENDPOINT } from '../lock/etcd-connection.ts';
+import type { LoadedSettings } from '../config/load-settings.ts';
+import type { LockBackend, LockRequest } from '../lock/lock-backend.ts';
 import type { CliIo } from './io.ts';
-
-export interface LockRequest {
-  readonly endpoints: readonly string[];
-  readonly group: string;
-  readonly caFile: string | undefined;
-  readonly certFile: string | undefined;
-  readonly keyFile: string | undefined;
-  readonly username: string | undefined;
-  readonly password: string | undefined;
-}
 
 export interface LockDeps {
   readonly io: CliIo;
@@ -21,6 +13,8 @@ export interface LockDeps {
   readonly machineId: () => Promise<string>;
   readonly hostname: () => string;
   readonly now: () => Date;
+  /** The host's settings: `lock.group` and `lock.etcd` are where the agent takes its lock. */
+  readonly loadSettings: () => Promise<LoadedSettings>;
 }
 
 export const LOCK_USAGE = `usage:
@@ -28,13 +22,15 @@ export const LOCK_USAGE = `usage:
   slipway lock acquire [ID]        exit 0 when held, 8 when the semaphore is full
   slipway lock unlock [ID]
   slipway lock set-max N
-options: --etcd URL (repeatable; default http://127.0.0.1:2379) --group G
+options: --etcd URL (repeatable) --group G
          --etcd-cafile F --etcd-certfile F --etcd-keyfile F --etcd-username U --etcd-password P
+Each defaults to the host's own setting (lock.etcd.*, lock.group in config.d and locksmith's
+drop-ins, as \`slipway config show\` prints them), else ${DEFAULT_ETCD_ENDPOINT} and the default group.
 ID defaults to /etc/machine-id.`;
 
 const OPTIONS = {
   etcd: { type: 'string', multiple: true },
-  group: { type: 'string', default: '' },
+  group: { type: 'string' },
   'etcd-cafile': { type: 'string' },
   'etcd-certfile': { type: 'string' },
   'etcd-keyfile': { type: 'string' },
@@ -52,15 +48,7 @@ export async function runLock(argv: readonly string[], deps: LockDeps): Promise<
     return values.help ? 0 : 2;
   }
   if (rest.length > 0) throw new UsageError(`unexpected arguments: ${rest.join(' ')}\n${LOCK_USAGE}`);
-  const backend = await deps.openLock({
-    endpoints: values.etcd ?? ['http://127.0.0.1:2379'],
-    group: values.group,
-    caFile: values['etcd-cafile'],
-    certFile: values['etcd-certfile'],
-    keyFile: values['etcd-keyfile'],
-    username: values['etcd-username'],
-    password: values['etcd-password'],
-  });
+  const backend = await deps.openLock(await lockRequest(values, deps));
   try {
     switch (action) {
       case 'status': {
@@ -104,4 +92,31 @@ export async function runLock(argv: readonly string[], deps: LockDeps): Promise<
   } finally {
     backend.close();
   }
+}
+
+type LockFlags = Partial<Record<'group' | 'etcd-cafile' | 'etcd-certfile' | 'etcd-keyfile' | 'etcd-username' | 'etcd-password', string>> & { etcd?: string[] };
+
+/**
+ * The host's lock settings with each flag given replacing its value. Settings that do not load stop
+ * the command (they would name the wrong etcd), unless --etcd names it: then they are only reported.
+ */
+async function lockRequest(flags: LockFlags, deps: LockDeps): Promise<LockRequest> {
+  const loaded = await deps.loadSettings().catch((error: unknown) => {
+    if (flags.etcd === undefined) throw error;
+    deps.io.stderr(`slipway: the host's settings do not load, so only the flags count: ${error instanceof Error ? error.message : String(error)}\n`);
+    return null;
+  });
+  const { group, etcd } = loaded?.settings.lock ?? { group: '', etcd: null };
+  const pick = (flag: string | undefined, setting: string | null | undefined): string | null => flag ?? setting ?? null;
+  return {
+    group: flags.group ?? group,
+    connection: {
+      endpoints: flags.etcd ?? etcd?.endpoints ?? [DEFAULT_ETCD_ENDPOINT],
+      caFile: pick(flags['etcd-cafile'], etcd?.caFile),
+      certFile: pick(flags['etcd-certfile'], etcd?.certFile),
+      keyFile: pick(flags['etcd-keyfile'], etcd?.keyFile),
+      username: pick(flags['etcd-username'], etcd?.username),
+      password: pick(flags['etcd-password'], etcd?.password),
+    },
+  };
 }

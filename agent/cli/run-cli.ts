@@ -2,6 +2,8 @@
 // with its cause chain and a documented exit code.
 
 import { describeError, exitCodeFor, UsageError } from './cli-error.ts';
+import { HOST_OPTIONS_USAGE, splitHostOptions } from './host-options.ts';
+import type { HostFileOptions } from './host-options.ts';
 import { runCloudConfig } from './cloud-config-command.ts';
 import { runLock } from './lock-command.ts';
 import { runRelease } from './release-command.ts';
@@ -36,7 +38,7 @@ export type CliDeps = SlotsDeps &
     readonly runAgent: () => Promise<never>;
   };
 
-export const USAGE = `usage: slipway <command> [options]
+export const USAGE = `usage: slipway [global options] <command> [options]
 commands (talking to the running agent):
   status      slots, versions, state and progress, pin, checks, next reboot window
   check       check the channel now and stage a newer release
@@ -54,10 +56,26 @@ commands (working on their own):
   cloud-config  validate user-data as coreos-cloudinit reads it, or apply it (first boot)
   completion  print a bash completion script: source <(slipway completion bash)
   version     print the version
-Run "slipway <command> --help" for a command's options.`;
+Run "slipway <command> --help" for a command's options.
+${HOST_OPTIONS_USAGE}`;
 
-export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
-  const [command, ...rest] = argv;
+/** Where errors go before the command's dependencies exist (a bad global option). */
+export interface CliOutput {
+  readonly stderr: (text: string) => void;
+}
+
+export async function runCli(argv: readonly string[], makeDeps: (options: HostFileOptions) => CliDeps, output: CliOutput): Promise<number> {
+  let deps: CliDeps;
+  let command: string | undefined;
+  let rest: string[];
+  try {
+    const split = splitHostOptions(argv);
+    deps = makeDeps(split.options);
+    [command, ...rest] = split.rest;
+  } catch (error) {
+    output.stderr(`${describeError(error)}\n`);
+    return exitCodeFor(error);
+  }
   try {
     switch (command) {
       case 'slots':

@@ -9,14 +9,7 @@ import { isSlotName } from '../slots/boot-chooser.ts';
 import { UsageError } from './cli-error.ts';
 import type { BootChooser, BootState, SlotName } from '../slots/boot-chooser.ts';
 import type { CliIo } from './io.ts';
-
-export interface ChooserRequest {
-  readonly disk: string;
-  readonly kind: 'gptprio' | 'grubenv';
-  readonly grubenv: string | undefined;
-  /** For image files only: the logical sector size, when probing for the GPT must not decide. */
-  readonly sectorSize: number | undefined;
-}
+import type { ChooserRequest } from '../slots/open-boot-chooser.ts';
 
 export interface SlotsDeps {
   readonly io: CliIo;

@@ -6,7 +6,7 @@ import { UsageError } from './cli-error.ts';
 import { isSlotName } from '../slots/boot-chooser.ts';
 import type { SlotName } from '../slots/boot-chooser.ts';
 import type { CliIo } from './io.ts';
-import type { ChooserRequest } from './slots-command.ts';
+import type { ChooserKind } from '../slots/open-boot-chooser.ts';
 import type { UpdateOutcome } from '../update/run-update-once.ts';
 
 export interface UpdateRequest {
@@ -20,7 +20,7 @@ export interface UpdateRequest {
   readonly arch: string;
   readonly board: string;
   readonly tries: number;
-  readonly chooser: ChooserRequest['kind'];
+  readonly chooser: ChooserKind;
   readonly grubenv: string | undefined;
 }
 

@@ -7,12 +7,7 @@ import dbus from 'dbus-next';
 import type { MessageBus } from 'dbus-next';
 import type { AgentCore } from './agent-core.ts';
 import type { AgentStatus } from './agent-status.ts';
-
-export const BUS_NAME = 'org.slipway.Agent1';
-export const OBJECT_PATH = '/org/slipway/Agent1';
-export const INTERFACE = 'org.slipway.Agent1';
-/** D-Bus error names are this prefix and the agent's error code: org.slipway.Agent1.Error.ERR_DOWNGRADE_REFUSED. */
-export const ERROR_PREFIX = `${INTERFACE}.Error.`;
+import { BUS_NAME, ERROR_PREFIX, INTERFACE, OBJECT_PATH } from './agent1-names.ts';
 
 /** A failure as a D-Bus error whose name carries the stable code, so the CLI can map it to an exit code. */
 function asDbusError(error: unknown): Error {

@@ -1,5 +1,6 @@
 // The LockBackend port: a fleet-wide reboot semaphore shared by the hosts of one group.
 
+import type { EtcdConnection } from './etcd-connection.ts';
 import type { Semaphore } from './semaphore.ts';
 
 /** What a holder leaves beside the semaphore so the fleet can see who it is and when it expires. */
@@ -33,4 +34,11 @@ export interface RebootLock {
 export interface LockBackend extends RebootLock {
   status(): Promise<LockStatus>;
   setMax(max: number): Promise<Semaphore>;
+}
+
+/** Which semaphore, and how to reach etcd: the agent's settings and `slipway lock`'s flags both make one. */
+export interface LockRequest {
+  /** Empty for locksmith's default (ungrouped) semaphore. */
+  readonly group: string;
+  readonly connection: EtcdConnection;
 }

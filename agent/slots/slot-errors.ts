@@ -13,6 +13,7 @@ export type SlotErrorCode =
   | 'ERR_ROLLBACK_TARGET_NOT_GOOD'
   | 'ERR_TRIES_OUT_OF_RANGE'
   | 'ERR_GRUBENV_INVALID'
+  | 'ERR_CHOOSER_INVALID'
   | 'ERR_BOOTED_SLOT_UNKNOWN';
 
 export class SlotError extends CodedError<SlotErrorCode> {

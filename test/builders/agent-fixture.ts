@@ -86,15 +86,14 @@ export async function startAgentFixture(options: { imageBytes?: number } = {}): 
   const env = {
     ...process.env,
     DBUS_SYSTEM_BUS_ADDRESS: bus.address,
-    SLIPWAY_CONFIG_DIRS: config,
-    SLIPWAY_OS_RELEASE: join(dir, 'os-release'),
-    SLIPWAY_PROC_CMDLINE: join(dir, 'cmdline'),
   };
+  // The host's files are the fixture's own, through slipway's global options.
+  const hostArgs = ['--config-dir', config, '--os-release', join(dir, 'os-release'), '--proc-cmdline', join(dir, 'cmdline')];
 
   let agent: ChildProcess | null = null;
   let log = '';
   const startAgent = async (): Promise<void> => {
-    const child = spawn(process.execPath, ['agent/main.ts', 'agent'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['agent/main.ts', ...hostArgs, 'agent'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     agent = child;
     await new Promise<void>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`the agent exited with ${code}:\n${log}`)));
@@ -121,7 +120,7 @@ export async function startAgentFixture(options: { imageBytes?: number } = {}): 
     env,
     logind,
     systemd,
-    slipway: (args, uid) => runSlipway(args, { env, ...(uid === undefined ? {} : { uid }) }),
+    slipway: (args, uid) => runSlipway([...hostArgs, ...args], { env, ...(uid === undefined ? {} : { uid }) }),
     startAgent,
     stopAgent,
     agentLog: () => log,

@@ -23,6 +23,8 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway cloud-config apply`, () =>
   let fake: FakeSystemd;
   let root: string;
   let env: NodeJS.ProcessEnv;
+  /** /proc/cmdline replaced by a file without cloud-config-url=. */
+  let hostArgs: string[];
 
   beforeAll(async () => {
     daemon = await startDbusDaemon();
@@ -30,7 +32,8 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway cloud-config apply`, () =>
     root = join(dir.path, 'root');
     await makeTestRoot(root);
     fake = await startFakeSystemd(daemon.address, root);
-    env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: daemon.address, SLIPWAY_PROC_CMDLINE: join(dir.path, 'cmdline') };
+    env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: daemon.address };
+    hostArgs = ['--proc-cmdline', join(dir.path, 'cmdline')];
     await writeFile(join(dir.path, 'cmdline'), 'ro quiet\n');
   });
   afterAll(async () => {
@@ -48,7 +51,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway cloud-config apply`, () =>
     await run('mcopy', ['-i', drive, userData, '::/openstack/latest/user_data']);
     const args = ['cloud-config', 'apply', '--from-configdrive', '--configdrive-device', drive, '--from-cmdline', '--root', root, '--first-boot'];
 
-    const first = await runSlipway([...args, '--json'], { env });
+    const first = await runSlipway([...hostArgs, ...args, '--json'], { env });
     expect(first.stderr).not.toContain('error');
     expect(first.code).toBe(0);
     const report = JSON.parse(first.stdout) as { origin: string; changed: number; failed: number; steps: { step: string }[] };
@@ -59,7 +62,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway cloud-config apply`, () =>
     expect(fake.calls).toContain('StartUnit app.service replace');
 
     fake.calls.length = 0;
-    const second = await runSlipway(args, { env });
+    const second = await runSlipway([...hostArgs, ...args], { env });
     expect(second.code).toBe(0);
     expect(second.stdout).toBe('');
     expect(fake.calls).toEqual([]);
@@ -69,7 +72,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway cloud-config apply`, () =>
     const file = join(dir.path, 'bad.yaml');
     await writeFile(file, '#cloud-config\nhostname: bad_name!\nwrite_files:\n  - path: /etc/shadow-copy\n    content: x\n');
     fake.calls.length = 0;
-    const result = await runSlipway(['cloud-config', 'apply', '--from-file', file, '--root', root], { env });
+    const result = await runSlipway([...hostArgs, 'cloud-config', 'apply', '--from-file', file, '--root', root], { env });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`${file}: line 2: error: hostname: "bad_name!" is not a valid hostname\n`);
     expect(result.stderr).toContain(`user-data from ${file} has errors (listed above); nothing was applied`);
@@ -86,7 +89,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway cloud-config apply`, () =>
     const fake2 = await startFakeSystemd(daemon2.address, stampRoot);
     let result;
     try {
-      result = await runSlipway(['cloud-config', 'apply', '--from-file', file, '--root', stampRoot, '--first-boot'], { env: { ...env, DBUS_SYSTEM_BUS_ADDRESS: daemon2.address } });
+      result = await runSlipway([...hostArgs, 'cloud-config', 'apply', '--from-file', file, '--root', stampRoot, '--first-boot'], { env: { ...env, DBUS_SYSTEM_BUS_ADDRESS: daemon2.address } });
     } finally {
       fake2.bus.disconnect();
       await daemon2.stop();
@@ -98,12 +101,12 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway cloud-config apply`, () =>
   });
 
   it('says when there is no user-data, and refuses a missing --from-file', async () => {
-    const none = await runSlipway(['cloud-config', 'apply', '--from-cmdline', '--root', root], { env });
+    const none = await runSlipway([...hostArgs, 'cloud-config', 'apply', '--from-cmdline', '--root', root], { env });
     expect(none).toMatchObject({ code: 0, stdout: 'no user-data found; nothing to apply\n' });
-    const missing = await runSlipway(['cloud-config', 'apply', '--from-file', join(dir.path, 'nope'), '--root', root], { env });
+    const missing = await runSlipway([...hostArgs, 'cloud-config', 'apply', '--from-file', join(dir.path, 'nope'), '--root', root], { env });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(`no user-data at ${join(dir.path, 'nope')}`);
-    const usage = await runSlipway(['cloud-config', 'apply', '--root', root], { env });
+    const usage = await runSlipway([...hostArgs, 'cloud-config', 'apply', '--root', root], { env });
     expect(usage.code).toBe(2);
   });
 });

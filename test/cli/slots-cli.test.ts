@@ -106,9 +106,9 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway slots`, () => {
   });
 });
 
-/** Runs the CLI with /proc/cmdline replaced, through the test-only SLIPWAY_PROC_CMDLINE override. */
+/** Runs the CLI with /proc/cmdline replaced, through the global --proc-cmdline option. */
 function slipwayWithCmdline(cmdline: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return runSlipway(args, { env: { ...process.env, SLIPWAY_PROC_CMDLINE: cmdline } });
+  return runSlipway(['--proc-cmdline', cmdline, ...args]);
 }
 
 describe.skipIf(skip !== null)(`${skip ?? ''} the one-file bundle for the OS image`, () => {

@@ -1,7 +1,7 @@
 // loadedAfter: what the agent loads once it answers on D-Bus (its lock client and update path).
 
 import { describe, expect, it } from 'vitest';
-import { loadedAfter } from '../../agent/daemon/compose-agent.ts';
+import { loadedAfter } from '../../agent/wiring/loaded-after.ts';
 
 describe('loadedAfter', () => {
   it('makes nothing before `after` settles, then makes it once for every caller', async () => {

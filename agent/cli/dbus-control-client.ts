@@ -1,11 +1,11 @@
 // ControlClient adapter on the agent's D-Bus interface: calls org.slipway.Agent1 and turns D-Bus
 // errors back into coded errors (the agent's code, access denied, agent not running).
 
-import { BUS_NAME, ERROR_PREFIX, INTERFACE, OBJECT_PATH } from './dbus-control-service.ts';
-import { ControlError } from '../cli/control-client.ts';
+import { BUS_NAME, ERROR_PREFIX, INTERFACE, OBJECT_PATH } from '../daemon/agent1-names.ts';
+import { ControlError } from './control-client.ts';
 import type { ClientInterface, MessageBus } from 'dbus-next';
-import type { AgentStatus, StatusReport } from './agent-status.ts';
-import type { ControlClient } from '../cli/control-client.ts';
+import type { AgentStatus, StatusReport } from '../daemon/agent-status.ts';
+import type { ControlClient } from './control-client.ts';
 import type { PlanDecision, UpdateOutcome } from '../update/run-update-once.ts';
 
 type Agent1 = ClientInterface & Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>;

@@ -1,0 +1,43 @@
+// The global options that point slipway at other host files than the running system's: given before
+// the command (`slipway --proc-cmdline FILE slots`), for a chroot, a mounted image, or a test.
+
+import { UsageError } from './cli-error.ts';
+
+export interface HostFileOptions {
+  /** Instead of /proc/cmdline: which slot booted, and from which disk. */
+  readonly procCmdline?: string;
+  /** Instead of /etc/os-release and /usr/lib/os-release: the running version. */
+  readonly osRelease?: string;
+  /** Instead of /usr/lib, /run and /etc/slipway/config.d (lowest precedence first). */
+  readonly configDirs?: readonly string[];
+}
+
+export const HOST_OPTIONS_USAGE = `global options (before the command), for a chroot, a mounted image or a test:
+  --proc-cmdline FILE   read the kernel command line from FILE instead of /proc/cmdline
+  --os-release FILE     read VERSION_ID from FILE instead of /etc/os-release
+  --config-dir DIR      read config.d fragments from DIR instead of /usr/lib, /run and /etc/slipway/config.d
+                        (repeatable, lowest precedence first)`;
+
+const VALUED = { '--proc-cmdline': 'procCmdline', '--os-release': 'osRelease', '--config-dir': 'configDirs' } as const;
+
+/** Takes the global options off the front of `argv`; the rest is the command and its arguments. */
+export function splitHostOptions(argv: readonly string[]): { options: HostFileOptions; rest: string[] } {
+  const options: { procCmdline?: string; osRelease?: string; configDirs?: string[] } = {};
+  let at = 0;
+  for (; at < argv.length; at++) {
+    const arg = argv[at] ?? '';
+    const [flag = '', inline] = arg.startsWith('--') ? splitOnce(arg) : [arg, undefined];
+    if (!(flag in VALUED)) break;
+    const value = inline ?? argv[++at];
+    if (value === undefined || value === '') throw new UsageError(`${flag} needs a value\n${HOST_OPTIONS_USAGE}`);
+    const key = VALUED[flag as keyof typeof VALUED];
+    if (key === 'configDirs') options.configDirs = [...(options.configDirs ?? []), value];
+    else options[key] = value;
+  }
+  return { options, rest: argv.slice(at) };
+}
+
+function splitOnce(arg: string): [string, string | undefined] {
+  const eq = arg.indexOf('=');
+  return eq < 0 ? [arg, undefined] : [arg.slice(0, eq), arg.slice(eq + 1)];
+}

@@ -1,0 +1,56 @@
+// Everything the command line may ask of the host, wired from the process: the slot engine, the
+// update path, the etcd lock, cloud-config's adapters and the agent's control interface. Heavy parts
+// (the agent, got, openpgp, the etcd client) are imported only by the commands that use them.
+
+import { readFile } from 'node:fs/promises';
+import dbus from 'dbus-next';
+import { DbusControlClient } from '../cli/dbus-control-client.ts';
+import { loadSettings } from '../config/load-settings.ts';
+import { openBootChooser } from '../slots/open-boot-chooser.ts';
+import { datasources, openCloudConfigHost } from './cloud-config-host.ts';
+import { openUpdatePath } from './update-path.ts';
+import type { CliDeps } from '../cli/run-cli.ts';
+import type { UpdateRequest } from '../cli/update-command.ts';
+import type { UpdateOutcome } from '../update/run-update-once.ts';
+import type { HostFiles } from './host-files.ts';
+import type { ProcessHost } from './process-host.ts';
+
+export function cliDeps(process: ProcessHost, files: HostFiles): CliDeps {
+  const log = (fields: Record<string, unknown>, message: string): void => process.logger.info(fields, message);
+  /** `slipway update --once`: the agent's update path, opened from flags instead of settings. */
+  const runUpdate = async (request: UpdateRequest): Promise<UpdateOutcome> => {
+    const [path, { runUpdateOnce }] = await Promise.all([
+      openUpdatePath(
+        {
+          ...request,
+          disk: request.disk ?? null,
+          grubenv: request.grubenv ?? null,
+          ...(request.booted === undefined ? {} : { bootedSlot: request.booted }),
+          ...(request.currentVersion === undefined ? {} : { bootedVersion: request.currentVersion }),
+        },
+        { files, clock: process.clock, random: process.random, proxy: process.proxy, log },
+      ),
+      import('../update/run-update-once.ts'),
+    ]);
+    return runUpdateOnce(await path.load());
+  };
+  return {
+    version: process.version,
+    io: { stdout: process.stdout, stderr: process.stderr, host: files },
+    openChooser: openBootChooser,
+    runUpdate,
+    openLock: async (request) => (await import('./reboot-lock.ts')).openOperatorLock(request, process.clock),
+    machineId: async () => (await readFile(files.machineId, 'utf8')).trim(),
+    hostname: process.hostname,
+    readStdin: process.readStdin,
+    now: () => process.clock.now(),
+    nowMs: () => process.clock.now().getTime(),
+    datasources: (request) => datasources(request, process, files),
+    openCloudConfigHost,
+    openControl: () => new DbusControlClient(dbus.systemBus()),
+    isTty: process.isTty,
+    runAgent: async () => (await import('./compose-agent.ts')).runAgent(process, files),
+    loadSettings: () => loadSettings({ dirs: files.configDirs }),
+    log,
+  };
+}

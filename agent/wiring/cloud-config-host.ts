@@ -1,0 +1,56 @@
+// cloud-config's adapters on this host: the datasources `slipway cloud-config apply` reads, and the
+// accounts, files and D-Bus services (systemd, hostnamed) it applies through.
+
+import { readFile } from 'node:fs/promises';
+import dbus from 'dbus-next';
+import { CmdlineDatasource } from '../../cloud-config/cmdline-datasource.ts';
+import { ConfigDriveDatasource } from '../../cloud-config/config-drive-datasource.ts';
+import { FileDatasource } from '../../cloud-config/file-datasource.ts';
+import { HostRoot } from '../../cloud-config/host-root.ts';
+import { ShadowUserAccounts } from '../../cloud-config/shadow-user-accounts.ts';
+import { MAX_USER_DATA_BYTES } from '../../cloud-config/validate.ts';
+import { DbusHostnameService } from '../systemd/dbus-hostname-service.ts';
+import { DbusSystemdBus } from '../systemd/dbus-systemd-bus.ts';
+import type { Datasource } from '../../cloud-config/datasource.ts';
+import type { CloudConfigHost, DatasourceRequest } from '../cli/cloud-config-command.ts';
+import type { HostFiles } from './host-files.ts';
+import type { ProcessHost } from './process-host.ts';
+
+/** In the fixed order file, config-drive, command line; a dead cloud-config-url delays boot by at most a minute. */
+export function datasources(request: DatasourceRequest, process: ProcessHost, files: HostFiles): Datasource[] {
+  const sources: Datasource[] = [];
+  if (request.file !== undefined) sources.push(new FileDatasource(request.file));
+  if (request.configDrive) sources.push(new ConfigDriveDatasource(request.configDriveDevice === undefined ? {} : { device: request.configDriveDevice }));
+  if (request.cmdline) {
+    // One client for every attempt, made at the first: most boots never fetch a cloud-config-url.
+    let http: Promise<{ fetchSmall(url: string, cap: number): Promise<Uint8Array> }> | null = null;
+    const fetchSmall = async (url: string): Promise<Uint8Array> => {
+      http ??= import('../update/http-update-source.ts').then(
+        ({ DEFAULT_HTTP_SETTINGS, HttpUpdateSource }) => new HttpUpdateSource({ ...DEFAULT_HTTP_SETTINGS, retries: 0, smallRequestDeadlineMs: 15_000 }, process.clock, process.random),
+      );
+      return (await http).fetchSmall(url, MAX_USER_DATA_BYTES);
+    };
+    sources.push(
+      new CmdlineDatasource({
+        readCmdline: () => readFile(files.procCmdline, 'utf8'),
+        fetch: fetchSmall,
+        clock: process.clock,
+        random: process.random,
+        maxWaitMs: 60_000,
+        backoffBaseMs: 1_000,
+        backoffMaxMs: 15_000,
+        log: (fields, message) => process.logger.warn(fields, message),
+      }),
+    );
+  }
+  return sources;
+}
+
+/** The system bus (DBUS_SYSTEM_BUS_ADDRESS, read by dbus-next, points tests at a private one). */
+export function openCloudConfigHost(root: string): Promise<CloudConfigHost> {
+  const bus = dbus.systemBus();
+  return Promise.resolve({
+    deps: { root: new HostRoot(root), accounts: new ShadowUserAccounts(root), systemd: new DbusSystemdBus(bus), hostname: new DbusHostnameService(bus) },
+    close: () => bus.disconnect(),
+  });
+}

@@ -1,0 +1,142 @@
+// Builds and runs `slipway agent` from its settings: the update path, the fleet lock per strategy,
+// logind reboots and the health gate over D-Bus, wired to AgentCore; then metrics and the control
+// interface, and the checks until the process is stopped.
+
+import { readFile } from 'node:fs/promises';
+import dbus from 'dbus-next';
+import { parseLocksmithWindow } from '../../platform/locksmith-window.ts';
+import { AgentCore } from '../daemon/agent-core.ts';
+import { awaitHealthyBoot } from '../daemon/health-gate.ts';
+import { coordinateReboot, releaseUntilConfirmed } from '../lock/reboot-coordinator.ts';
+import { nextOpening, rebootWindows } from '../lock/reboot-window.ts';
+import { loadSettings } from '../config/load-settings.ts';
+import { DbusSystemdBus } from '../systemd/dbus-systemd-bus.ts';
+import { LogindRebooter } from '../systemd/logind-rebooter.ts';
+import { DEFAULT_SCHEDULE } from '../update/update-schedule.ts';
+import { loadedAfter } from './loaded-after.ts';
+import { openAgentLock } from './reboot-lock.ts';
+import { openUpdatePath } from './update-path.ts';
+import type { MessageBus } from 'dbus-next';
+import type { Settings } from '../config/settings.ts';
+import type { CoordinatorDeps } from '../lock/reboot-coordinator.ts';
+import type { HostFiles } from './host-files.ts';
+import type { ProcessHost } from './process-host.ts';
+
+interface AgentHost {
+  readonly settings: Settings;
+  readonly bus: MessageBus;
+  readonly process: ProcessHost;
+  readonly files: HostFiles;
+  readonly machineId: string;
+  /** Told how long each reboot waited for the lock (and window). */
+  readonly onLockWait: (seconds: number) => void;
+  /** Settles once the agent answers on D-Bus; the lock and the update path are loaded after it. */
+  readonly answering: Promise<void>;
+}
+
+async function composeAgent(host: AgentHost): Promise<AgentCore> {
+  const { settings } = host;
+  const { clock, random } = host.process;
+  const log = (fields: Record<string, unknown>, message: string): void => host.process.logger.info(fields, message);
+  const path = await openUpdatePath(
+    { ...settings.update, disk: settings.slots.disk, chooser: settings.slots.chooser, grubenv: settings.slots.grubenv },
+    { files: host.files, clock, random, proxy: host.process.proxy, log },
+  );
+  const updating = loadedAfter(host.answering, () => Promise.all([path.load(), import('../update/run-update-once.ts')]));
+  const windows = rebootWindows(
+    settings.reboot.timeZone,
+    settings.reboot.windows.map((w) => parseLocksmithWindow(w.start, w.length)),
+  );
+  const lock = await openAgentLock(settings, clock, host.answering);
+  const coordinator = (now: boolean): CoordinatorDeps => ({
+    strategy: settings.reboot.strategy,
+    windows: now ? { timeZone: windows.timeZone, windows: [] } : windows,
+    lock,
+    holds: lock?.holds ?? null,
+    rebooter: new LogindRebooter({ bus: host.bus, clock, ignoreInhibitors: false, pollMs: 10_000, log }),
+    clock,
+    random,
+    backoff: { baseMs: 1_000, maxMs: 60_000 },
+    log,
+  });
+  // Loaded as soon as the agent answers, so the first check finds it ready; a failure to load it (an
+  // unreadable keyring) is logged now, and each check reports it until it is fixed.
+  void updating().catch((error: unknown) => log({ err: error }, 'cannot set up the update path'));
+  const systemd = new DbusSystemdBus(host.bus);
+  const hostname = host.process.hostname();
+  return new AgentCore({
+    clock,
+    random,
+    stateDir: settings.update.stateDir,
+    chooser: path.chooser,
+    booted: path.booted,
+    // With strategy off a person reboots, so the slot is the next boot at once; otherwise it is armed
+    // only by the coordinated reboot, holding the lock.
+    updateOnce: async (onRecord) => {
+      const [deps, { runUpdateOnce }] = await updating();
+      return runUpdateOnce({ ...deps, onRecord, arm: settings.reboot.strategy === 'off' ? 'when-staged' : 'at-reboot' });
+    },
+    tries: settings.update.tries,
+    plan: async () => {
+      const [deps, { planUpdate }] = await updating();
+      return planUpdate(deps);
+    },
+    rebootUnderLock: async (targetVersion, now, beforeReboot) => {
+      const started = clock.now().getTime();
+      const deps = coordinator(now);
+      const rebooter = { reboot: async () => (await beforeReboot(), deps.rebooter.reboot()) };
+      const outcome = await coordinateReboot({ ...deps, rebooter }, { id: host.machineId, host: hostname, since: clock.now().toISOString(), targetVersion });
+      if (outcome.kind === 'rebooting') host.onLockWait((clock.now().getTime() - started) / 1000);
+      return outcome;
+    },
+    releaseLock: () => releaseUntilConfirmed(coordinator(false), host.machineId),
+    lockView: async () => {
+      if (lock?.view === undefined) return null;
+      const { max, holders } = await lock.view();
+      return { max, holders, heldByThisHost: holders.includes(host.machineId) };
+    },
+    health: () => awaitHealthyBoot(systemd, clock, { timeoutMs: settings.health.timeoutSeconds * 1000, pollMs: 2_000, criticalUnits: settings.health.criticalUnits }),
+    schedule: { ...DEFAULT_SCHEDULE, firstCheckMs: settings.update.firstCheckSeconds * 1000, intervalMs: settings.update.intervalSeconds * 1000 },
+    checks: settings.update.checks,
+    strategy: settings.reboot.strategy,
+    nextWindow: () => (windows.windows.length === 0 ? null : new Date(nextOpening(windows, clock.now().getTime())).toISOString()),
+    log,
+  });
+}
+
+/** `slipway agent`: answers on the system bus (DBUS_SYSTEM_BUS_ADDRESS, read by dbus-next, points tests at a private one), then checks until stopped. */
+export async function runAgent(process: ProcessHost, files: HostFiles): Promise<never> {
+  const { logger } = process;
+  const [{ AgentMetrics, metricsUrl, serveMetrics }, { exportControlService }] = await Promise.all([import('../daemon/agent-metrics.ts'), import('../daemon/dbus-control-service.ts')]);
+  const { settings, sources, warnings } = await loadSettings({ dirs: files.configDirs });
+  for (const warning of warnings) logger.warn({}, warning);
+  logger.info({ sources }, 'settings loaded');
+  const bus = dbus.systemBus();
+  const metrics = new AgentMetrics();
+  const answering = Promise.withResolvers<void>();
+  const core = await composeAgent({
+    settings,
+    bus,
+    process,
+    files,
+    machineId: (await readFile(files.machineId, 'utf8')).trim(),
+    onLockWait: (seconds) => metrics.observeLockWait(seconds),
+    answering: answering.promise,
+  });
+  core.onChange((status) => metrics.observe(status));
+  await core.start();
+  if (settings.metrics.listen !== null) {
+    const server = await serveMetrics(metrics, settings.metrics.listen);
+    logger.info({ url: metricsUrl(server) }, 'serving metrics');
+  }
+  await exportControlService(bus, core);
+  answering.resolve();
+  logger.info({ status: core.status() }, 'agent running');
+  // SIGTERM stops where it is: every step is persisted, so an interrupted download resumes next start.
+  process.onSigterm(() => {
+    logger.info({}, 'stopping on SIGTERM');
+    bus.disconnect();
+    process.exit(0);
+  });
+  return core.run();
+}

@@ -1,0 +1,22 @@
+// What the composition root takes from the process and hands to the wiring: time, randomness, the
+// proxy and host name, the logger and the standard streams. Only agent/main.ts builds one.
+
+import type { Clock } from '../../platform/clock.ts';
+import type { Logger } from '../log.ts';
+
+export interface ProcessHost {
+  readonly version: string;
+  readonly clock: Clock;
+  readonly random: () => number;
+  /** https_proxy, for the update path's HTTP client. */
+  readonly proxy: string | null;
+  readonly hostname: () => string;
+  readonly logger: Logger;
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly readStdin: () => Promise<string>;
+  readonly isTty: boolean;
+  /** Runs `stop` when the service manager asks the process to end. */
+  readonly onSigterm: (stop: () => void) => void;
+  readonly exit: (code: number) => never;
+}

@@ -1,0 +1,100 @@
+// The update path on this host, opened the same way for `slipway agent` and `slipway update --once`:
+// the disk and its boot chooser, the booted slot and version, and (loaded on first use) the got
+// source, the keyring and the slot devices that runUpdateOnce and planUpdate take.
+
+import { readFile } from 'node:fs/promises';
+import { findBootDisk } from '../slots/boot-disk.ts';
+import { bootedSlotOrNull, lastGoodSlot } from '../slots/booted-slot.ts';
+import { FileBlockDevice } from '../slots/file-block-device.ts';
+import { openBootChooser } from '../slots/open-boot-chooser.ts';
+import { openSlot } from '../slots/open-slot.ts';
+import { SlotError } from '../slots/slot-errors.ts';
+import { UpdateError } from '../update/update-errors.ts';
+import type { Clock } from '../../platform/clock.ts';
+import type { BootChooser, SlotName } from '../slots/boot-chooser.ts';
+import type { ChooserKind } from '../slots/open-boot-chooser.ts';
+import type { UpdateOnceDeps } from '../update/run-update-once.ts';
+import type { HostFiles } from './host-files.ts';
+
+export interface UpdatePathRequest {
+  readonly servers: readonly string[];
+  readonly channel: string;
+  readonly arch: string;
+  readonly board: string;
+  readonly keyring: string;
+  readonly stateDir: string;
+  readonly tries: number;
+  /** null: the disk the kernel command line booted from. */
+  readonly disk: string | null;
+  readonly chooser: ChooserKind;
+  readonly grubenv: string | null;
+  /** Given by an operator working on an image file; otherwise read from the host. */
+  readonly bootedSlot?: SlotName;
+  readonly bootedVersion?: string;
+}
+
+export interface UpdateHost {
+  readonly files: HostFiles;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly proxy: string | null;
+  readonly log: UpdateOnceDeps['log'];
+}
+
+export interface UpdatePath {
+  readonly disk: string;
+  readonly chooser: BootChooser;
+  readonly booted: { readonly slot: SlotName; readonly version: string };
+  /** Everything one pass needs; got, openpgp and the keyring are loaded here, not at open. */
+  load(): Promise<UpdateOnceDeps>;
+}
+
+export async function openUpdatePath(request: UpdatePathRequest, host: UpdateHost): Promise<UpdatePath> {
+  const disk = request.disk ?? (await findBootDisk(host.files));
+  const chooser = openBootChooser({ disk, kind: request.chooser, grubenv: request.grubenv ?? undefined, sectorSize: undefined });
+  const slot = request.bootedSlot ?? (await findBootedSlot(chooser, host.files.procCmdline));
+  if (slot === null) {
+    throw new SlotError('ERR_BOOTED_SLOT_UNKNOWN', `cannot tell which slot of ${disk} is running: ${host.files.procCmdline} names none and no slot is marked good (--booted SLOT tells it)`);
+  }
+  const version = request.bootedVersion ?? (await osReleaseVersion(host.files.osRelease));
+  return {
+    disk,
+    chooser,
+    booted: { slot, version },
+    load: async () => {
+      const [{ loadKeyring }, { DEFAULT_HTTP_SETTINGS, HttpUpdateSource }] = await Promise.all([import('../update/keyring.ts'), import('../update/http-update-source.ts')]);
+      return {
+        serverUrls: request.servers,
+        host: { channel: request.channel, arch: request.arch, board: request.board, bootedVersion: version },
+        bootedSlot: slot,
+        keyring: await loadKeyring(request.keyring),
+        source: new HttpUpdateSource({ ...DEFAULT_HTTP_SETTINGS, proxy: host.proxy }, host.clock, host.random),
+        chooser,
+        openSlot: async (target) => openSlot(await FileBlockDevice.open(disk, { writable: true }), target),
+        stateDir: request.stateDir,
+        clock: host.clock,
+        tries: request.tries,
+        caps: { manifest: DEFAULT_HTTP_SETTINGS.manifestCapBytes, signature: DEFAULT_HTTP_SETTINGS.signatureCapBytes },
+        maxResumes: 8,
+        log: host.log,
+      };
+    },
+  };
+}
+
+/** VERSION_ID of the running OS. */
+async function osReleaseVersion(paths: readonly string[]): Promise<string> {
+  for (const path of paths) {
+    const text = await readFile(path, 'utf8').catch(() => '');
+    const match = /^VERSION_ID="?([^"\n]+)"?$/m.exec(text);
+    if (match?.[1]) return match[1];
+  }
+  throw new UpdateError('ERR_STATE_INVALID', `cannot tell the running version: no VERSION_ID in ${paths.join(' or ')} (--current-version V tells it)`);
+}
+
+/** The slot named on the kernel command line, else the last slot marked good; null when neither tells. */
+async function findBootedSlot(chooser: BootChooser, procCmdline: string): Promise<SlotName | null> {
+  const state = await chooser.read();
+  const cmdline = await readFile(procCmdline, 'utf8').catch(() => '');
+  return bootedSlotOrNull(cmdline, state.slots) ?? lastGoodSlot(state.slots);
+}
