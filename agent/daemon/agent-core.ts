@@ -3,7 +3,7 @@
 // the operator's requests (check, apply now, pin, unpin, rollback, reboot if needed), one at a time.
 
 import { buildStatus } from './agent-status.ts';
-import { loadRecord, saveRecord } from '../update/state-file.ts';
+import { loadRecord, saveRecord } from '../update-io/state-file.ts';
 import { advance } from '../update/update-state.ts';
 import { nextCheckDelay } from '../update/update-schedule.ts';
 import { UpdateError } from '../update/update-errors.ts';

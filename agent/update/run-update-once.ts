@@ -6,17 +6,16 @@
 import { createHash } from 'node:crypto';
 import { parseManifest, MANIFEST_FILE, SIGNATURE_FILE } from '../../images/release-manifest.ts';
 import { otherSlot } from '../slots/boot-chooser.ts';
-import { applyPayload, hashSlot } from './payload-apply.ts';
-import { verifyDetachedSignature } from './signature-verifier.ts';
 import { decide } from './update-policy.ts';
 import { advance } from './update-state.ts';
-import { loadRecord, saveRecord } from './state-file.ts';
 import { UpdateError } from './update-errors.ts';
 import type { BlockDevice } from '../slots/block-device.ts';
 import type { BootChooser, SlotName } from '../slots/boot-chooser.ts';
 import type { Clock } from '../../platform/clock.ts';
-import type { HttpUpdateSource } from './http-update-source.ts';
-import type { Keyring } from './keyring.ts';
+import type { PayloadWriter } from './payload-writer.ts';
+import type { RecordStore } from './record-store.ts';
+import type { ReleaseVerifier } from './release-verifier.ts';
+import type { UpdateSource } from './update-source.ts';
 import type { HostFacts } from './update-policy.ts';
 import type { UpdateEvent, UpdateRecord } from './update-state.ts';
 
@@ -25,11 +24,12 @@ export interface UpdateOnceDeps {
   readonly serverUrls: readonly string[];
   readonly host: HostFacts;
   readonly bootedSlot: SlotName;
-  readonly keyring: Keyring;
-  readonly source: Pick<HttpUpdateSource, 'fetchSmall' | 'payloadSource'>;
+  readonly verifier: ReleaseVerifier;
+  readonly source: UpdateSource;
+  readonly payload: PayloadWriter;
   readonly chooser: BootChooser;
   readonly openSlot: (slot: SlotName) => Promise<BlockDevice>;
-  readonly stateDir: string;
+  readonly records: RecordStore;
   readonly clock: Clock;
   readonly tries: number;
   /**
@@ -54,12 +54,12 @@ export type UpdateOutcome =
 const CONTENT_ERRORS = new Set(['ERR_PAYLOAD_HASH_MISMATCH', 'ERR_PAYLOAD_SIZE_MISMATCH', 'ERR_PAYLOAD_TOO_LARGE', 'ERR_SLOT_VERIFY_FAILED']);
 
 export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome> {
-  const loaded = await loadRecord(deps.stateDir);
-  if (loaded.warning) deps.log({ stateDir: deps.stateDir }, loaded.warning);
+  const loaded = await deps.records.load();
+  if (loaded.warning) deps.log({}, loaded.warning);
   let record = loaded.record;
   const step = async (event: UpdateEvent): Promise<void> => {
     record = advance(record, event);
-    await saveRecord(deps.stateDir, record);
+    await deps.records.save(record);
     deps.onRecord?.(record);
   };
   const now = (): string => deps.clock.now().toISOString();
@@ -89,7 +89,7 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
 
     const device = await deps.openSlot(slot);
     try {
-      const written = await applyPayload({
+      const written = await deps.payload.write({
         payload: manifest.payload,
         source: deps.source.payloadSource(new URL(manifest.payload.url, base).toString()),
         slot: device,
@@ -102,7 +102,7 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
         throw new UpdateError('ERR_PAYLOAD_HASH_MISMATCH', `payload of ${manifest.version} hashes to ${written}, the signed manifest says ${manifest.payload.imageSha256}`);
       }
       await step({ type: 'download-finished' });
-      const reread = await hashSlot(device, manifest.payload.imageSize);
+      const reread = await deps.payload.hash(device, manifest.payload.imageSize);
       if (reread !== manifest.payload.imageSha256) {
         throw new UpdateError('ERR_SLOT_VERIFY_FAILED', `${slot} reads back as ${reread} after writing ${manifest.version}, expected ${manifest.payload.imageSha256}`);
       }
@@ -117,7 +117,7 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
     }
     return { result: 'staged', version: manifest.version, slot, resumedFromChunk: resumeFrom };
   } catch (error) {
-    deps.onRecord?.(await recordFailure(error, record, deps.stateDir, now()));
+    deps.onRecord?.(await recordFailure(error, record, deps.records, now()));
     throw error;
   }
 }
@@ -127,8 +127,8 @@ export type PlanDecision =
   | { readonly action: 'refused'; readonly version: string | null; readonly reason: string; readonly code: string };
 
 /** What a check would decide now, without downloading or changing anything (`slipway plan`). */
-export async function planUpdate(deps: Omit<UpdateOnceDeps, 'openSlot' | 'chooser' | 'maxResumes' | 'tries'>): Promise<PlanDecision> {
-  const { record } = await loadRecord(deps.stateDir);
+export async function planUpdate(deps: Omit<UpdateOnceDeps, 'openSlot' | 'chooser' | 'maxResumes' | 'tries' | 'payload'>): Promise<PlanDecision> {
+  const { record } = await deps.records.load();
   try {
     const { manifestUrl, manifestBytes } = await fetchVerifiedManifest(deps);
     const manifest = parseManifest(manifestBytes, manifestUrl);
@@ -141,7 +141,7 @@ export async function planUpdate(deps: Omit<UpdateOnceDeps, 'openSlot' | 'choose
 }
 
 /** The first mirror that serves a manifest whose signature verifies; otherwise the first error. */
-async function fetchVerifiedManifest(deps: Pick<UpdateOnceDeps, 'serverUrls' | 'host' | 'source' | 'caps' | 'keyring' | 'clock' | 'log'>): Promise<{ base: string; manifestUrl: string; manifestBytes: Uint8Array; signer: { fingerprint: string } }> {
+async function fetchVerifiedManifest(deps: Pick<UpdateOnceDeps, 'serverUrls' | 'host' | 'source' | 'caps' | 'verifier' | 'clock' | 'log'>): Promise<{ base: string; manifestUrl: string; manifestBytes: Uint8Array; signer: { fingerprint: string } }> {
   let firstError: unknown = null;
   for (const server of deps.serverUrls) {
     const base = `${server.replace(/\/+$/, '')}/${encodeURIComponent(deps.host.channel)}/`;
@@ -149,7 +149,7 @@ async function fetchVerifiedManifest(deps: Pick<UpdateOnceDeps, 'serverUrls' | '
     try {
       const manifestBytes = await deps.source.fetchSmall(manifestUrl, deps.caps.manifest);
       const signature = await deps.source.fetchSmall(new URL(SIGNATURE_FILE, base).toString(), deps.caps.signature);
-      const signer = await verifyDetachedSignature(manifestBytes, Buffer.from(signature).toString('utf8'), deps.keyring, deps.clock.now());
+      const signer = await deps.verifier.verify(manifestBytes, Buffer.from(signature).toString('utf8'), deps.clock.now());
       return { base, manifestUrl, manifestBytes, signer };
     } catch (error) {
       firstError ??= error;
@@ -160,13 +160,13 @@ async function fetchVerifiedManifest(deps: Pick<UpdateOnceDeps, 'serverUrls' | '
   throw new UpdateError('ERR_HTTP', firstError === null ? 'no update server configured' : 'every mirror failed', { cause: firstError });
 }
 
-async function recordFailure(error: unknown, record: UpdateRecord, stateDir: string, at: string): Promise<UpdateRecord> {
+async function recordFailure(error: unknown, record: UpdateRecord, records: RecordStore, at: string): Promise<UpdateRecord> {
   const code = error instanceof UpdateError ? error.code : ((error as { code?: string }).code ?? 'ERR_UNKNOWN');
   const message = error instanceof Error ? error.message : String(error);
   let next = advance(record, { type: 'failed', code, message, at });
   if (CONTENT_ERRORS.has(code)) next = { ...next, progress: null };
   const reported = advance(next, { type: 'error-reported' });
-  await saveRecord(stateDir, reported);
+  await records.save(reported);
   return reported;
 }
 

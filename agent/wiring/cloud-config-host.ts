@@ -25,7 +25,7 @@ export function datasources(request: DatasourceRequest, process: ProcessHost, fi
     // One client for every attempt, made at the first: most boots never fetch a cloud-config-url.
     let http: Promise<{ fetchSmall(url: string, cap: number): Promise<Uint8Array> }> | null = null;
     const fetchSmall = async (url: string): Promise<Uint8Array> => {
-      http ??= import('../update/http-update-source.ts').then(
+      http ??= import('../update-io/http-update-source.ts').then(
         ({ DEFAULT_HTTP_SETTINGS, HttpUpdateSource }) => new HttpUpdateSource({ ...DEFAULT_HTTP_SETTINGS, retries: 0, smallRequestDeadlineMs: 15_000 }, process.clock, process.random),
       );
       return (await http).fetchSmall(url, MAX_USER_DATA_BYTES);

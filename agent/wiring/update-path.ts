@@ -62,16 +62,23 @@ export async function openUpdatePath(request: UpdatePathRequest, host: UpdateHos
     chooser,
     booted: { slot, version },
     load: async () => {
-      const [{ loadKeyring }, { DEFAULT_HTTP_SETTINGS, HttpUpdateSource }] = await Promise.all([import('../update/keyring.ts'), import('../update/http-update-source.ts')]);
+      const [{ loadKeyring }, { OpenpgpReleaseVerifier }, { DEFAULT_HTTP_SETTINGS, HttpUpdateSource }, { zstdPayloadWriter }, { FileRecordStore }] = await Promise.all([
+        import('../update-io/keyring.ts'),
+        import('../update-io/signature-verifier.ts'),
+        import('../update-io/http-update-source.ts'),
+        import('../update-io/payload-apply.ts'),
+        import('../update-io/state-file.ts'),
+      ]);
       return {
         serverUrls: request.servers,
         host: { channel: request.channel, arch: request.arch, board: request.board, bootedVersion: version },
         bootedSlot: slot,
-        keyring: await loadKeyring(request.keyring),
+        verifier: new OpenpgpReleaseVerifier(await loadKeyring(request.keyring)),
         source: new HttpUpdateSource({ ...DEFAULT_HTTP_SETTINGS, proxy: host.proxy }, host.clock, host.random),
+        payload: zstdPayloadWriter,
         chooser,
         openSlot: async (target) => openSlot(await FileBlockDevice.open(disk, { writable: true }), target),
-        stateDir: request.stateDir,
+        records: new FileRecordStore(request.stateDir),
         clock: host.clock,
         tries: request.tries,
         caps: { manifest: DEFAULT_HTTP_SETTINGS.manifestCapBytes, signature: DEFAULT_HTTP_SETTINGS.signatureCapBytes },

@@ -2,8 +2,8 @@
 // into the slot file, then re-read and hash the slot. Prints one JSON line.
 
 import { readFile } from 'node:fs/promises';
-import { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from '../../agent/update/http-update-source.ts';
-import { applyPayload, hashSlot } from '../../agent/update/payload-apply.ts';
+import { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from '../../agent/update-io/http-update-source.ts';
+import { applyPayload, hashSlot } from '../../agent/update-io/payload-apply.ts';
 import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
 import type { PayloadDescription } from '../../images/release-manifest.ts';
 

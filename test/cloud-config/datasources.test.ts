@@ -9,7 +9,7 @@ import { CmdlineDatasource, cloudConfigUrl } from '../../cloud-config/cmdline-da
 import { readFirstUserData } from '../../cloud-config/datasource.ts';
 import { FileDatasource } from '../../cloud-config/file-datasource.ts';
 import { MAX_USER_DATA_BYTES } from '../../cloud-config/validate.ts';
-import { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from '../../agent/update/http-update-source.ts';
+import { DEFAULT_HTTP_SETTINGS, HttpUpdateSource } from '../../agent/update-io/http-update-source.ts';
 import { attachLoop, run, tempDir } from '../builders/coreos-disk.ts';
 import { startReleaseServer } from '../../qemu/release-server.ts';
 import { LOSETUP, missingTools } from '../builders/require-tools.ts';

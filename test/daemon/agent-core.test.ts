@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { AgentCore } from '../../agent/daemon/agent-core.ts';
 import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
 import { GptBootChooser } from '../../agent/slots/gpt-boot-chooser.ts';
-import { loadRecord, saveRecord } from '../../agent/update/state-file.ts';
+import { loadRecord, saveRecord } from '../../agent/update-io/state-file.ts';
 import { advance, INITIAL_RECORD } from '../../agent/update/update-state.ts';
 import { DEFAULT_SCHEDULE } from '../../agent/update/update-schedule.ts';
 import { makeSmallSlotsImage, useTempDir } from '../builders/coreos-disk.ts';

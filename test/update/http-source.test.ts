@@ -5,13 +5,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
-import { backoffDelay, DEFAULT_HTTP_SETTINGS, HttpUpdateSource, refuseUnsafeRedirect } from '../../agent/update/http-update-source.ts';
+import { backoffDelay, DEFAULT_HTTP_SETTINGS, HttpUpdateSource, refuseUnsafeRedirect } from '../../agent/update-io/http-update-source.ts';
 import type { AddressInfo } from 'node:net';
 import { startReleaseServer } from '../../qemu/release-server.ts';
 import { tempDir } from '../builders/coreos-disk.ts';
 import type { ReleaseServer } from '../../qemu/release-server.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
-import type { HttpSettings } from '../../agent/update/http-update-source.ts';
+import type { HttpSettings } from '../../agent/update-io/http-update-source.ts';
 
 let dir: TempDir;
 let server: ReleaseServer;

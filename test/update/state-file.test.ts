@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadRecord, saveRecord, STATE_FILE } from '../../agent/update/state-file.ts';
+import { loadRecord, saveRecord, STATE_FILE } from '../../agent/update-io/state-file.ts';
 import { advance, INITIAL_RECORD } from '../../agent/update/update-state.ts';
 import { tempDir } from '../builders/coreos-disk.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';

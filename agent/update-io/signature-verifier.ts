@@ -5,13 +5,8 @@ import { createMessage, enums, readSignature, verify } from 'openpgp';
 import type { PublicKey, Signature, SignaturePacket, Subkey } from 'openpgp';
 import { keyringOpenpgpKeys } from './keyring.ts';
 import type { Keyring } from './keyring.ts';
-import { UpdateError } from './update-errors.ts';
-
-export interface VerifiedSignature {
-  /** Upper-case fingerprint of the keyring (primary) key that made the signature. */
-  readonly fingerprint: string;
-  readonly created: Date;
-}
+import { UpdateError } from '../update/update-errors.ts';
+import type { ReleaseVerifier, VerifiedSignature } from '../update/release-verifier.ts';
 
 // SHA-1, MD5 and RIPEMD-160 have practical collisions; SHA-224 is below the SHA-256 floor we sign with.
 const STRONG_HASHES: ReadonlySet<number> = new Set([enums.hash.sha256, enums.hash.sha384, enums.hash.sha512, enums.hash.sha3_256, enums.hash.sha3_512]);
@@ -141,4 +136,17 @@ function issuerName(packet: SignaturePacket): string {
 function mostTelling(failures: readonly UpdateError[]): UpdateError {
   const trusted = failures.find((failure) => failure.code !== 'ERR_SIGNATURE_UNKNOWN_KEY');
   return trusted ?? failures[0] ?? new UpdateError('ERR_SIGNATURE_INVALID', 'no signature verified');
+}
+
+/** The ReleaseVerifier port on openpgp.js and the OS keyring. */
+export class OpenpgpReleaseVerifier implements ReleaseVerifier {
+  private readonly keyring: Keyring;
+
+  constructor(keyring: Keyring) {
+    this.keyring = keyring;
+  }
+
+  verify(data: Uint8Array, armoredSignature: string, now: Date): Promise<VerifiedSignature> {
+    return verifyDetachedSignature(data, armoredSignature, this.keyring, now);
+  }
 }

@@ -4,16 +4,12 @@
 
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { INITIAL_RECORD, UPDATE_STATUSES } from './update-state.ts';
-import { UpdateError } from './update-errors.ts';
-import type { UpdateRecord } from './update-state.ts';
+import { INITIAL_RECORD, UPDATE_STATUSES } from '../update/update-state.ts';
+import { UpdateError } from '../update/update-errors.ts';
+import type { LoadedRecord, RecordStore } from '../update/record-store.ts';
+import type { UpdateRecord } from '../update/update-state.ts';
 
 export const STATE_FILE = 'update-state.json';
-
-export interface LoadedRecord {
-  readonly record: UpdateRecord;
-  readonly warning: string | null;
-}
 
 export async function loadRecord(dir: string): Promise<LoadedRecord> {
   const path = join(dir, STATE_FILE);
@@ -52,5 +48,22 @@ export async function saveRecord(dir: string, record: UpdateRecord): Promise<voi
     await directory.sync();
   } finally {
     await directory.close();
+  }
+}
+
+/** The RecordStore port on update-state.json in `dir`. */
+export class FileRecordStore implements RecordStore {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  load(): Promise<LoadedRecord> {
+    return loadRecord(this.dir);
+  }
+
+  save(record: UpdateRecord): Promise<void> {
+    return saveRecord(this.dir, record);
   }
 }

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { readKeys } from 'openpgp';
 import type { Key, PublicKey } from 'openpgp';
-import { UpdateError } from './update-errors.ts';
+import { UpdateError } from '../update/update-errors.ts';
 
 /** One trusted key, described in our words (for messages and `slipway status`). */
 export interface KeyringKey {

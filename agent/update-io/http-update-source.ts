@@ -6,9 +6,9 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import got, { RequestError } from 'got';
 import { jitteredBackoff } from '../../platform/backoff.ts';
-import { UpdateError } from './update-errors.ts';
+import { UpdateError } from '../update/update-errors.ts';
 import type { Clock } from '../../platform/clock.ts';
-import type { PayloadSource } from './payload-apply.ts';
+import type { PayloadSource, UpdateSource } from '../update/update-source.ts';
 import type { Got } from 'got';
 
 export interface HttpSettings {
@@ -70,7 +70,7 @@ export function asUpdateError(error: unknown, url: string): UpdateError {
   return new UpdateError('ERR_HTTP', `failed to fetch ${url}`, { cause: error });
 }
 
-export class HttpUpdateSource {
+export class HttpUpdateSource implements UpdateSource {
   private readonly client: Got;
   private readonly settings: HttpSettings;
   private readonly clock: Clock;

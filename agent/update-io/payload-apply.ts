@@ -6,29 +6,13 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createZstdDecompress } from 'node:zlib';
-import { UpdateError } from './update-errors.ts';
+import { UpdateError } from '../update/update-errors.ts';
 import type { Hash } from 'node:crypto';
 import type { BlockDevice } from '../slots/block-device.ts';
 import type { PayloadDescription } from '../../images/release-manifest.ts';
+import type { PayloadWriter, WriteOptions } from '../update/payload-writer.ts';
 
-/** Where payload bytes come from: the bytes from `offset` on, or from 0 when Range was ignored. */
-export interface PayloadSource {
-  open(offset: number): Promise<{ readonly start: number; readonly body: AsyncIterable<Uint8Array> }>;
-}
-
-export interface ApplyOptions {
-  readonly payload: PayloadDescription;
-  readonly source: PayloadSource;
-  readonly slot: BlockDevice;
-  /** Frames already in the slot from an interrupted run (0 for a fresh start). */
-  readonly chunksDone: number;
-  readonly onProgress: (chunksDone: number, bytesDone: number) => Promise<void>;
-  /** How many times a broken connection is resumed before giving up. */
-  readonly maxResumes: number;
-  readonly onResume?: (at: { chunk: number; offset: number; cause: unknown }) => void;
-  /** Frames are flushed and reported together once this many image bytes were written since the last report; see commitEvery. */
-  readonly commitBytes?: number;
-}
+export type ApplyOptions = WriteOptions;
 
 /**
  * Each report costs a flush of the slot and a flushed write of the state record: per 4 MiB frame, 100
@@ -241,3 +225,6 @@ export async function applyPayload(options: ApplyOptions): Promise<string> {
 export async function hashSlot(slot: BlockDevice, bytes: number): Promise<string> {
   return (await rehashSlot(slot, bytes)).digest('hex');
 }
+
+/** The PayloadWriter port on zstd frames. */
+export const zstdPayloadWriter: PayloadWriter = { write: applyPayload, hash: hashSlot };
