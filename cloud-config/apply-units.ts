@@ -1,6 +1,7 @@
 // coreos.units applied: unit files, drop-ins and masks written under the root, then one
 // daemon-reload, then enable and each unit's command through systemd, waiting for every job.
 
+import { CloudConfigError } from './cloud-config-errors.ts';
 import type { Change, HostRoot, Ownership } from './host-root.ts';
 import type { UnitEntry } from './schema.ts';
 import type { SystemdBus, UnitCommand } from './systemd-bus.ts';
@@ -76,7 +77,7 @@ export async function applyUnits(units: readonly UnitEntry[], root: HostRoot, sy
     await attempt(command, unit.name, async () => {
       if (!commandNeeded(command, changed.has(unit.name), await systemd.activeState(unit.name))) return 'unchanged';
       const result = await systemd.run(command, unit.name);
-      if (result !== 'done') throw new Error(`systemd's ${command} job for ${unit.name} ended "${result}"; see journalctl -u ${unit.name}`);
+      if (result !== 'done') throw new CloudConfigError('ERR_CLOUD_CONFIG_APPLY', `systemd's ${command} job for ${unit.name} ended "${result}"; see journalctl -u ${unit.name}`);
       return 'changed';
     });
   }

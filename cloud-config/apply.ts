@@ -121,7 +121,7 @@ export async function applyCloudConfig(config: CloudConfig, deps: ApplyDeps): Pr
   for (const file of config.write_files ?? []) {
     await attempt('file', file.path, async () => {
       const owner = resolveOwner(await readPasswdDb(deps.root.path), file.owner ?? 'root:root');
-      if (owner === null) throw new Error(`owner "${file.owner ?? ''}" of ${file.path} is not on this host`);
+      if (owner === null) throw new CloudConfigError('ERR_CLOUD_CONFIG_APPLY', `owner "${file.owner ?? ''}" of ${file.path} is not on this host`);
       return deps.root.writeFile(file.path, decodeContent(file.content ?? '', file.encoding), { mode: file.permissions ?? 0o644, ...owner });
     });
   }
@@ -155,7 +155,7 @@ async function applyUser(user: UserEntry, deps: ApplyDeps, attempt: Attempt<Step
 /** Adds the keys missing from ~/.ssh/authorized_keys, keeping the ones already there; the user owns both, 0700 and 0600. */
 async function addKeys(name: string, keys: readonly string[], root: HostRoot, db: PasswdDb): Promise<Change> {
   const account = db.users.get(name);
-  if (account === undefined) throw new Error(`user ${name} does not exist`);
+  if (account === undefined) throw new CloudConfigError('ERR_CLOUD_CONFIG_APPLY', `user ${name} does not exist`);
   const path = posix.join(account.home, '.ssh', 'authorized_keys');
   const current = (await root.readText(path)) ?? '';
   const lines = current.split('\n').filter((line) => line.trim() !== '');

@@ -6,6 +6,8 @@ export type CloudConfigErrorCode =
   /** A datasource is present but its user-data cannot be read. */
   | 'ERR_DATASOURCE'
   | 'ERR_USER_DATA_TOO_LARGE'
+  /** A host tool (blkid, mtools, xorriso, useradd) could not be started or flooded its output. */
+  | 'ERR_TOOL'
   /** The document has errors (or fails the checks against the host): nothing was applied. */
   | 'ERR_CLOUD_CONFIG_INVALID'
   /** Some steps of an apply failed; the others were done. */

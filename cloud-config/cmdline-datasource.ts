@@ -1,6 +1,7 @@
 // Datasource adapter for `cloud-config-url=` on the kernel command line: fetched over HTTP(S) with
 // retries and backoff, but never for longer than a bounded total wait, so a dead URL only delays boot.
 
+import { errorCode } from '../platform/coded-error.ts';
 import { jitteredBackoff } from '../platform/backoff.ts';
 import { CloudConfigError } from './cloud-config-errors.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -47,7 +48,7 @@ export class CmdlineDatasource implements Datasource {
       } catch (error) {
         const left = deadline - clock.now().getTime();
         const wait = Math.min(left, 1 + jitteredBackoff(attempt, this.settings.backoffBaseMs, this.settings.backoffMaxMs, this.settings.random));
-        if (left <= 0 || (error as { code?: string }).code === 'ERR_HTTP_TOO_LARGE') {
+        if (left <= 0 || errorCode(error) === 'ERR_HTTP_TOO_LARGE') {
           throw new CloudConfigError('ERR_DATASOURCE', `gave up fetching ${url} after ${attempt + 1} attempts in ${Math.round((maxWaitMs - left) / 1000)} s`, { cause: error });
         }
         this.settings.log({ url, attempt: attempt + 1, err: error }, `fetching cloud-config failed; retrying in ${Math.round(wait)} ms`);

@@ -60,7 +60,7 @@ async function readFat(device: string, origin: string): Promise<UserData | null>
   try {
     result = await runTool('mtype', ['-i', device, `::${USER_DATA}`], { maxOutputBytes: MAX_USER_DATA_BYTES, env: { MTOOLS_SKIP_CHECK: '1', PATH: '/usr/bin:/bin' } });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') checkUserDataSize(MAX_USER_DATA_BYTES + 1, origin);
+    if (((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') checkUserDataSize(MAX_USER_DATA_BYTES + 1, origin);
     throw new CloudConfigError('ERR_DATASOURCE', `cannot read ${USER_DATA} from ${origin}`, { cause: error });
   }
   if (result.code !== 0 && result.stderr.includes('not found')) return null;

@@ -1,6 +1,7 @@
 // Runs a host tool (blkid, mtools, xorriso, useradd) without a shell, with a cap on its output and
 // the secret-free argument list kept for error messages.
 
+import { CloudConfigError } from './cloud-config-errors.ts';
 import { execFile } from 'node:child_process';
 
 export interface ToolResult {
@@ -14,7 +15,7 @@ export function runTool(file: string, args: readonly string[], options: { maxOut
   return new Promise((resolve, reject) => {
     const child = execFile(file, [...args], { encoding: 'buffer', maxBuffer: options.maxOutputBytes ?? 1024 * 1024, ...(options.env ? { env: options.env } : {}) }, (error, stdout, stderr) => {
       if (error && typeof error.code !== 'number') {
-        reject(Object.assign(new Error(`cannot run ${file}: ${error.message}`, { cause: error }), { code: error.code }));
+        reject(new CloudConfigError('ERR_TOOL', `cannot run ${file}: ${error.message}`, { cause: error }));
         return;
       }
       resolve({ code: error ? Number(error.code) : 0, stdout, stderr: stderr.toString('utf8').trim() });

@@ -1,6 +1,7 @@
 // What coreos-cloudinit accepts, as data: each key's type and the check of its value. The
 // validator walks a document against it; the apply step reads the same names.
 
+import { CloudConfigError } from './cloud-config-errors.ts';
 import { gunzipSync } from 'node:zlib';
 import { parseGoDuration, parseLocksmithWindow } from '../platform/locksmith-window.ts';
 import { UNIT_COMMANDS } from './systemd-bus.ts';
@@ -95,7 +96,7 @@ export function decodeContent(content: string, encoding: string | undefined): Bu
   const base64 = e.includes('b64') || e.includes('base64');
   const gzip = e.startsWith('gz');
   let bytes = Buffer.from(content, base64 ? 'base64' : 'utf8');
-  if (base64 && bytes.toString('base64').replace(/=+$/, '') !== content.replace(/\s+/g, '').replace(/=+$/, '')) throw new Error('is not valid base64');
+  if (base64 && bytes.toString('base64').replace(/=+$/, '') !== content.replace(/\s+/g, '').replace(/=+$/, '')) throw new CloudConfigError('ERR_CLOUD_CONFIG_INVALID', 'is not valid base64');
   if (gzip) bytes = gunzipSync(bytes);
   return bytes;
 }

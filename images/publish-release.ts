@@ -3,6 +3,7 @@
 //   <out>/<channel>/{manifest.json, manifest.json.asc}                                      (the latest)
 // The image is compressed 32 MiB at a time into independent zstd frames so downloads can resume.
 
+import { ReleaseError } from './release-errors.ts';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_CHUNK_SIZE, isVersion, MANIFEST_FILE, MANIFEST_FORMAT, serializeManifest, SIGNATURE_FILE } from './release-manifest.ts';
@@ -27,12 +28,12 @@ export interface PublishOptions {
 export const PAYLOAD_FILE = 'payload.img.zst';
 
 export async function publishRelease(options: PublishOptions): Promise<{ manifest: ReleaseManifest; manifestPath: string }> {
-  if (!isVersion(options.version)) throw new Error(`"${options.version}" is not a version (like 1.2.3 or 1.2.3-rc.1)`);
+  if (!isVersion(options.version)) throw new ReleaseError('ERR_VERSION_INVALID', `"${options.version}" is not a version (like 1.2.3 or 1.2.3-rc.1)`);
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const channelDir = join(options.outDir, options.channel);
   const releaseDir = join(channelDir, 'releases', options.version);
   if (await stat(releaseDir).then(() => true, () => false)) {
-    throw new Error(`${releaseDir} exists: a published release is never changed; publish a new version`);
+    throw new ReleaseError('ERR_RELEASE_EXISTS', `${releaseDir} exists: a published release is never changed; publish a new version`);
   }
   await mkdir(releaseDir, { recursive: true });
 

@@ -1,6 +1,7 @@
 // The publisher's release signing key: generating it, signing manifests with it (detached, SHA-256+),
 // and writing the pair so the private half stays owner-only and the public half ships as the OS keyring.
 
+import { InternalError } from '../platform/internal-error.ts';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createMessage, enums, generateKey, readPrivateKey, sign } from 'openpgp';
@@ -51,7 +52,7 @@ export async function signDetached(data: Uint8Array, privateKeyArmored: string, 
     // Agents refuse anything weaker than SHA-256; SHA-512 is also what Ed25519 itself uses.
     config: { preferredHashAlgorithm: enums.hash.sha512 },
   });
-  if (typeof signature !== 'string') throw new TypeError('openpgp returned a non-string armored signature');
+  if (typeof signature !== 'string') throw new InternalError('openpgp returned a non-string armored signature');
   return signature;
 }
 

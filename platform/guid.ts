@@ -1,5 +1,7 @@
 // GUIDs as GPT stores them: the first three fields little-endian, the last two as bytes.
 
+import { InternalError } from './internal-error.ts';
+
 const GUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function isGuid(text: string): boolean {
@@ -8,7 +10,7 @@ export function isGuid(text: string): boolean {
 
 export function guidToBytes(guid: string): Uint8Array {
   const text = guid.toLowerCase();
-  if (!GUID_PATTERN.test(text)) throw new TypeError(`not a GUID: ${guid}`);
+  if (!GUID_PATTERN.test(text)) throw new InternalError(`not a GUID: ${guid}`);
   const hex = Buffer.from(text.replaceAll('-', ''), 'hex');
   const bytes = Buffer.alloc(16);
   hex.subarray(0, 4).reverse().copy(bytes, 0);

@@ -1,12 +1,13 @@
 // Errors of the command line itself (bad usage), and how any error becomes a message and an
 // exit code: the cause chain is printed, never a stack trace.
 
-export class UsageError extends Error {
-  readonly code = 'ERR_USAGE';
+import { CodedError } from '../../platform/coded-error.ts';
+
+export class UsageError extends CodedError<'ERR_USAGE'> {
+  override name = 'UsageError';
 
   constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
+    super('ERR_USAGE', message);
   }
 }
 

@@ -1,5 +1,6 @@
 // `slipway lock status|acquire|unlock|set-max`: locksmithctl's jobs on the fleet reboot semaphore.
 
+import { causeChain } from '../../platform/coded-error.ts';
 import { parseArgs } from 'node:util';
 import { EXIT, UsageError } from './cli-error.ts';
 import { DEFAULT_ETCD_ENDPOINT } from '../lock/etcd-connection.ts';
@@ -103,7 +104,7 @@ type LockFlags = Partial<Record<'group' | 'etcd-cafile' | 'etcd-certfile' | 'etc
 async function lockRequest(flags: LockFlags, deps: LockDeps): Promise<LockRequest> {
   const loaded = await deps.loadSettings().catch((error: unknown) => {
     if (flags.etcd === undefined) throw error;
-    deps.io.stderr(`slipway: the host's settings do not load, so only the flags count: ${error instanceof Error ? error.message : String(error)}\n`);
+    deps.io.stderr(`slipway: the host's settings do not load, so only the flags count: ${causeChain(error)}\n`);
     return null;
   });
   const { group, etcd } = loaded?.settings.lock ?? { group: '', etcd: null };

@@ -1,6 +1,7 @@
 // The keys of a config.d fragment (snake_case, by section) and the setting each one fills; reading
 // one fragment into assignments with their file and line; and settings written back as a fragment.
 
+import { InternalError } from '../../platform/internal-error.ts';
 import { didYouMean } from '../../platform/did-you-mean.ts';
 import { absolutePath, bool, duration, integer, list, listen, nullable, oneOf, show, text, timeZone, unitName, url, urlList, window, word } from './setting-readers.ts';
 import type { ConfigProblem } from './config-errors.ts';
@@ -94,7 +95,7 @@ export function fragmentLeaf(key: string): { readonly target: SettingPath; reado
     if (field?.kind !== 'section') break;
     fields = field.fields;
   }
-  throw new Error(`no fragment key ${key}`);
+  throw new InternalError(`no fragment key ${key}`);
 }
 
 /** Every value of one fragment as assignments, or the problems with them. */

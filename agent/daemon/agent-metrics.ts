@@ -2,6 +2,7 @@
 // booted and available version, update state, last check time and result, failures by kind, and
 // how long reboots waited for the fleet lock; served on a local HTTP endpoint.
 
+import { causeChain } from '../../platform/coded-error.ts';
 import { createServer } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { UPDATE_STATUSES } from '../update/update-state.ts';
@@ -60,7 +61,7 @@ export async function serveMetrics(metrics: AgentMetrics, listen: string): Promi
     }
     metrics.registry.metrics().then(
       (text) => response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-      (error: unknown) => response.writeHead(500).end(String(error)),
+      (error: unknown) => response.writeHead(500).end(causeChain(error)),
     );
   });
   await new Promise<void>((resolve, reject) => {

@@ -3,7 +3,9 @@
 // change, and the operator's methods. Who may call what is the D-Bus policy's job
 // (images/dbus/org.slipway.Agent1.conf: only root changes anything, anyone reads).
 
+import { AgentError } from './agent-errors.ts';
 import dbus from 'dbus-next';
+import { causeChain } from '../../platform/coded-error.ts';
 import type { MessageBus } from 'dbus-next';
 import type { AgentCore } from './agent-core.ts';
 import type { AgentStatus } from './agent-status.ts';
@@ -12,14 +14,8 @@ import { BUS_NAME, ERROR_PREFIX, INTERFACE, OBJECT_PATH } from './agent1-names.t
 /** A failure as a D-Bus error whose name carries the stable code, so the CLI can map it to an exit code. */
 function asDbusError(error: unknown): Error {
   const code = (error as { code?: unknown }).code;
-  const message = error instanceof Error ? causeChain(error) : String(error);
+  const message = causeChain(error);
   return new dbus.DBusError(`${ERROR_PREFIX}${typeof code === 'string' && /^[A-Z_]+$/.test(code) ? code : 'ERR_AGENT'}`, message);
-}
-
-function causeChain(error: Error): string {
-  const parts = [error.message];
-  for (let cause = error.cause; cause instanceof Error; cause = cause.cause) parts.push(cause.message);
-  return parts.join(': ');
 }
 
 async function guarded<T>(work: () => Promise<T>): Promise<T> {
@@ -162,5 +158,5 @@ Agent1.configureMembers({
 export async function exportControlService(bus: MessageBus, core: AgentCore): Promise<void> {
   bus.export(OBJECT_PATH, new Agent1(core));
   const reply = await bus.requestName(BUS_NAME, dbus.NameFlag.DO_NOT_QUEUE);
-  if (reply !== dbus.RequestNameReply.PRIMARY_OWNER) throw new Error(`another process owns ${BUS_NAME} on this bus; is slipway already running?`);
+  if (reply !== dbus.RequestNameReply.PRIMARY_OWNER) throw new AgentError('ERR_BUS_NAME_TAKEN', `another process owns ${BUS_NAME} on this bus; is slipway already running?`);
 }

@@ -3,6 +3,7 @@
 // back after the new boot was marked good, retrying until the backend confirms. Time, the lock and
 // the reboot itself are ports, so every path runs under a test clock.
 
+import { causeChain, errorCode } from '../../platform/coded-error.ts';
 import { jitteredBackoff } from '../../platform/backoff.ts';
 import { nextOpening, openWindowAt } from './reboot-window.ts';
 import type { Clock } from '../../platform/clock.ts';
@@ -62,11 +63,11 @@ export async function coordinateReboot(deps: CoordinatorDeps, record: HolderReco
       result = deps.lock.acquireWhenFree ? await deps.lock.acquireWhenFree(record) : await deps.lock.acquire(record);
     } catch (error) {
       if (deps.strategy === 'best-effort') {
-        deps.log({ error: String(error) }, 'lock backend unreachable; best-effort reboots without it');
+        deps.log({ code: errorCode(error), error: causeChain(error) }, 'lock backend unreachable; best-effort reboots without it');
         await deps.rebooter.reboot();
         return { kind: 'rebooting', locked: false };
       }
-      deps.log({ error: String(error), attempt }, 'cannot reach the lock backend; not rebooting, will retry');
+      deps.log({ code: errorCode(error), error: causeChain(error), attempt }, 'cannot reach the lock backend; not rebooting, will retry');
       await deps.clock.sleep(delay(attempt, deps));
       continue;
     }
@@ -97,7 +98,7 @@ export async function releaseUntilConfirmed(deps: Pick<CoordinatorDeps, 'lock' |
     try {
       return await deps.lock.release(id);
     } catch (error) {
-      deps.log({ error: String(error), attempt }, 'could not release the reboot lock; retrying');
+      deps.log({ code: errorCode(error), error: causeChain(error), attempt }, 'could not release the reboot lock; retrying');
       await deps.clock.sleep(delay(attempt, deps));
     }
   }

@@ -69,7 +69,7 @@ export class FileBlockDevice implements BlockDevice {
     try {
       while (done < length) {
         const { bytesRead } = await this.handle.read(target, done, length - done, offset + done);
-        if (bytesRead === 0) throw new Error('unexpected end of file');
+        if (bytesRead === 0) throw new SlotError('ERR_DEVICE_IO', `unexpected end of ${this.path} at offset ${offset + done}`);
         done += bytesRead;
       }
     } catch (cause) {

@@ -1,6 +1,7 @@
 // Reading and writing a whole GPT on a BlockDevice: both copies validated, the damaged one repaired
 // from the good one, and every change written in cgpt's crash-safe order.
 
+import { InternalError } from '../../platform/internal-error.ts';
 import { SlotError } from './slot-errors.ts';
 import type { BlockDevice } from './block-device.ts';
 import {
@@ -96,7 +97,7 @@ export async function readGpt(device: BlockDevice, options: { repair: boolean })
     }
     table = { sectorSize, primary: primaryHeader, backup: backup.header, entries: decodeEntries(backup.entryBytes, backup.header) };
   } else {
-    throw new Error('unreachable');
+    throw new InternalError('unreachable');
   }
 
   checkPartitionsFit(device, table, lastLba);

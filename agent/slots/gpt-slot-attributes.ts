@@ -1,6 +1,7 @@
 // ChromeOS/CoreOS boot flags in a GPT entry's attribute field: priority in bits 48-51,
 // tries left in 52-55, successful in 56. Other bits are left as they are.
 
+import { SlotError } from './slot-errors.ts';
 import type { SlotFlags } from './boot-chooser.ts';
 
 const PRIORITY_SHIFT = 48n;
@@ -19,7 +20,7 @@ export function flagsFromAttributes(attributes: bigint): SlotFlags {
 
 export function attributesWithFlags(attributes: bigint, flags: SlotFlags): bigint {
   for (const [name, value] of [['priority', flags.priority], ['tries', flags.tries]] as const) {
-    if (!Number.isInteger(value) || value < 0 || value > 15) throw new RangeError(`${name} must be 0..15, got ${value}`);
+    if (!Number.isInteger(value) || value < 0 || value > 15) throw new SlotError('ERR_TRIES_OUT_OF_RANGE', `${name} must be 0..15, got ${value}`);
   }
   return (
     (attributes & ~FLAG_MASK) |

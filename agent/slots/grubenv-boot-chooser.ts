@@ -2,6 +2,7 @@
 // place (GRUB's save_env writes through the file's existing blocks, so it is never replaced); slot
 // identity from the GPT, read only.
 
+import { InternalError } from '../../platform/internal-error.ts';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { readGpt } from './gpt-disk.ts';
@@ -176,7 +177,7 @@ export function blockWrites(variables: readonly EnvVariable[], state: GrubenvSta
   }
   for (const write of planWrites(state, target)) {
     const variable = layout.find((v) => v.name === write.key);
-    if (!variable) throw new Error(`unreachable: ${write.key} missing from the fixed layout of ${path}`);
+    if (!variable) throw new InternalError(`${write.key} is missing from the fixed layout of ${path}`);
     writes.push({ offset: variable.offset, data: Buffer.from(write.value, 'latin1') });
   }
   return writes;

@@ -2,6 +2,7 @@
 // generated grub.cfg must match), and the conversion to and from gptprio's priority/tries/successful.
 // A slot is bootable when X_OK=1 or X_TRY>0; GRUB boots the first bootable slot in ORDER, then in "A B".
 
+import { SlotError } from './slot-errors.ts';
 import type { SlotName } from './boot-chooser.ts';
 import type { GrubenvState, Letter } from '../../platform/grub/grubenv-flags.ts';
 import type { RuleSlot } from './slot-rules.ts';
@@ -39,7 +40,7 @@ export function toRuleSlots(state: GrubenvState): RuleSlot[] {
 export function fromRuleSlots(slots: readonly RuleSlot[]): GrubenvState {
   const flagsOf = (letter: Letter): RuleSlot => {
     const slot = slots.find((s) => s.name === slotOf(letter));
-    if (!slot) throw new Error(`no ${slotOf(letter)} among the slots`);
+    if (!slot) throw new SlotError('ERR_SLOTS_MISSING', `no ${slotOf(letter)} among the slots`);
     return slot;
   };
   const a = flagsOf('A');

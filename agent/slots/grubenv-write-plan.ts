@@ -3,6 +3,7 @@
 // one-byte value cannot tear, and ORDER's three bytes can only tear into "B B"/"A A", which GRUB's
 // fallback walk reads as a full order.
 
+import { InternalError } from '../../platform/internal-error.ts';
 import { grubenvNext } from './grubenv-state.ts';
 import { STATE_KEYS } from '../../platform/grub/grubenv-flags.ts';
 import type { SlotName } from './boot-chooser.ts';
@@ -70,5 +71,5 @@ export function isCrashSafe(from: GrubenvState, to: GrubenvState, writes: readon
 export function planWrites(from: GrubenvState, to: GrubenvState, next: NextBoot = grubenvNext): PlannedWrite[] {
   const changed = STATE_KEYS.filter((key) => from[key] !== to[key]).map((key) => ({ key, value: to[key] }));
   for (const order of permutations(changed)) if (isCrashSafe(from, to, order, next)) return order;
-  throw new Error(`no crash-safe write order for the GRUB environment from ${JSON.stringify(from)} to ${JSON.stringify(to)}`);
+  throw new InternalError(`no crash-safe write order for the GRUB environment from ${JSON.stringify(from)} to ${JSON.stringify(to)}`);
 }

@@ -1,6 +1,7 @@
 // SystemdBus adapter on systemd's D-Bus API (org.freedesktop.systemd1.Manager) with dbus-next:
 // unit jobs are queued with mode "replace" and awaited through the JobRemoved signal.
 
+import { SystemdError } from './systemd-errors.ts';
 import type { ClientInterface, MessageBus } from 'dbus-next';
 import type { JobResult, SystemdBus, UnitCommand } from '../../cloud-config/systemd-bus.ts';
 
@@ -23,7 +24,7 @@ type Manager = ClientInterface & Record<string, ((...args: unknown[]) => Promise
 /** Calls a Manager method, refusing a systemd that lacks it rather than skipping the call. */
 function call(manager: Manager, method: string, ...args: unknown[]): Promise<unknown> {
   const fn = manager[method];
-  if (typeof fn !== 'function') throw new Error(`systemd's ${MANAGER} has no ${method} method`);
+  if (typeof fn !== 'function') throw new SystemdError('ERR_SYSTEMD_API', `systemd's ${MANAGER} has no ${method} method`);
   return fn.apply(manager, args) as Promise<unknown>;
 }
 

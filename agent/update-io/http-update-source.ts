@@ -111,12 +111,11 @@ export class HttpUpdateSource implements UpdateSource {
     try {
       const response = await request;
       if (response.rawBody.length > cap) tooLarge = true;
-      if (tooLarge) throw new Error('cap');
-      return response.rawBody;
+      if (!tooLarge) return response.rawBody;
     } catch (error) {
-      if (tooLarge) throw new UpdateError('ERR_HTTP_TOO_LARGE', `${url} is larger than the ${cap}-byte limit; refusing it`);
-      throw asUpdateError(error, url);
+      if (!tooLarge) throw asUpdateError(error, url);
     }
+    throw new UpdateError('ERR_HTTP_TOO_LARGE', `${url} is larger than the ${cap}-byte limit; refusing it`);
   }
 
   /** The payload at `url` as a PayloadSource: each open retries with backoff, then asks for a Range. */

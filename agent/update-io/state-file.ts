@@ -22,7 +22,7 @@ export async function loadRecord(dir: string): Promise<LoadedRecord> {
   }
   try {
     const parsed = JSON.parse(text) as Partial<UpdateRecord>;
-    if (parsed.schema !== 1 || !UPDATE_STATUSES.includes(parsed.status as UpdateRecord['status'])) throw new Error('unknown schema or status');
+    if (parsed.schema !== 1 || !UPDATE_STATUSES.includes(parsed.status as UpdateRecord['status'])) throw new UpdateError('ERR_STATE_INVALID', 'unknown schema or status');
     return { record: { ...INITIAL_RECORD, ...parsed }, warning: null };
   } catch (cause) {
     const aside = `${path}.unreadable`;
@@ -32,8 +32,16 @@ export async function loadRecord(dir: string): Promise<LoadedRecord> {
 }
 
 export async function saveRecord(dir: string, record: UpdateRecord): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
   const path = join(dir, STATE_FILE);
+  try {
+    await writeDurably(dir, path, record);
+  } catch (cause) {
+    throw new UpdateError('ERR_STATE_WRITE', `failed to write ${path}`, { cause });
+  }
+}
+
+async function writeDurably(dir: string, path: string, record: UpdateRecord): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const temp = `${path}.tmp`;
   const file = await open(temp, 'w', 0o600);
   try {

@@ -3,6 +3,7 @@
 // is made unbootable before a byte is written, verified by re-reading, and only then staged. Every
 // step is persisted so a killed run resumes where it stopped.
 
+import { causeChain, errorCode } from '../../platform/coded-error.ts';
 import { createHash } from 'node:crypto';
 import { parseManifest, MANIFEST_FILE, SIGNATURE_FILE } from '../../images/release-manifest.ts';
 import { otherSlot } from '../slots/boot-chooser.ts';
@@ -96,7 +97,7 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
         chunksDone: resumeFrom,
         maxResumes: deps.maxResumes,
         onProgress: (chunksDone, bytesDone) => step({ type: 'progress', chunksDone, bytesDone }),
-        onResume: ({ chunk, offset, cause }) => deps.log({ chunk, offset, cause: String(cause) }, 'payload connection broke; resuming with a Range request'),
+        onResume: ({ chunk, offset, cause }) => deps.log({ chunk, offset, code: errorCode(cause), cause: causeChain(cause) }, 'payload connection broke; resuming with a Range request'),
       });
       if (written !== manifest.payload.imageSha256) {
         throw new UpdateError('ERR_PAYLOAD_HASH_MISMATCH', `payload of ${manifest.version} hashes to ${written}, the signed manifest says ${manifest.payload.imageSha256}`);
@@ -135,8 +136,7 @@ export async function planUpdate(deps: Omit<UpdateOnceDeps, 'openSlot' | 'choose
     const decision = decide(manifest, deps.host, record, deps.clock.now());
     return { ...decision, slot: otherSlot(deps.bootedSlot) };
   } catch (error) {
-    const code = (error as { code?: string }).code ?? 'ERR_UNKNOWN';
-    return { action: 'refused', version: null, reason: error instanceof Error ? error.message : String(error), code };
+    return { action: 'refused', version: null, reason: error instanceof Error ? error.message : String(error), code: errorCode(error) };
   }
 }
 
@@ -153,7 +153,7 @@ async function fetchVerifiedManifest(deps: Pick<UpdateOnceDeps, 'serverUrls' | '
       return { base, manifestUrl, manifestBytes, signer };
     } catch (error) {
       firstError ??= error;
-      deps.log({ mirror: server, error: error instanceof Error ? error.message : String(error) }, 'mirror failed; trying the next');
+      deps.log({ mirror: server, code: errorCode(error), error: causeChain(error) }, 'mirror failed; trying the next');
     }
   }
   if (firstError instanceof Error) throw firstError;
@@ -161,7 +161,7 @@ async function fetchVerifiedManifest(deps: Pick<UpdateOnceDeps, 'serverUrls' | '
 }
 
 async function recordFailure(error: unknown, record: UpdateRecord, records: RecordStore, at: string): Promise<UpdateRecord> {
-  const code = error instanceof UpdateError ? error.code : ((error as { code?: string }).code ?? 'ERR_UNKNOWN');
+  const code = errorCode(error);
   const message = error instanceof Error ? error.message : String(error);
   let next = advance(record, { type: 'failed', code, message, at });
   if (CONTENT_ERRORS.has(code)) next = { ...next, progress: null };

@@ -32,6 +32,10 @@ export type UpdateErrorCode =
   | 'ERR_SLOT_VERIFY_FAILED'
   // state
   | 'ERR_STATE_INVALID'
+  /** The update record could not be written durably (a read-only or full state directory). */
+  | 'ERR_STATE_WRITE'
+  /** An event the update state machine does not take in its state: a bug in the caller. */
+  | 'ERR_ILLEGAL_TRANSITION'
   /** The running boot has not passed its health gate: no update may start before it does. */
   | 'ERR_NOT_CONFIRMED';
 

@@ -2,6 +2,8 @@
 // state, what is being installed and how far it got, and what the host must remember across
 // restarts (highest version accepted, latest time seen, pins, versions to skip). Pure.
 
+import { UpdateError } from './update-errors.ts';
+
 export const UPDATE_STATUSES = [
   'idle',
   'checking',
@@ -110,7 +112,7 @@ export const MAX_FAILURES_PER_VERSION = 3;
 
 export function advance(record: UpdateRecord, event: UpdateEvent): UpdateRecord {
   if (!ALLOWED_FROM[event.type].includes(record.status)) {
-    throw new Error(`update state machine: "${event.type}" is not allowed in state "${record.status}"`);
+    throw new UpdateError('ERR_ILLEGAL_TRANSITION', `update state machine: "${event.type}" is not allowed in state "${record.status}"`);
   }
   switch (event.type) {
     case 'check-started':

@@ -2,6 +2,7 @@
 // built by mmdebstrap into a tarball cached under a key of everything that goes into it, so a
 // rebuild after a code change skips it. The initramfs learns to overlay /etc and bind /var from STATE.
 
+import { ReleaseError } from '../release-errors.ts';
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
@@ -24,7 +25,7 @@ function mmdebstrap(args: readonly string[]): Promise<void> {
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`mmdebstrap exited with ${code}:\n${output}`))));
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new ReleaseError('ERR_IMAGE_BUILD', `mmdebstrap exited with ${code}:\n${output}`))));
   });
 }
 

@@ -1,6 +1,7 @@
 // A whole disk: GPT laid out by sgdisk in CoreOS numbering (1 EFI-SYSTEM, 3 USR-A, 4 USR-B,
 // 9 STATE), each partition image placed at its offset with dd, on a sparse file. USR-B starts empty.
 
+import { ReleaseError } from '../release-errors.ts';
 import { execFile } from 'node:child_process';
 import { rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -26,7 +27,7 @@ async function place(image: string, disk: string, startMiB: number): Promise<voi
 export async function buildDiskImage(options: { out: string; esp: string; slotA: string; state: string; layout: DiskLayout }): Promise<void> {
   const { layout } = options;
   const slot = (await stat(options.slotA)).size;
-  if (slot > layout.slotMiB * MiB) throw new Error(`the slot image is ${Math.ceil(slot / MiB)} MiB; slots are ${layout.slotMiB} MiB`);
+  if (slot > layout.slotMiB * MiB) throw new ReleaseError('ERR_IMAGE_BUILD', `the slot image is ${Math.ceil(slot / MiB)} MiB; slots are ${layout.slotMiB} MiB`);
   const espStart = 1;
   const aStart = espStart + ESP_SIZE_MIB;
   const bStart = aStart + layout.slotMiB;

@@ -2,6 +2,7 @@
 // policy, the release keyring, the OS's config fragment), os-release naming the version, kernel and
 // initramfs at fixed paths for GRUB, made into a read-only squashfs (gzip, which GRUB reads; level 1).
 
+import { ReleaseError } from '../release-errors.ts';
 import { execFile } from 'node:child_process';
 import { chmod, copyFile, cp, link, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -122,7 +123,7 @@ export async function buildSlotImage(options: SlotImageOptions): Promise<void> {
     const files = await readdir(boot);
     const kernel = files.find((f) => f.startsWith('vmlinuz-'));
     const initrd = files.find((f) => f.startsWith('initrd.img-'));
-    if (!kernel || !initrd) throw new Error(`the base tree has no kernel or initramfs in /boot (${files.join(', ')})`);
+    if (!kernel || !initrd) throw new ReleaseError('ERR_IMAGE_BUILD', `the base tree has no kernel or initramfs in /boot (${files.join(', ')})`);
     await link(join(boot, kernel), join(tree, KERNEL_PATH));
     await link(join(boot, initrd), join(tree, INITRD_PATH));
     for (const [path, content] of Object.entries(options.extraFiles ?? {})) {

@@ -1,0 +1,14 @@
+// Error classes of the publisher side: publishing a release and building the OS image.
+
+import { CodedError } from '../platform/coded-error.ts';
+
+export type ReleaseErrorCode =
+  | 'ERR_VERSION_INVALID'
+  /** A published release is never changed: the version's directory exists. */
+  | 'ERR_RELEASE_EXISTS'
+  /** A step of building the OS image (mmdebstrap, mksquashfs, the disk layout) failed. */
+  | 'ERR_IMAGE_BUILD';
+
+export class ReleaseError extends CodedError<ReleaseErrorCode> {
+  override name = 'ReleaseError';
+}
