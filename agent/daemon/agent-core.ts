@@ -1,31 +1,42 @@
 // The agent's behaviour between its ports: after boot, the health gate (mark good and release the
 // lock, or roll back); then periodic checks that stage updates and reboot under the fleet lock; and
 // the operator's requests (check, apply now, pin, unpin, rollback, reboot if needed), one at a time.
+// Where it is in all this is one phase, moved only through agent-phase.ts's table.
 
+import { AgentPhaseError, nextPhase, rebootPending, reportedPhase } from './agent-phase.ts';
 import { buildStatus } from './agent-status.ts';
-import { loadRecord, saveRecord } from '../update-io/state-file.ts';
+import { CodedError } from '../../platform/coded-error.ts';
 import { advance } from '../update/update-state.ts';
 import { nextCheckDelay } from '../update/update-schedule.ts';
 import { UpdateError } from '../update/update-errors.ts';
 import { otherSlot } from '../slots/boot-chooser.ts';
-import type { Activity, AgentStatus, StatusReport } from './agent-status.ts';
+import type { AgentPhase, AgentPhaseEvent } from './agent-phase.ts';
+import type { AgentStatus, StatusReport } from './agent-status.ts';
 import type { Health } from './health-gate.ts';
 import type { BootChooser, BootState, SlotName } from '../slots/boot-chooser.ts';
 import type { CoordinatorOutcome, RebootStrategy } from '../lock/reboot-coordinator.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { PlanDecision, UpdateOutcome } from '../update/run-update-once.ts';
 import type { CheckHistory, ScheduleSettings } from '../update/update-schedule.ts';
+import type { RecordStore } from '../update/record-store.ts';
 import type { UpdateEvent, UpdateRecord } from '../update/update-state.ts';
 
 type Log = (fields: Record<string, unknown>, message: string) => void;
 
 /** A reboot given up once the lock was held, because the update it was for is no longer staged. */
-export class RebootCancelled extends Error {}
+export class RebootCancelled extends CodedError<'ERR_REBOOT_CANCELLED'> {
+  override name = 'RebootCancelled';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_REBOOT_CANCELLED', message, options);
+  }
+}
 
 export interface AgentCoreDeps {
   readonly clock: Clock;
   readonly random: () => number;
-  readonly stateDir: string;
+  /** The update record the update path persists too. */
+  readonly records: RecordStore;
   readonly chooser: BootChooser;
   readonly booted: { readonly slot: SlotName; readonly version: string };
   /** One pass of the update path; `onRecord` hears every persisted step. */
@@ -50,13 +61,13 @@ export class AgentCore {
   private readonly deps: AgentCoreDeps;
   private record: UpdateRecord | null = null;
   private boot: BootState | null = null;
-  private activity: Activity = 'idle';
-  private healthState: AgentStatus['health'] = 'confirmed';
+  /** Where the agent is (health gate, check, reboot…); reported as `activity` and `health`. */
+  private phase: AgentPhase = 'starting';
   private nextCheck: string | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly listeners: ((status: AgentStatus) => void)[] = [];
+  /** The health gate's work, which run() waits for; the phase says whether it is running. */
   private healthGate: Promise<void> = Promise.resolve();
-  private rebootTask: Promise<unknown> | null = null;
 
   constructor(deps: AgentCoreDeps) {
     this.deps = deps;
@@ -67,14 +78,17 @@ export class AgentCore {
   }
 
   status(): AgentStatus {
-    if (this.record === null || this.boot === null) throw new Error('the agent has not started');
+    if (this.phase === 'starting' || this.record === null || this.boot === null) {
+      throw new AgentPhaseError('ERR_AGENT_NOT_STARTED', 'the agent has not started: its state record and boot flags are not read yet');
+    }
+    const { activity, health } = reportedPhase(this.phase);
     return buildStatus({
       record: this.record,
-      activity: this.activity,
+      activity,
       booted: this.deps.booted,
       slots: this.boot.slots,
       next: this.boot.next,
-      health: this.healthState,
+      health,
       strategy: this.deps.strategy,
       nextCheck: this.nextCheck,
       nextWindow: this.deps.nextWindow(),
@@ -93,13 +107,13 @@ export class AgentCore {
   }
 
   private async step(event: UpdateEvent): Promise<void> {
-    this.record = advance(this.record ?? (await loadRecord(this.deps.stateDir)).record, event);
-    await saveRecord(this.deps.stateDir, this.record);
+    this.record = advance(this.record ?? (await this.deps.records.load()).record, event);
+    await this.deps.records.save(this.record);
   }
 
-  private setActivity(activity: Activity): void {
-    this.activity = activity;
-    this.changed();
+  /** The only way the phase changes; listeners are told by the caller, once its step is done. */
+  private move(event: AgentPhaseEvent): void {
+    this.phase = nextPhase(this.phase, event);
   }
 
   /** Runs `work` after every earlier request has finished: one change to the host at a time. */
@@ -112,7 +126,7 @@ export class AgentCore {
   /** Reads the persisted record and the boot flags, settles what the last boot means, and starts the health gate if this slot is on trial. */
   async start(): Promise<void> {
     const { deps } = this;
-    const loaded = await loadRecord(deps.stateDir);
+    const loaded = await deps.records.load();
     if (loaded.warning) deps.log({}, loaded.warning);
     this.record = loaded.record;
     this.boot = await deps.chooser.read();
@@ -132,10 +146,10 @@ export class AgentCore {
     }
     const bootedFlags = this.boot.slots.find((s) => s.name === deps.booted.slot);
     if (bootedFlags && !bootedFlags.successful) {
-      this.healthState = 'pending';
-      this.activity = 'health-gate';
+      this.move('trial-boot');
       this.healthGate = this.exclusive(() => this.confirmBoot());
     } else {
+      this.move('confirmed-boot');
       // A confirmed boot may still hold the lock from the reboot that brought it here. Giving it back
       // retries until the backend answers, in the background: an unreachable etcd must not stop the
       // agent, and a later reboot finds the place already held.
@@ -155,15 +169,14 @@ export class AgentCore {
     const health = await deps.health();
     if (health.healthy) {
       this.boot = await deps.chooser.markGood(deps.booted.slot);
-      this.healthState = 'confirmed';
-      this.activity = 'idle';
+      this.move('gate-passed');
       deps.log({ slot: deps.booted.slot, version: deps.booted.version }, `${deps.booted.version} passed its health gate; ${deps.booted.slot} marked good`);
       await this.release();
       this.changed();
       return;
     }
-    this.healthState = 'failed';
-    this.setActivity('rolling-back');
+    this.move('gate-failed');
+    this.changed();
     deps.log({ slot: deps.booted.slot, version: deps.booted.version, reason: health.reason }, `${deps.booted.version} failed its health gate (${health.reason}); rolling back`);
     await this.step({ type: 'skip', version: deps.booted.version, reason: `failed its health gate: ${health.reason}` });
     this.boot = await deps.chooser.rollback(deps.booted.slot);
@@ -194,15 +207,19 @@ export class AgentCore {
     );
   }
 
+  /** Starts a reboot under the lock in the background, unless one is already under way (that one goes on). */
   private startReboot(version: string, now: boolean, beforeReboot: () => Promise<void> = () => Promise.resolve()): void {
-    if (this.rebootTask !== null) return;
-    this.setActivity('waiting-to-reboot');
-    this.rebootTask = this.deps
-      .rebootUnderLock(version, now, beforeReboot)
-      .then((outcome) => {
-        this.setActivity(outcome.kind === 'rebooting' ? 'rebooting' : 'idle');
-      })
-      .catch((error: unknown) => {
+    if (rebootPending(this.phase)) return;
+    this.move('reboot-requested');
+    this.changed();
+    // A phase error here is a bug in the agent: it is left unhandled, so the process stops and
+    // systemd starts it again, rather than going on in a phase it cannot leave.
+    void this.deps.rebootUnderLock(version, now, beforeReboot).then(
+      (outcome) => {
+        this.move(outcome.kind === 'rebooting' ? 'reboot-started' : 'reboot-abandoned');
+        this.changed();
+      },
+      (error: unknown) => {
         if (error instanceof RebootCancelled) {
           this.deps.log({ reason: error.message }, 'reboot cancelled');
           // The lock may have been taken for a reboot that is no longer owed.
@@ -210,18 +227,18 @@ export class AgentCore {
         } else {
           this.deps.log({ err: error }, 'could not reboot');
         }
-        this.setActivity('idle');
-      })
-      .finally(() => {
-        this.rebootTask = null;
-      });
+        this.move('reboot-abandoned');
+        this.changed();
+      },
+    );
   }
 
   /** Checks once now; a staged update then reboots per strategy (inside a window) unless `now` asks for it at once. */
   check(options: { rebootNow: boolean } = { rebootNow: false }): Promise<UpdateOutcome> {
     return this.exclusive(async () => {
-      if (this.healthState !== 'confirmed') throw new UpdateError('ERR_NOT_CONFIRMED', `this boot (${this.deps.booted.version}) has not passed its health gate yet; no update until it does`);
-      this.setActivity('checking');
+      if (reportedPhase(this.phase).health !== 'confirmed') throw new UpdateError('ERR_NOT_CONFIRMED', `this boot (${this.deps.booted.version}) has not passed its health gate yet; no update until it does`);
+      this.move('check-started');
+      this.changed();
       let outcome: UpdateOutcome;
       try {
         outcome = await this.deps.updateOnce((record) => {
@@ -229,10 +246,12 @@ export class AgentCore {
           this.changed();
         });
       } finally {
+        // The check is over even if reading back what it changed fails: the next one may start.
+        this.move('check-finished');
         // The pass changed the record and the boot flags, whether it succeeded or not.
-        this.record = (await loadRecord(this.deps.stateDir)).record;
+        this.record = (await this.deps.records.load()).record;
         this.boot = await this.deps.chooser.read();
-        this.setActivity('idle');
+        this.changed();
       }
       if (outcome.result === 'staged' && (options.rebootNow || this.deps.strategy !== 'off')) this.startStagedReboot(options.rebootNow);
       return outcome;
@@ -246,7 +265,7 @@ export class AgentCore {
   /** Pins (null: unpins); pinning another version than the staged one unstages it and makes its slot unbootable. */
   pin(version: string | null): Promise<AgentStatus> {
     return this.exclusive(async () => {
-      const before = this.record ?? (await loadRecord(this.deps.stateDir)).record;
+      const before = this.record ?? (await this.deps.records.load()).record;
       // The record's rule says whether the pin unstages: the staged target is gone after it.
       const unstaged = advance(before, { type: 'pin', version }).target === null ? before.target : null;
       // Boot flags first: a cut before the record is written leaves a staged update whose slot cannot

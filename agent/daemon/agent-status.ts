@@ -5,8 +5,11 @@ import type { SlotName, SlotState } from '../slots/boot-chooser.ts';
 import type { UpdateProgress, UpdateRecord, UpdateStatus } from '../update/update-state.ts';
 import type { RebootStrategy } from '../lock/reboot-coordinator.ts';
 
-/** What the agent is busy with beyond the update state machine. */
+/** What the agent is busy with beyond the update state machine; derived from its phase (agent-phase.ts). */
 export type Activity = 'idle' | 'checking' | 'health-gate' | 'waiting-to-reboot' | 'rebooting' | 'rolling-back';
+
+/** "confirmed": the booted slot is marked good; "pending": the gate is running; "failed": rolling back. Derived from the agent's phase. */
+export type BootHealth = 'confirmed' | 'pending' | 'failed';
 
 export interface SlotStatus {
   readonly name: SlotName;
@@ -29,8 +32,7 @@ export interface AgentStatus {
   readonly skipped: readonly { readonly version: string; readonly reason: string }[];
   readonly lastCheck: { readonly at: string; readonly result: string } | null;
   readonly lastError: { readonly code: string; readonly message: string } | null;
-  /** "confirmed": the booted slot is marked good; "pending": the gate is running; "failed": rolling back. */
-  readonly health: 'confirmed' | 'pending' | 'failed';
+  readonly health: BootHealth;
   readonly strategy: RebootStrategy;
   readonly nextCheck: string | null;
   readonly nextWindow: string | null;
@@ -48,7 +50,7 @@ export function buildStatus(parts: {
   booted: { slot: SlotName; version: string };
   slots: readonly SlotState[];
   next: SlotName | null;
-  health: AgentStatus['health'];
+  health: BootHealth;
   strategy: RebootStrategy;
   nextCheck: string | null;
   nextWindow: string | null;

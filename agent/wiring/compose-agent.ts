@@ -13,6 +13,7 @@ import { loadSettings } from '../config/load-settings.ts';
 import { DbusSystemdBus } from '../systemd/dbus-systemd-bus.ts';
 import { LogindRebooter } from '../systemd/logind-rebooter.ts';
 import { DEFAULT_SCHEDULE } from '../update/update-schedule.ts';
+import { FileRecordStore } from '../update-io/state-file.ts';
 import { loadedAfter } from './loaded-after.ts';
 import { openAgentLock } from './reboot-lock.ts';
 import { openUpdatePath } from './update-path.ts';
@@ -67,7 +68,7 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
   return new AgentCore({
     clock,
     random,
-    stateDir: settings.update.stateDir,
+    records: new FileRecordStore(settings.update.stateDir),
     chooser: path.chooser,
     booted: path.booted,
     // With strategy off a person reboots, so the slot is the next boot at once; otherwise it is armed

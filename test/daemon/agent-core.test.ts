@@ -3,10 +3,11 @@
 
 import { describe, expect, it, vi } from 'vitest';
 import { join } from 'node:path';
-import { AgentCore } from '../../agent/daemon/agent-core.ts';
+import { AgentCore, RebootCancelled } from '../../agent/daemon/agent-core.ts';
+import { CodedError } from '../../platform/coded-error.ts';
 import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
 import { GptBootChooser } from '../../agent/slots/gpt-boot-chooser.ts';
-import { loadRecord, saveRecord } from '../../agent/update-io/state-file.ts';
+import { FileRecordStore, loadRecord, saveRecord } from '../../agent/update-io/state-file.ts';
 import { advance, INITIAL_RECORD } from '../../agent/update/update-state.ts';
 import { DEFAULT_SCHEDULE } from '../../agent/update/update-schedule.ts';
 import { makeSmallSlotsImage, useTempDir } from '../builders/coreos-disk.ts';
@@ -45,7 +46,7 @@ async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'U
   const deps: AgentCoreDeps = {
     clock: new TestClock('2026-11-22T12:00:00Z'),
     random: () => 0.5,
-    stateDir,
+    records: new FileRecordStore(stateDir),
     chooser,
     booted: { slot: options.booted, version: options.version },
     updateOnce: () => {
@@ -187,6 +188,17 @@ describe.skipIf(skip !== null)(`${skip ?? ''} operator requests`, () => {
     expect(core.status().activity).toBe('idle');
   });
 
+  it('checks while a reboot waits for the lock, says it is waiting again after, and asks for no second reboot', async () => {
+    const { core, calls, lockTaken } = await stagedWaitingForLock();
+    const activities: string[] = [];
+    core.onChange((status) => activities.push(status.activity));
+    await core.check();
+    expect(activities).toEqual(['checking', 'waiting-to-reboot']);
+    lockTaken();
+    await vi.waitFor(() => expect(core.status().activity).toBe('rebooting'));
+    expect(calls).toEqual(['release', 'reboot 1.0.2 now=false', 'updateOnce']);
+  });
+
   it('keeps a staged update pinned to its own version and reboots into it', async () => {
     const { core, calls, chooser, lockTaken } = await stagedWaitingForLock();
     await core.pin('1.0.2');
@@ -195,5 +207,14 @@ describe.skipIf(skip !== null)(`${skip ?? ''} operator requests`, () => {
     expect((await chooser.read()).next).toBe('USR-B');
     expect(core.status()).toMatchObject({ state: 'updated-need-reboot', pinned: '1.0.2' });
     expect(calls).toEqual(['release', 'reboot 1.0.2 now=false']);
+  });
+});
+
+describe('RebootCancelled', () => {
+  it('is a coded error that keeps its cause', () => {
+    const cause = new Error('pinned to 1.0.0');
+    const error = new RebootCancelled('1.0.2 is no longer staged', { cause });
+    expect(error).toBeInstanceOf(CodedError);
+    expect(error).toMatchObject({ code: 'ERR_REBOOT_CANCELLED', name: 'RebootCancelled', message: '1.0.2 is no longer staged', cause });
   });
 });
