@@ -113,6 +113,14 @@ export async function runAgent(process: ProcessHost, files: HostFiles): Promise<
   for (const warning of warnings) logger.warn({}, warning);
   logger.info({ sources }, 'settings loaded');
   const bus = dbus.systemBus();
+  // SIGTERM stops where it is: every step is persisted, so an interrupted download resumes next start.
+  // Handled from here on, before anyone is told the agent runs: a SIGTERM that came before the
+  // handler would end the process by the signal's default action, not with exit code 0.
+  process.onSigterm(() => {
+    logger.info({}, 'stopping on SIGTERM');
+    bus.disconnect();
+    process.exit(0);
+  });
   const metrics = new AgentMetrics();
   const answering = Promise.withResolvers<void>();
   const core = await composeAgent({
@@ -133,11 +141,5 @@ export async function runAgent(process: ProcessHost, files: HostFiles): Promise<
   await exportControlService(bus, core);
   answering.resolve();
   logger.info({ status: core.status() }, 'agent running');
-  // SIGTERM stops where it is: every step is persisted, so an interrupted download resumes next start.
-  process.onSigterm(() => {
-    logger.info({}, 'stopping on SIGTERM');
-    bus.disconnect();
-    process.exit(0);
-  });
   return core.run();
 }
