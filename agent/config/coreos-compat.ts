@@ -4,6 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { COREOS_SETTINGS, COREOS_WINDOW } from '../../cloud-config/coreos-settings.ts';
 import { errorCode } from './fragment-files.ts';
 import { scalar, windowProblem } from './setting-readers.ts';
 import { fragmentLeaf } from './settings-schema.ts';
@@ -11,20 +12,9 @@ import type { ConfigProblem } from './config-errors.ts';
 import type { Assignment, Origin } from './settings-schema.ts';
 
 /** What each variable sets, named by the fragment key that sets the same. */
-const VARIABLES: Readonly<Record<string, string>> = {
-  SERVER: 'update.server',
-  GROUP: 'update.channel',
-  REBOOT_STRATEGY: 'reboot.strategy',
-  LOCKSMITHD_ENDPOINT: 'lock.etcd.endpoints',
-  LOCKSMITHD_GROUP: 'lock.group',
-  LOCKSMITHD_ETCD_CAFILE: 'lock.etcd.ca_file',
-  LOCKSMITHD_ETCD_CERTFILE: 'lock.etcd.cert_file',
-  LOCKSMITHD_ETCD_KEYFILE: 'lock.etcd.key_file',
-  LOCKSMITHD_ETCD_USERNAME: 'lock.etcd.username',
-  LOCKSMITHD_ETCD_PASSWORD: 'lock.etcd.password',
-};
-const WINDOW_START = 'LOCKSMITHD_REBOOT_WINDOW_START';
-const WINDOW_LENGTH = 'LOCKSMITHD_REBOOT_WINDOW_LENGTH';
+const VARIABLES: Readonly<Record<string, string>> = Object.fromEntries(COREOS_SETTINGS.map((s) => [s.variable, s.fragmentKey]));
+const WINDOW_START = COREOS_WINDOW.start.variable;
+const WINDOW_LENGTH = COREOS_WINDOW.length.variable;
 
 interface Variable {
   readonly value: string;

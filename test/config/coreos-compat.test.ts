@@ -8,6 +8,8 @@ import { tempDir } from '../builders/coreos-disk.ts';
 import { parseDropIn, parseEnvFile } from '../../agent/config/coreos-compat.ts';
 import { loadSettings } from '../../agent/config/load-settings.ts';
 import { DEFAULT_SETTINGS } from '../../agent/config/settings.ts';
+import { agentFragment } from '../../cloud-config/agent-fragment.ts';
+import { validateCloudConfig } from '../../cloud-config/validate.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
 import type { LoadSettingsOptions } from '../../agent/config/load-settings.ts';
 
@@ -185,5 +187,62 @@ describe('parsing', () => {
       { line: 5, name: 'D', value: '"unbalanced' },
       { line: 6, problem: 'expected KEY=VALUE' },
     ]);
+  });
+});
+
+describe('one CoreOS mapping for both ways in', () => {
+  it('gives the same settings from coreos.update/coreos.locksmith in cloud-config as from update.conf and locksmithd drop-ins', async () => {
+    const values = {
+      server: 'https://updates.example/channel',
+      group: 'beta',
+      reboot_strategy: 'best-effort',
+      lock_group: 'db west',
+      endpoint: 'http://a:2379,http://b:2379',
+      etcd_cafile: '/etc/ssl/ca.pem',
+      etcd_certfile: '/etc/ssl/cert.pem',
+      etcd_keyfile: '/etc/ssl/key.pem',
+      etcd_username: 'agent',
+      etcd_password: 'pa ss',
+      window_start: 'Thu 04:00',
+      window_length: '1h30m',
+    };
+    const cloudConfig = [
+      '#cloud-config',
+      'coreos:',
+      '  update:',
+      `    server: ${values.server}`,
+      `    group: ${values.group}`,
+      `    reboot_strategy: ${values.reboot_strategy}`,
+      '  locksmith:',
+      `    group: "${values.lock_group}"`,
+      `    endpoint: "${values.endpoint}"`,
+      ...(['etcd_cafile', 'etcd_certfile', 'etcd_keyfile', 'etcd_username', 'etcd_password', 'window_start', 'window_length'] as const).map((key) => `    ${key}: "${values[key]}"`),
+      '',
+    ].join('\n');
+    const validation = validateCloudConfig(cloudConfig);
+    expect(validation.report.hasErrors).toBe(false);
+    if (validation.config === null) throw new Error('the cloud-config did not parse');
+    const fragment = agentFragment(validation.config);
+    if (fragment === null) throw new Error('no agent fragment was written');
+    await mkdir(at('fragment/config.d'), { recursive: true });
+    await writeFile(at('fragment/config.d/50-cloud-config.yaml'), fragment);
+    const fromCloudConfig = await loadSettings({ dirs: [at('fragment/config.d')], updateConf: null, locksmithDropIns: [] });
+
+    const files = await layers({
+      'etc/coreos/update.conf': `SERVER=${values.server}\nGROUP=${values.group}\nREBOOT_STRATEGY=${values.reboot_strategy}\n`,
+      [DROP_INS[0] ?? '']: [
+        '[Service]',
+        `Environment="LOCKSMITHD_GROUP=${values.lock_group}"`,
+        `Environment=LOCKSMITHD_ENDPOINT=${values.endpoint}`,
+        ...(['etcd_cafile', 'etcd_certfile', 'etcd_keyfile', 'etcd_username', 'etcd_password'] as const).map((key) => `Environment="LOCKSMITHD_${key.toUpperCase()}=${values[key]}"`),
+        `Environment="LOCKSMITHD_REBOOT_WINDOW_START=${values.window_start}" LOCKSMITHD_REBOOT_WINDOW_LENGTH=${values.window_length}`,
+        '',
+      ].join('\n'),
+    });
+    const fromCoreosFiles = await loadSettings(files);
+
+    expect(fromCloudConfig.settings).toEqual(fromCoreosFiles.settings);
+    expect(fromCoreosFiles.settings).not.toEqual(DEFAULT_SETTINGS);
+    expect(fromCoreosFiles.settings.lock).toMatchObject({ group: 'db west', etcd: { endpoints: ['http://a:2379', 'http://b:2379'], password: 'pa ss' } });
   });
 });
