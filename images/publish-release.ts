@@ -1,7 +1,8 @@
 // Publishes a release into a channel directory any static HTTP server can serve:
 //   <out>/<channel>/releases/<version>/{payload.img.zst, manifest.json, manifest.json.asc}  (immutable)
 //   <out>/<channel>/{manifest.json, manifest.json.asc}                                      (the latest)
-// The image is compressed 32 MiB at a time into independent zstd frames so downloads can resume.
+// The image is compressed DEFAULT_CHUNK_SIZE (4 MiB) at a time into independent zstd frames, so a
+// download resumes at a frame boundary.
 
 import { ReleaseError } from './release-errors.ts';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';

@@ -60,7 +60,7 @@ export async function runUpdateCommand(argv: readonly string[], deps: UpdateDeps
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected arguments: ${positionals.join(' ')}\n${UPDATE_USAGE}`);
-  if (!values.once) throw new UsageError(`only --once is available until the agent daemon exists\n${UPDATE_USAGE}`);
+  // run-cli sends `update` here only with --once; without it, `update` asks the running agent.
   if (!values.server?.length) throw new UsageError(`--server is required\n${UPDATE_USAGE}`);
   const required = (name: 'channel' | 'keyring'): string => {
     const value = values[name];
