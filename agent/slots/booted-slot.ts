@@ -1,8 +1,9 @@
 // Which slot is running: the kernel command line names the /usr (or root) partition by PARTUUID
 // or PARTLABEL, and that is matched against the slots of the disk.
 
+import { readFile } from 'node:fs/promises';
 import { SlotError } from './slot-errors.ts';
-import type { SlotName, SlotState } from './boot-chooser.ts';
+import type { BootChooser, SlotName, SlotState } from './boot-chooser.ts';
 
 /** Parameters that name the partition holding the running OS, most specific first. */
 export const SLOT_PARAMETERS = ['mount.usr', 'usr', 'verity.usr', 'root'] as const;
@@ -63,4 +64,11 @@ export function bootedSlotOrNull(cmdline: string, slots: readonly SlotState[]): 
 export function lastGoodSlot(slots: readonly SlotState[]): SlotName | null {
   const good = slots.filter((s) => s.successful && s.priority > 0).sort((a, b) => b.priority - a.priority);
   return good[0]?.name ?? null;
+}
+
+/** The slot named on the kernel command line, else the last slot marked good; null when neither tells. */
+export async function findBootedSlot(chooser: BootChooser, procCmdline: string): Promise<SlotName | null> {
+  const state = await chooser.read();
+  const cmdline = await readFile(procCmdline, 'utf8').catch(() => '');
+  return bootedSlotOrNull(cmdline, state.slots) ?? lastGoodSlot(state.slots);
 }

@@ -2,14 +2,13 @@
 // the disk and its boot chooser, the booted slot and version, and (loaded on first use) the got
 // source, the keyring and the slot devices that runUpdateOnce and planUpdate take.
 
-import { readFile } from 'node:fs/promises';
 import { findBootDisk } from '../slots/boot-disk.ts';
-import { bootedSlotOrNull, lastGoodSlot } from '../slots/booted-slot.ts';
+import { findBootedSlot } from '../slots/booted-slot.ts';
 import { FileBlockDevice } from '../slots/file-block-device.ts';
 import { openBootChooser } from '../slots/open-boot-chooser.ts';
 import { openSlot } from '../slots/open-slot.ts';
 import { SlotError } from '../slots/slot-errors.ts';
-import { UpdateError } from '../update/update-errors.ts';
+import { osReleaseVersion } from '../update-io/os-release.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { BootChooser, SlotName } from '../slots/boot-chooser.ts';
 import type { ChooserKind } from '../slots/open-boot-chooser.ts';
@@ -87,21 +86,4 @@ export async function openUpdatePath(request: UpdatePathRequest, host: UpdateHos
       };
     },
   };
-}
-
-/** VERSION_ID of the running OS. */
-async function osReleaseVersion(paths: readonly string[]): Promise<string> {
-  for (const path of paths) {
-    const text = await readFile(path, 'utf8').catch(() => '');
-    const match = /^VERSION_ID="?([^"\n]+)"?$/m.exec(text);
-    if (match?.[1]) return match[1];
-  }
-  throw new UpdateError('ERR_STATE_INVALID', `cannot tell the running version: no VERSION_ID in ${paths.join(' or ')} (--current-version V tells it)`);
-}
-
-/** The slot named on the kernel command line, else the last slot marked good; null when neither tells. */
-async function findBootedSlot(chooser: BootChooser, procCmdline: string): Promise<SlotName | null> {
-  const state = await chooser.read();
-  const cmdline = await readFile(procCmdline, 'utf8').catch(() => '');
-  return bootedSlotOrNull(cmdline, state.slots) ?? lastGoodSlot(state.slots);
 }
