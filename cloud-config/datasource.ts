@@ -35,3 +35,11 @@ export async function readFirstUserData(sources: readonly Datasource[], warn: Da
 export function checkUserDataSize(bytes: number, origin: string): void {
   if (bytes > MAX_USER_DATA_BYTES) throw new CloudConfigError('ERR_USER_DATA_TOO_LARGE', `user-data from ${origin} is ${bytes} bytes; the limit is ${MAX_USER_DATA_BYTES}`);
 }
+
+/** What `apply` reads from; the order they are tried in is fixed: file, config-drive, command line. */
+export interface DatasourceRequest {
+  readonly file: string | undefined;
+  readonly configDrive: boolean;
+  readonly configDriveDevice: string | undefined;
+  readonly cmdline: boolean;
+}

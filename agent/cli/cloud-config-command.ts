@@ -12,15 +12,7 @@ import { readFirstUserData } from '../../cloud-config/datasource.ts';
 import { validateCloudConfig } from '../../cloud-config/validate.ts';
 import type { CliIo } from './io.ts';
 import type { ApplyDeps, ApplyResult } from '../../cloud-config/apply.ts';
-import type { Datasource } from '../../cloud-config/datasource.ts';
-
-/** What `apply` reads from; the order they are tried in is fixed: file, config-drive, command line. */
-export interface DatasourceRequest {
-  readonly file: string | undefined;
-  readonly configDrive: boolean;
-  readonly configDriveDevice: string | undefined;
-  readonly cmdline: boolean;
-}
+import type { Datasource, DatasourceRequest } from '../../cloud-config/datasource.ts';
 
 /** The host's account tools and D-Bus services for an apply under `root`; close when done. */
 export interface CloudConfigHost {

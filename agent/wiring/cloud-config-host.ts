@@ -11,8 +11,8 @@ import { ShadowUserAccounts } from '../../cloud-config/shadow-user-accounts.ts';
 import { MAX_USER_DATA_BYTES } from '../../cloud-config/validate.ts';
 import { DbusHostnameService } from '../systemd/dbus-hostname-service.ts';
 import { DbusSystemdBus } from '../systemd/dbus-systemd-bus.ts';
-import type { Datasource } from '../../cloud-config/datasource.ts';
-import type { CloudConfigHost, DatasourceRequest } from '../cli/cloud-config-command.ts';
+import type { Datasource, DatasourceRequest } from '../../cloud-config/datasource.ts';
+import type { CloudConfigHost } from '../cli/cloud-config-command.ts';
 import type { HostFiles } from './host-files.ts';
 import type { ProcessHost } from './process-host.ts';
 
