@@ -1,6 +1,9 @@
 // `slipway lock` as operators run it, against a real etcd on loopback.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir } from '../builders/coreos-disk.ts';
 import { startEtcd } from '../../qemu/etcd-server.ts';
 import { missingTools } from '../builders/require-tools.ts';
 import type { EtcdServer } from '../../qemu/etcd-server.ts';
@@ -39,5 +42,31 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway lock`, () => {
 
   it('refuses a bad max as a usage error', async () => {
     expect((await lock('set-max', 'many')).code).toBe(2);
+  });
+
+  it("uses the host's lock settings without flags, each flag replacing its setting", async () => {
+    const dir = await tempDir();
+    try {
+      const config = join(dir.path, 'config.d');
+      await mkdir(config);
+      await writeFile(join(config, '50-lock.yaml'), `lock:\n  group: from-config\n  etcd:\n    endpoints: [${etcd.url}]\n`);
+      const host = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => runSlipway(['--config-dir', config, 'lock', ...args]);
+      expect(await host('acquire', 'host-c')).toMatchObject({ code: 0, stdout: 'acquired by host-c\n' });
+      const status = JSON.parse((await host('status', '--json')).stdout) as { key: string; semaphore: { holders: string[] } };
+      expect(status).toMatchObject({ key: 'coreos.com/updateengine/rebootlock/groups/from-config/semaphore', semaphore: { holders: ['host-c'] } });
+      const flagged = JSON.parse((await host('status', '--json', '--group', 'canary')).stdout) as { key: string };
+      expect(flagged.key).toBe('coreos.com/updateengine/rebootlock/groups/canary/semaphore');
+
+      await writeFile(join(config, '60-broken.yaml'), 'lock:\n  etcd:\n    endpoints: [not a url]\n');
+      const refused = await host('status');
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain('60-broken.yaml');
+      const overridden = await host('status', '--etcd', etcd.url, '--group', 'from-config');
+      expect(overridden.code, overridden.stderr).toBe(0);
+      expect(overridden.stderr).toContain("the host's settings do not load");
+      expect(overridden.stdout).toContain('host-c');
+    } finally {
+      await dir.remove();
+    }
   });
 });
