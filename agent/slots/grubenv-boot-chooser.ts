@@ -6,7 +6,7 @@ import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { readGpt } from './gpt-disk.ts';
 import { bootStateOf, gptWarnings, slotStates } from './gpt-boot-chooser.ts';
-import { escapeGrubenvValue, parseGrubenv, serializeGrubenv } from '../../platform/grub/grubenv-block.ts';
+import { parseGrubenv } from '../../platform/grub/grubenv-block.ts';
 import { fromRuleSlots, toRuleSlots } from './grubenv-state.ts';
 import { CANONICAL, canonicalState, DEFAULT_STATE, fixedLayoutBlock, MAX_GRUBENV_TRIES, STATE_KEYS, VALUE_WIDTH } from '../../platform/grub/grubenv-flags.ts';
 import { planWrites } from './grubenv-write-plan.ts';
