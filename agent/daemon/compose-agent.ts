@@ -4,7 +4,8 @@
 
 import { AgentCore } from './agent-core.ts';
 import { awaitHealthyBoot } from './health-gate.ts';
-import { etcdLock, findBootedSlot, osReleaseVersion, readEtcdTls, updatePath } from './host-wiring.ts';
+import { etcdLock, findBootedSlot, osReleaseVersion, updatePath } from './host-wiring.ts';
+import { readEtcdTls } from '../lock/etcd-connection.ts';
 import { coordinateReboot, releaseUntilConfirmed } from '../lock/reboot-coordinator.ts';
 import { nextOpening, rebootWindows } from '../lock/reboot-window.ts';
 import { parseLocksmithWindow } from '../../platform/locksmith-window.ts';

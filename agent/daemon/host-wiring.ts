@@ -7,7 +7,9 @@ import { bootedSlotOrNull, lastGoodSlot } from '../slots/booted-slot.ts';
 import { FileBlockDevice } from '../slots/file-block-device.ts';
 import { openSlot } from '../slots/open-slot.ts';
 import { UpdateError } from '../update/update-errors.ts';
-import type { EtcdLockBackend, EtcdLockSettings } from '../lock/etcd-lock-backend.ts';
+import { readEtcdTls } from '../lock/etcd-connection.ts';
+import type { EtcdConnection, EtcdTls } from '../lock/etcd-connection.ts';
+import type { EtcdLockBackend } from '../lock/etcd-lock-backend.ts';
 import type { BootChooser, SlotName } from '../slots/boot-chooser.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { UpdateOnceDeps } from '../update/run-update-once.ts';
@@ -29,42 +31,17 @@ export async function findBootedSlot(chooser: BootChooser, procCmdline: string):
   return bootedSlotOrNull(cmdline, state.slots) ?? lastGoodSlot(state.slots);
 }
 
-export interface EtcdLockOptions {
-  readonly endpoints: readonly string[];
-  readonly group: string;
-  readonly caFile: string | null;
-  readonly certFile: string | null;
-  readonly keyFile: string | null;
-  readonly username: string | null;
-  readonly password: string | null;
-  readonly now: () => number;
-}
-
-export type EtcdTls = NonNullable<EtcdLockSettings['tls']>;
-
-/** The etcd client's TLS files, read now: a missing or unreadable one is an error at once. */
-export async function readEtcdTls(options: Pick<EtcdLockOptions, 'caFile' | 'certFile' | 'keyFile'>): Promise<EtcdTls | null> {
-  const read = (path: string | null): Promise<Buffer | undefined> => (path === null ? Promise.resolve(undefined) : readFile(path));
-  const [ca, cert, key] = await Promise.all([read(options.caFile), read(options.certFile), read(options.keyFile)]);
-  return ca || cert || key ? { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } : null;
-}
+/** How to reach etcd and which semaphore: the settings' connection with the group. */
+type EtcdLockOptions = EtcdConnection & { readonly group: string; readonly now: () => number };
 
 /**
- * The etcd reboot lock, holders' leases lasting longer than a reboot. etcd3 and its gRPC stack are
- * imported here, at the first lock, not with the rest of the agent: loading them takes about 2.5 s
- * of a slow CPU (a VM under TCG), and the CLI's other commands never need them.
+ * The etcd reboot lock, holders' leases lasting longer than a reboot, with its TLS files already read
+ * (readEtcdTls). Its module and got are imported here, at the first lock, not with the rest of the agent.
  */
 export async function etcdLock(options: EtcdLockOptions, tls: EtcdTls | null): Promise<EtcdLockBackend> {
-  const { EtcdLockBackend } = await import('../lock/etcd-lock-backend.ts');
-  return new EtcdLockBackend({
-    endpoints: options.endpoints,
-    group: options.group,
-    holdTtlSeconds: 30 * 60,
-    callTimeoutMs: 10_000,
-    now: options.now,
-    ...(options.username === null ? {} : { username: options.username, password: options.password ?? '' }),
-    ...(tls === null ? {} : { tls }),
-  });
+  const { openEtcdLockBackend } = await import('../lock/etcd-lock-backend.ts');
+  const { endpoints, caFile, certFile, keyFile, username, password } = options;
+  return openEtcdLockBackend({ connection: { endpoints, caFile, certFile, keyFile, username, password }, group: options.group, holdTtlSeconds: 30 * 60, callTimeoutMs: 10_000, now: options.now }, tls);
 }
 
 /** The etcd reboot lock with its TLS files read. */
