@@ -1,9 +1,10 @@
 // Benchmark of the etcd client's cost at start (npm run bench:etcd-client [-- --runs 5 --etcd3-dir DIR
 // --bundle dist/slipway.mjs]): against a real etcd on loopback, each client is loaded and makes one
-// read in a fresh process (bundled, as the OS image ships it, with the agent's Node flags), and the
-// CPU time and RSS of that process are taken. etcd3 (gRPC) is measured only where a node_modules/etcd3
-// can be found (--etcd3-dir; slipway no longer depends on it). Each --bundle is a built slipway.mjs
-// timed for a whole `slipway lock status`. Prints medians in a table; the last line is one JSON object.
+// read in a fresh process (bundled as the OS image's bundle is, run with the agent's Node flags), and the
+// CPU time and RSS of that process are taken: etcd3 (gRPC), got alone on etcd's JSON gateway,
+// slipway's gateway client, and Node's http module alone for what got itself costs. etcd3 is measured only where a node_modules/etcd3 can be found
+// (--etcd3-dir; slipway no longer depends on it). Each --bundle is a built slipway.mjs timed for a
+// whole `slipway lock status`. Prints medians in a table; the last line is one JSON object.
 
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { build } from 'esbuild';
 import { AGENT_NODE_FLAGS, ESM_REQUIRE_BANNER } from '../../images/agent-runtime.ts';
+import { httpByRequire } from '../../images/node-http-by-require.ts';
 import { startEtcd } from '../../qemu/etcd-server.ts';
 import type { Plugin } from 'esbuild';
 
@@ -79,6 +81,7 @@ try {
     format: 'esm',
     target: 'node24',
     banner: { js: ESM_REQUIRE_BANNER },
+    plugins: [httpByRequire],
     logLevel: 'warning',
   });
   const hasEtcd3 = existsSync(join(etcd3Package, 'package.json'));
@@ -92,7 +95,7 @@ try {
       format: 'esm',
       target: 'node24',
       banner: { js: ESM_REQUIRE_BANNER },
-      plugins: [etcd3ProtoInPlace],
+      plugins: [etcd3ProtoInPlace, httpByRequire],
       logLevel: 'warning',
     });
   }
@@ -109,7 +112,7 @@ try {
     return JSON.parse(/^BENCH (.*)$/m.exec(stderr)?.[1] ?? '{}') as Pick<ChildFigures, 'totalCpuS' | 'rssMiB' | 'peakRssMiB'>;
   };
 
-  const modes = ['node', ...(hasEtcd3 ? ['etcd3', 'got+etcd3'] : []), 'got'];
+  const modes = ['node', 'node-http', ...(hasEtcd3 ? ['etcd3', 'got+etcd3'] : []), 'got', 'gateway'];
   const clients: Record<string, ChildFigures> = {};
   const commands: Record<string, Pick<ChildFigures, 'totalCpuS' | 'rssMiB' | 'peakRssMiB'>> = {};
   // Interleaved rounds, so a busy moment of the shared machine falls on every row alike.
