@@ -1,23 +1,41 @@
 // Starts Debian's etcd on free loopback ports with a temporary data dir, for tests that need a real
-// etcd; stop() kills it and removes the data; restart() brings it back on the same ports and data.
+// etcd; stop() kills it and removes the data; pause() and resume() take it away and bring it back on
+// the same ports and data. Optionally it serves clients over TLS, and enableAuth() turns on etcd's
+// password auth with a root user.
 
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Etcd3 } from 'etcd3';
+import got from 'got';
+import { EtcdGatewayClient } from '../agent/lock/etcd-gateway-client.ts';
 import type { ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
+import type { EtcdConnection } from '../agent/lock/etcd-connection.ts';
+
+export interface EtcdServerOptions {
+  /**
+   * Serve clients on https with this certificate and key; clients trust caFile. With clientCertAuth,
+   * only clients with a certificate signed by caFile get in.
+   */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string; readonly clientCertAuth?: boolean };
+  /** A client certificate signed by caFile: in connection(), and shown by the readiness check. */
+  readonly clientCert?: { readonly certFile: string; readonly keyFile: string };
+}
 
 export interface EtcdServer {
   readonly url: string;
+  /** How a client reaches this etcd: its URL, its CA and client certificate on TLS, root's password once auth is on. */
+  connection(): EtcdConnection;
   /** The running etcd's process id, undefined while paused. */
   pid(): number | undefined;
   stop(): Promise<void>;
   /** Kills etcd but keeps its data, to test an outage. */
   pause(): Promise<void>;
   resume(): Promise<void>;
+  /** Adds user root (role root) with this password and enables auth: from then on every client must log in. */
+  enableAuth(rootPassword: string): Promise<void>;
 }
 
 async function freePort(): Promise<number> {
@@ -28,26 +46,39 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startEtcd(): Promise<EtcdServer> {
+export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'slipway-etcd-'));
   const clientPort = await freePort();
   const peerPort = await freePort();
-  const url = `http://127.0.0.1:${clientPort}`;
+  const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
+  const ca = options.tls ? await readFile(options.tls.caFile) : null;
+  const clientCert = options.clientCert ? { cert: await readFile(options.clientCert.certFile), key: await readFile(options.clientCert.keyFile) } : null;
+  let rootPassword: string | null = null;
   let child: ChildProcess | null = null;
 
+  const connection = (): EtcdConnection => ({
+    endpoints: [url],
+    caFile: options.tls?.caFile ?? null,
+    certFile: options.clientCert?.certFile ?? null,
+    keyFile: options.clientCert?.keyFile ?? null,
+    username: rootPassword === null ? null : 'root',
+    password: rootPassword,
+  });
   const launch = async (): Promise<void> => {
     child = spawn(
       'etcd',
       ['--name', 'test', '--data-dir', join(dataDir, 'data'), '--listen-client-urls', url, '--advertise-client-urls', url,
-        '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `test=${peer}`, '--log-level', 'error'],
+        '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `test=${peer}`, '--log-level', 'error',
+        ...(options.tls ? ['--cert-file', options.tls.certFile, '--key-file', options.tls.keyFile] : []),
+        ...(options.tls?.clientCertAuth ? ['--client-cert-auth', '--trusted-ca-file', options.tls.caFile] : [])],
       { stdio: 'ignore', env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } },
     );
-    const client = new Etcd3({ hosts: url });
+    const client = new EtcdGatewayClient({ connection: connection(), tls: ca === null ? null : { ca, cert: clientCert?.cert ?? null, key: clientCert?.key ?? null }, callTimeoutMs: 2_000, now: () => Date.now() });
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          await client.get('health').string();
+          await client.get('health');
           return;
         } catch (error) {
           if (attempt > 100) throw error;
@@ -70,12 +101,29 @@ export async function startEtcd(): Promise<EtcdServer> {
   await launch();
   return {
     url,
+    connection,
     pid: () => (child?.exitCode === null && child.signalCode === null ? child.pid : undefined),
     pause: kill,
     resume: launch,
     stop: async () => {
       await kill();
       await rm(dataDir, { recursive: true, force: true });
+    },
+    enableAuth: async (password) => {
+      const post = (path: string, body: object): Promise<unknown> =>
+        got
+          .post(`${url}${path}`, {
+            json: body,
+            ...(ca === null ? {} : { https: { certificateAuthority: ca, ...(clientCert === null ? {} : { certificate: clientCert.cert, key: clientCert.key }) } }),
+            retry: { limit: 0 },
+            timeout: { request: 10_000 },
+          })
+          .json();
+      await post('/v3/auth/user/add', { name: 'root', password });
+      await post('/v3/auth/role/add', { name: 'root' });
+      await post('/v3/auth/user/grant', { user: 'root', role: 'root' });
+      await post('/v3/auth/enable', {});
+      rootPassword = password;
     },
   };
 }

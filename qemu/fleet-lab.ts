@@ -5,8 +5,8 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Etcd3 } from 'etcd3';
 import { stringify } from 'yaml';
+import { EtcdGatewayClient } from '../agent/lock/etcd-gateway-client.ts';
 import { publishRelease } from '../images/publish-release.ts';
 import { semaphoreKey } from '../agent/lock/etcd-lock-backend.ts';
 import { parseSemaphore } from '../agent/lock/semaphore.ts';
@@ -96,7 +96,7 @@ export class FleetLab {
   readonly server: ReleaseServer;
   readonly vms: ReadonlyMap<string, Vm>;
   private readonly options: FleetLabOptions;
-  private readonly client: Etcd3;
+  private readonly client: EtcdGatewayClient;
 
   private constructor(options: FleetLabOptions, images: LabImages, etcd: EtcdServer, server: ReleaseServer, vms: Map<string, Vm>) {
     this.options = options;
@@ -104,7 +104,7 @@ export class FleetLab {
     this.etcd = etcd;
     this.server = server;
     this.vms = vms;
-    this.client = new Etcd3({ hosts: etcd.url });
+    this.client = new EtcdGatewayClient({ connection: etcd.connection(), tls: null, callTimeoutMs: 10_000, now: () => Date.now() });
   }
 
   /** Builds the images, starts etcd and the release server, and creates (not starts) the VMs. */
@@ -190,31 +190,30 @@ export class FleetLab {
   async setMax(max: number): Promise<void> {
     const current = await this.semaphore();
     const next = { semaphore: current.semaphore + (max - current.max), max, holders: current.holders };
-    await this.client.put(this.key()).value(JSON.stringify(next));
+    await this.client.put(this.key(), JSON.stringify(next));
   }
 
   /** The semaphore now (locksmith's default when the key does not exist yet). */
   async semaphore(): Promise<Semaphore> {
-    const text = await this.client.get(this.key()).string();
-    return text === null ? { semaphore: 1, max: 1, holders: [] } : parseSemaphore(text, this.key());
+    const kv = await this.client.get(this.key());
+    return kv === null ? { semaphore: 1, max: 1, holders: [] } : parseSemaphore(kv.value, this.key());
   }
 
   /** Every value the semaphore key ever had, oldest first, read from etcd's revision history. */
   async lockHistory(): Promise<LockRevision[]> {
-    const response = await this.client.get(this.key()).exec();
-    const kv = response.kvs[0];
-    if (kv === undefined) return [];
+    const kv = await this.client.get(this.key());
+    if (kv === null) return [];
     const history: LockRevision[] = [];
     // Each revision of the whole store where the key changed: walk the key's versions backwards
     // through mod_revision - 1 until its create_revision.
-    let revision = Number(kv.mod_revision);
-    const created = Number(kv.create_revision);
+    let revision = Number(kv.modRevision);
+    const created = Number(kv.createRevision);
     for (;;) {
-      const at = (await this.client.get(this.key()).revision(String(revision)).exec()).kvs[0];
+      const at = (await this.client.range(this.key(), { revision: String(revision) })).kvs[0];
       if (at === undefined) break;
-      history.unshift({ revision: Number(at.mod_revision), semaphore: parseSemaphore(at.value.toString('utf8'), this.key()) });
-      if (Number(at.mod_revision) <= created) break;
-      revision = Number(at.mod_revision) - 1;
+      history.unshift({ revision: Number(at.modRevision), semaphore: parseSemaphore(at.value, this.key()) });
+      if (Number(at.modRevision) <= created) break;
+      revision = Number(at.modRevision) - 1;
     }
     return history;
   }
@@ -222,8 +221,8 @@ export class FleetLab {
   /** Holder ids (machine ids) to host names, from the records the agents leave beside the semaphore. */
   async holderNames(): Promise<Map<string, string>> {
     const names = new Map<string, string>();
-    const records = await this.client.getAll().prefix('coreos.com/updateengine/rebootlock/holders/').strings();
-    for (const [key, value] of Object.entries(records)) {
+    const records = await this.client.range('coreos.com/updateengine/rebootlock/holders/', { prefix: true });
+    for (const { key, value } of records.kvs) {
       if (!key.endsWith('/record')) continue;
       try {
         const record = JSON.parse(value) as { id?: string; host?: string };

@@ -72,6 +72,10 @@ const EXIT_BY_CODE: Record<string, number> = {
   ERR_SLOT_VERIFY_FAILED: EXIT.deviceIo,
   ERR_LOCK_CORRUPT: EXIT.lockCorrupt,
   ERR_LOCK_INVALID_MAX: EXIT.usage,
+  ERR_LOCK_CONFIG_INVALID: EXIT.usage,
+  ERR_LOCK_UNAVAILABLE: EXIT.network,
+  ERR_LOCK_DENIED: EXIT.denied,
+  ERR_LOCK_CONTENDED: EXIT.lockFull,
   ERR_WINDOW_INVALID: EXIT.usage,
 };
 

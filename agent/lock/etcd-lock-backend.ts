@@ -1,33 +1,42 @@
-// LockBackend adapter on etcd v3, compatible with locksmith: its key and JSON value exactly, every
-// change a transaction on the key's mod_revision, the key created only if absent, a corrupt value
-// reported and never overwritten. Beside it, per holder, a permanent record and a lease-bound
-// "alive" key: a holder whose record remains but whose lease etcd expired may be removed by others;
-// a holder without a record (plain locksmith) is never removed automatically.
+// LockBackend adapter on etcd v3 (through its JSON gateway), compatible with locksmith: its key and
+// JSON value exactly, every change a transaction on the key's mod_revision, the key created only if
+// absent, a corrupt value reported and never overwritten. Beside it, per holder, a permanent record
+// and a lease-bound "alive" key: a holder whose record remains but whose lease etcd expired may be
+// removed by others; a holder without a record (plain locksmith) is never removed automatically.
 
-import { Etcd3 } from 'etcd3';
+import { readEtcdTls } from './etcd-connection.ts';
+import { EtcdGatewayClient } from './etcd-gateway-client.ts';
+import { LockError } from './lock-errors.ts';
 import { emptySemaphore, lock, parseSemaphore, serializeSemaphore, setMax, unlock } from './semaphore.ts';
+import type { EtcdConnection, EtcdTls } from './etcd-connection.ts';
+import type { EtcdCompare } from './etcd-gateway-wire.ts';
 import type { AcquireResult, HolderRecord, LockBackend, LockStatus } from './lock-backend.ts';
 import type { Semaphore } from './semaphore.ts';
-import type { IOptions } from 'etcd3';
 
 const ROOT = 'coreos.com/updateengine/rebootlock';
 /** Compare-and-swap rounds before giving up on a busy key; each round re-reads. */
 const MAX_ROUNDS = 64;
+/** A round's verdict when the key changed under it: read again. */
+const AGAIN = Symbol('again');
 
-export interface EtcdLockSettings {
-  readonly endpoints: readonly string[];
+export interface EtcdLockBackendOptions {
+  readonly connection: EtcdConnection;
   /** Empty for locksmith's default (ungrouped) semaphore. */
   readonly group: string;
   /** How long etcd keeps a holder's lease after the holder stops refreshing it: longer than a reboot. */
   readonly holdTtlSeconds: number;
-  readonly username?: string;
-  readonly password?: string;
-  readonly tls?: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer };
   /** Per-call deadline, so an unreachable etcd fails instead of hanging. */
   readonly callTimeoutMs: number;
   readonly now: () => number;
-  /** Share one connection among many backends (the fleet benchmark simulates hundreds of hosts). */
-  readonly client?: Etcd3;
+}
+
+/**
+ * The backend on its own client. The connection's TLS files are read here (a missing or unreadable
+ * one fails at once, naming it) unless `tls` brings them already read.
+ */
+export async function openEtcdLockBackend(options: EtcdLockBackendOptions, tls?: EtcdTls | null): Promise<EtcdLockBackend> {
+  const client = new EtcdGatewayClient({ connection: options.connection, tls: tls === undefined ? await readEtcdTls(options.connection) : tls, callTimeoutMs: options.callTimeoutMs, now: options.now });
+  return new EtcdLockBackend(client, options);
 }
 
 /** locksmith's key: the default semaphore, or one per URL-escaped group. */
@@ -39,56 +48,80 @@ function holderPrefix(group: string): string {
   return `${semaphoreKey(group).slice(0, -'semaphore'.length)}holders/`;
 }
 
-export class EtcdLockBackend implements LockBackend {
-  private readonly client: Etcd3;
-  private readonly settings: EtcdLockSettings;
-  private readonly ownsClient: boolean;
-  readonly key: string;
+interface Current {
+  readonly semaphore: Semaphore;
+  readonly revision: string;
+}
 
-  constructor(settings: EtcdLockSettings) {
-    this.settings = settings;
-    this.key = semaphoreKey(settings.group);
-    const options: IOptions = {
-      hosts: [...settings.endpoints],
-      defaultCallOptions: () => ({ deadline: settings.now() + settings.callTimeoutMs }),
-      ...(settings.username === undefined ? {} : { auth: { username: settings.username, password: settings.password ?? '' } }),
-      ...(settings.tls === undefined ? {} : { credentials: { rootCertificate: settings.tls.ca ?? Buffer.alloc(0), ...(settings.tls.cert && settings.tls.key ? { certChain: settings.tls.cert, privateKey: settings.tls.key } : {}) } }),
-    };
-    this.ownsClient = settings.client === undefined;
-    this.client = settings.client ?? new Etcd3(options);
+export class EtcdLockBackend implements LockBackend {
+  readonly key: string;
+  private readonly client: EtcdGatewayClient;
+  private readonly group: string;
+  private readonly holdTtlSeconds: number;
+
+  /** `client` may be shared by many backends (the fleet benchmark's hundreds of hosts); close() closes it. */
+  constructor(client: EtcdGatewayClient, options: Pick<EtcdLockBackendOptions, 'group' | 'holdTtlSeconds'>) {
+    this.client = client;
+    this.group = options.group;
+    this.holdTtlSeconds = options.holdTtlSeconds;
+    this.key = semaphoreKey(options.group);
   }
 
   close(): void {
-    if (this.ownsClient) this.client.close();
+    this.client.close();
   }
 
   private recordKey(id: string): string {
-    return `${holderPrefix(this.settings.group)}${encodeURIComponent(id)}/record`;
+    return `${holderPrefix(this.group)}${encodeURIComponent(id)}/record`;
   }
 
   private queueKey(id: string): string {
-    return `${holderPrefix(this.settings.group).slice(0, -'holders/'.length)}queue/${encodeURIComponent(id)}`;
+    return `${holderPrefix(this.group).slice(0, -'holders/'.length)}queue/${encodeURIComponent(id)}`;
   }
 
   private aliveKey(id: string): string {
-    return `${holderPrefix(this.settings.group)}${encodeURIComponent(id)}/alive`;
+    return `${holderPrefix(this.group)}${encodeURIComponent(id)}/alive`;
   }
 
-  /** The value and its mod_revision; the key is created (only if absent) with max 1. */
-  private async read(): Promise<{ semaphore: Semaphore; revision: string }> {
-    for (let round = 0; round < MAX_ROUNDS; round++) {
-      const response = await this.client.get(this.key).exec();
-      const kv = response.kvs[0];
-      if (kv) return { semaphore: parseSemaphore(kv.value.toString('utf8'), this.key), revision: kv.mod_revision };
-      await this.client.if(this.key, 'Version', '==', 0).then(this.client.put(this.key).value(serializeSemaphore(emptySemaphore()))).commit();
+  /** The compare every change of the semaphore carries. */
+  private unchanged(revision: string): EtcdCompare {
+    return { key: this.key, target: 'mod', equals: revision };
+  }
+
+  /**
+   * The one read-compare-swap loop. Each round reads the value and its mod_revision (creating the key,
+   * only if absent, with max 1) and hands them to `round`, which writes under a compare on that
+   * revision and returns AGAIN when the key changed meanwhile. A round that got no answer (a timeout)
+   * may still have committed: the next read decides, so it is run once more before the error counts.
+   */
+  private async swap<T>(doing: string, round: (current: Current) => Promise<T | typeof AGAIN>): Promise<T> {
+    let unanswered = false;
+    for (let attempt = 0; attempt < MAX_ROUNDS; attempt++) {
+      const kv = await this.client.get(this.key);
+      if (kv === null) {
+        await this.client.txn([{ key: this.key, target: 'version', equals: '0' }], [{ put: this.key, value: serializeSemaphore(emptySemaphore()) }]);
+        continue;
+      }
+      try {
+        const outcome = await round({ semaphore: parseSemaphore(kv.value, this.key), revision: kv.modRevision });
+        if (outcome !== AGAIN) return outcome;
+        unanswered = false;
+      } catch (error) {
+        if (!(error instanceof LockError && error.code === 'ERR_LOCK_UNAVAILABLE') || unanswered || attempt === MAX_ROUNDS - 1) throw error;
+        unanswered = true;
+      }
     }
-    throw new Error(`unreachable: ${this.key} neither read nor created`);
+    throw new LockError('ERR_LOCK_CONTENDED', `gave up ${doing} ${this.key}: it changed under each of ${MAX_ROUNDS} compare-and-swap rounds`);
+  }
+
+  /** The value and its mod_revision; the key is created (only if absent) with max 1, as locksmith does. */
+  private read(): Promise<Current> {
+    return this.swap('reading', (current) => Promise.resolve(current));
   }
 
   async acquire(record: HolderRecord): Promise<AcquireResult> {
     const reclaimed: string[] = [];
-    for (let round = 0; round < MAX_ROUNDS; round++) {
-      const { semaphore, revision } = await this.read();
+    return this.swap('acquiring', async ({ semaphore, revision }) => {
       const outcome = lock(semaphore, record.id);
       if (outcome.kind === 'already-held') {
         await this.writeRecord(record);
@@ -98,33 +131,28 @@ export class EtcdLockBackend implements LockBackend {
         const expired = await this.reclaimOne(semaphore, revision);
         if (expired.kind === 'none') return { kind: 'full', holders: outcome.holders };
         if (expired.kind === 'reclaimed') reclaimed.push(expired.id);
-        continue;
+        return AGAIN;
       }
-      const lease = this.client.lease(this.settings.holdTtlSeconds, { autoKeepAlive: false });
-      const leaseId = await lease.grant();
-      try {
-        const result = await this.client
-          .if(this.key, 'Mod', '==', revision)
-          .then(
-            this.client.put(this.key).value(serializeSemaphore(outcome.next)),
-            this.client.put(this.recordKey(record.id)).value(JSON.stringify(record)),
-            this.client.put(this.aliveKey(record.id)).value(record.since).lease(leaseId),
-          )
-          .commit();
-        if (result.succeeded) return { kind: 'acquired', reclaimed };
-      } catch (error) {
-        // A transaction that timed out may still have committed: the next round's read decides.
-        if (round === MAX_ROUNDS - 1) throw error;
-      }
-    }
-    throw new Error(`gave up acquiring ${this.key} after ${MAX_ROUNDS} contended rounds`);
+      const lease = await this.client.grantLease(this.holdTtlSeconds);
+      const { succeeded } = await this.client.txn(
+        [this.unchanged(revision)],
+        [
+          { put: this.key, value: serializeSemaphore(outcome.next) },
+          { put: this.recordKey(record.id), value: JSON.stringify(record) },
+          { put: this.aliveKey(record.id), value: record.since, lease },
+        ],
+      );
+      if (succeeded) return { kind: 'acquired', reclaimed };
+      // The lease binds nothing: give it back now rather than leave it to its TTL (it expires anyway).
+      await this.client.revokeLease(lease).catch(() => undefined);
+      return AGAIN;
+    });
   }
 
   private async writeRecord(record: HolderRecord): Promise<void> {
-    const lease = this.client.lease(this.settings.holdTtlSeconds, { autoKeepAlive: false });
-    const leaseId = await lease.grant();
-    await this.client.put(this.recordKey(record.id)).value(JSON.stringify(record)).exec();
-    await this.client.put(this.aliveKey(record.id)).value(record.since).lease(leaseId).exec();
+    const lease = await this.client.grantLease(this.holdTtlSeconds);
+    await this.client.put(this.recordKey(record.id), JSON.stringify(record));
+    await this.client.put(this.aliveKey(record.id), record.since, lease);
   }
 
   /**
@@ -133,18 +161,15 @@ export class EtcdLockBackend implements LockBackend {
    */
   private async reclaimOne(semaphore: Semaphore, revision: string): Promise<{ kind: 'reclaimed'; id: string } | { kind: 'conflict' } | { kind: 'none' }> {
     for (const holder of semaphore.holders) {
-      const [record, alive] = await Promise.all([this.client.get(this.recordKey(holder)).exec(), this.client.get(this.aliveKey(holder)).exec()]);
-      const recordKv = record.kvs[0];
-      if (!recordKv || alive.kvs.length > 0) continue;
+      const [record, alive] = await Promise.all([this.client.get(this.recordKey(holder)), this.client.get(this.aliveKey(holder))]);
+      if (record === null || alive !== null) continue;
       const released = unlock(semaphore, holder);
       if (released.kind !== 'released') continue;
-      const result = await this.client
-        .if(this.key, 'Mod', '==', revision)
-        .and(this.aliveKey(holder), 'Version', '==', 0)
-        .and(this.recordKey(holder), 'Mod', '==', recordKv.mod_revision)
-        .then(this.client.put(this.key).value(serializeSemaphore(released.next)), this.client.delete().key(this.recordKey(holder)))
-        .commit();
-      return result.succeeded ? { kind: 'reclaimed', id: holder } : { kind: 'conflict' };
+      const { succeeded } = await this.client.txn(
+        [this.unchanged(revision), { key: this.aliveKey(holder), target: 'version', equals: '0' }, { key: this.recordKey(holder), target: 'mod', equals: record.modRevision }],
+        [{ put: this.key, value: serializeSemaphore(released.next) }, { delete: this.recordKey(holder) }],
+      );
+      return succeeded ? { kind: 'reclaimed', id: holder } : { kind: 'conflict' };
     }
     return { kind: 'none' };
   }
@@ -157,17 +182,18 @@ export class EtcdLockBackend implements LockBackend {
   async acquireWhenFree(record: HolderRecord): Promise<AcquireResult> {
     const queueKey = this.queueKey(record.id);
     const queuePrefix = queueKey.slice(0, queueKey.lastIndexOf('/') + 1);
-    // Kept alive while this process waits; if it dies, etcd drops its place in the queue.
-    const lease = this.client.lease(this.settings.holdTtlSeconds);
-    const leaseId = await lease.grant();
-    const enqueue = (): Promise<unknown> => this.client.if(queueKey, 'Version', '==', 0).then(this.client.put(queueKey).value(record.since).lease(leaseId)).commit();
+    // Renewed whenever a third of its TTL passed without a change; if this process dies, etcd drops
+    // its place in the queue.
+    const renewEveryMs = (this.holdTtlSeconds * 1000) / 3;
+    let lease = await this.client.grantLease(this.holdTtlSeconds);
+    const enqueue = (): Promise<unknown> => this.client.txn([{ key: queueKey, target: 'version', equals: '0' }], [{ put: queueKey, value: record.since, lease }]);
     await enqueue();
     try {
       for (;;) {
         const { semaphore, revision } = await this.read();
         if (semaphore.holders.includes(record.id)) return { kind: 'already-held', reclaimed: [] };
-        const queue = await this.client.getAll().prefix(queuePrefix).sort('Create', 'Ascend').exec();
-        const keys = queue.kvs.map((kv) => kv.key.toString());
+        const queue = await this.client.range(queuePrefix, { prefix: true, sortByCreate: true });
+        const keys = queue.kvs.map((kv) => kv.key);
         const position = keys.indexOf(queueKey);
         if (position < 0) {
           await enqueue();
@@ -180,65 +206,57 @@ export class EtcdLockBackend implements LockBackend {
         // Near the front: wait for the semaphore to change. Further back: wait only for the waiter
         // `max` places ahead to leave the queue, so each change wakes a bounded number of hosts.
         const ahead = keys[position - Math.max(semaphore.max, 1)];
-        if (position >= Math.max(semaphore.max, 1) && ahead !== undefined) await this.nextChange(ahead, queue.header.revision, 'delete');
-        else await this.nextChange(this.key, revision, 'any');
+        const change =
+          position >= Math.max(semaphore.max, 1) && ahead !== undefined
+            ? await this.client.nextChange(ahead, queue.revision, { deletesOnly: true, maxWaitMs: renewEveryMs })
+            : await this.client.nextChange(this.key, revision, { deletesOnly: false, maxWaitMs: renewEveryMs });
+        // A lease etcd already dropped (it was unreachable for a whole TTL) took the queue entry with it:
+        // a new one, and the next round queues again.
+        if (change === 'quiet' && (await this.client.keepAliveLease(lease)) === 0) lease = await this.client.grantLease(this.holdTtlSeconds);
       }
     } finally {
-      await this.client.delete().key(queueKey).exec().catch(() => undefined);
-      await lease.revoke().catch(() => undefined);
-    }
-  }
-
-  /** Resolves at the first change of `key` after `revision` (a watch: no polling). */
-  private async nextChange(key: string, revision: string, kind: 'any' | 'delete'): Promise<void> {
-    const watcher = await this.client.watch().key(key).startRevision(String(BigInt(revision) + 1n)).create();
-    try {
-      await new Promise<void>((resolve, reject) => {
-        if (kind === 'any') watcher.once('put', () => resolve());
-        watcher.once('delete', () => resolve());
-        watcher.once('error', reject);
-      });
-    } finally {
-      await watcher.cancel();
+      await this.client.delete(queueKey).catch(() => undefined);
+      await this.client.revokeLease(lease).catch(() => undefined);
     }
   }
 
   async release(id: string): Promise<'released' | 'not-held'> {
-    for (let round = 0; round < MAX_ROUNDS; round++) {
-      const { semaphore, revision } = await this.read();
+    return this.swap('releasing', async ({ semaphore, revision }) => {
       const outcome = unlock(semaphore, id);
       if (outcome.kind === 'not-held') {
-        await this.client.delete().key(this.recordKey(id)).exec();
-        await this.client.delete().key(this.aliveKey(id)).exec();
+        await this.client.delete(this.recordKey(id));
+        await this.client.delete(this.aliveKey(id));
         return 'not-held';
       }
-      const result = await this.client
-        .if(this.key, 'Mod', '==', revision)
-        .then(this.client.put(this.key).value(serializeSemaphore(outcome.next)), this.client.delete().key(this.recordKey(id)), this.client.delete().key(this.aliveKey(id)))
-        .commit();
-      if (result.succeeded) return 'released';
-    }
-    throw new Error(`gave up releasing ${this.key} after ${MAX_ROUNDS} contended rounds`);
+      const { succeeded } = await this.client.txn([this.unchanged(revision)], [{ put: this.key, value: serializeSemaphore(outcome.next) }, { delete: this.recordKey(id) }, { delete: this.aliveKey(id) }]);
+      return succeeded ? 'released' : AGAIN;
+    });
   }
 
   async status(): Promise<LockStatus> {
     const { semaphore } = await this.read();
     const holders = await Promise.all(
       semaphore.holders.map(async (id) => {
-        const [record, alive] = await Promise.all([this.client.get(this.recordKey(id)).string(), this.client.get(this.aliveKey(id)).exec()]);
-        return record === null ? { id, record: null, alive: null } : { id, record: JSON.parse(record) as HolderRecord, alive: alive.kvs.length > 0 };
+        const [record, alive] = await Promise.all([this.client.get(this.recordKey(id)), this.client.get(this.aliveKey(id))]);
+        return record === null ? { id, record: null, alive: null } : { id, record: this.parseRecord(record.key, record.value), alive: alive !== null };
       }),
     );
     return { key: this.key, semaphore, holders };
   }
 
-  async setMax(max: number): Promise<Semaphore> {
-    for (let round = 0; round < MAX_ROUNDS; round++) {
-      const { semaphore, revision } = await this.read();
-      const next = setMax(semaphore, max);
-      const result = await this.client.if(this.key, 'Mod', '==', revision).then(this.client.put(this.key).value(serializeSemaphore(next))).commit();
-      if (result.succeeded) return next;
+  private parseRecord(key: string, text: string): HolderRecord {
+    try {
+      return JSON.parse(text) as HolderRecord;
+    } catch (cause) {
+      throw new LockError('ERR_LOCK_CORRUPT', `holder record ${key} is not JSON: ${JSON.stringify(text.slice(0, 80))}`, { cause });
     }
-    throw new Error(`gave up setting max on ${this.key} after ${MAX_ROUNDS} contended rounds`);
+  }
+
+  async setMax(max: number): Promise<Semaphore> {
+    return this.swap('setting max on', async ({ semaphore, revision }) => {
+      const next = setMax(semaphore, max);
+      const { succeeded } = await this.client.txn([this.unchanged(revision)], [{ put: this.key, value: serializeSemaphore(next) }]);
+      return succeeded ? next : AGAIN;
+    });
   }
 }

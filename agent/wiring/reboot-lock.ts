@@ -1,47 +1,29 @@
 // The fleet reboot lock for the agent (per reboot strategy, loaded after it answers on D-Bus) and for
-// `slipway lock` (the host's settings, flags overriding). etcd's client is imported only here.
+// `slipway lock` (the host's settings, flags overriding). etcd's client is imported only from here.
 
-import { readFile } from 'node:fs/promises';
+import { readEtcdTls } from '../lock/etcd-connection.ts';
 import { loadedAfter } from './loaded-after.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Settings } from '../config/settings.ts';
-import type { EtcdLockBackend, EtcdLockSettings } from '../lock/etcd-lock-backend.ts';
+import type { EtcdTls } from '../lock/etcd-connection.ts';
+import type { EtcdLockBackend } from '../lock/etcd-lock-backend.ts';
 import type { LockRequest, RebootLock } from '../lock/lock-backend.ts';
 import type { Semaphore } from '../lock/semaphore.ts';
 
 export type AgentLock = RebootLock & { holds: ((id: string) => Promise<boolean>) | null; view?: () => Promise<Semaphore> };
 
-type EtcdTls = NonNullable<EtcdLockSettings['tls']>;
-
-/** The etcd client's TLS files, read now: a missing or unreadable one is an error at once. */
-async function readEtcdTls(request: LockRequest): Promise<EtcdTls | null> {
-  const { caFile, certFile, keyFile } = request.connection;
-  const read = (path: string | null): Promise<Buffer | undefined> => (path === null ? Promise.resolve(undefined) : readFile(path));
-  const [ca, cert, key] = await Promise.all([read(caFile), read(certFile), read(keyFile)]);
-  return ca || cert || key ? { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } : null;
-}
-
 /**
- * The etcd reboot lock, holders' leases lasting longer than a reboot. The backend's module is
- * imported at the first lock, not with the rest of the agent: the CLI's other commands never need it.
+ * The etcd reboot lock, holders' leases lasting longer than a reboot. The backend's module (and got)
+ * is imported at the first lock, not with the rest of the agent: the CLI's other commands never need it.
  */
 async function etcdLock(request: LockRequest, tls: EtcdTls | null, now: () => number): Promise<EtcdLockBackend> {
-  const { EtcdLockBackend } = await import('../lock/etcd-lock-backend.ts');
-  const { connection } = request;
-  return new EtcdLockBackend({
-    endpoints: connection.endpoints,
-    group: request.group,
-    holdTtlSeconds: 30 * 60,
-    callTimeoutMs: 10_000,
-    now,
-    ...(connection.username === null ? {} : { username: connection.username, password: connection.password ?? '' }),
-    ...(tls === null ? {} : { tls }),
-  });
+  const { openEtcdLockBackend } = await import('../lock/etcd-lock-backend.ts');
+  return openEtcdLockBackend({ connection: request.connection, group: request.group, holdTtlSeconds: 30 * 60, callTimeoutMs: 10_000, now }, tls);
 }
 
 /** `slipway lock`: the etcd semaphore an operator inspects and changes. */
 export async function openOperatorLock(request: LockRequest, clock: Clock): Promise<EtcdLockBackend> {
-  return etcdLock(request, await readEtcdTls(request), () => clock.now().getTime());
+  return etcdLock(request, await readEtcdTls(request.connection), () => clock.now().getTime());
 }
 
 /** The lock the agent reboots under, or null for a strategy without one; etcd's TLS files are read now, so a wrong path stops the agent at start. */
@@ -49,7 +31,7 @@ export async function openAgentLock(settings: Settings, clock: Clock, answering:
   const { strategy } = settings.reboot;
   if (strategy === 'etcd-lock' || strategy === 'best-effort') {
     const request: LockRequest = { group: settings.lock.group, connection: settings.lock.etcd };
-    const tls = await readEtcdTls(request);
+    const tls = await readEtcdTls(request.connection);
     const backend = loadedAfter(answering, () => etcdLock(request, tls, () => clock.now().getTime()));
     // Loaded as soon as the agent answers: a trial boot releases the lock right after its health gate.
     void backend().catch(() => undefined);

@@ -14,7 +14,7 @@ const REPO = join(import.meta.dirname, '..', '..');
 export interface SlotImageOptions {
   readonly baseTarball: string;
   readonly version: string;
-  /** The esbuild bundle directory (slipway.mjs, its chunks, their maps and etcd3-proto/). */
+  /** The esbuild bundle directory (slipway.mjs, its chunks and their maps). */
   readonly bundleDir: string;
   readonly nodeBinary: string;
   readonly keyring: string;
@@ -83,7 +83,6 @@ export async function buildSlotImage(options: SlotImageOptions): Promise<void> {
     for (const file of await readdir(options.bundleDir)) {
       if (file.endsWith('.mjs') || file.endsWith('.mjs.map')) await copyFile(join(options.bundleDir, file), join(lib, file));
     }
-    await cp(join(options.bundleDir, 'etcd3-proto'), join(lib, 'etcd3-proto'), { recursive: true });
     await copyFile(options.keyring, join(lib, 'release-keys.asc'));
     await put(tree, '/usr/lib/slipway/config.d/00-os.yaml', OS_FRAGMENT);
     await put(tree, '/usr/bin/slipway', '#!/bin/sh\nexec /usr/lib/slipway/node --max-semi-space-size=1 /usr/lib/slipway/slipway.mjs "$@"\n', 0o755);

@@ -5,7 +5,7 @@
 // requests per agent (from etcd's own metrics). The last line is one JSON object.
 
 import { parseArgs } from 'node:util';
-import { Etcd3 } from 'etcd3';
+import { EtcdGatewayClient } from '../../agent/lock/etcd-gateway-client.ts';
 import { EtcdLockBackend, semaphoreKey } from '../../agent/lock/etcd-lock-backend.ts';
 import { parseSemaphore } from '../../agent/lock/semaphore.ts';
 import { startEtcd } from '../../qemu/etcd-server.ts';
@@ -24,10 +24,12 @@ const percentile = (sorted: number[], p: number): number => sorted[Math.min(sort
 
 const etcd = await startEtcd();
 const group = 'bench';
-const shared = new Etcd3({ hosts: etcd.url });
-const watcherClient = new Etcd3({ hosts: etcd.url });
+// One client (one pool of kept-alive sockets) for every simulated host, as one etcd3 client was.
+const shared = new EtcdGatewayClient({ connection: etcd.connection(), tls: null, callTimeoutMs: 60_000, now: () => Date.now() });
+const watcherClient = new EtcdGatewayClient({ connection: etcd.connection(), tls: null, callTimeoutMs: 30_000, now: () => Date.now() });
+const stopWatching = new AbortController();
 try {
-  const admin = new EtcdLockBackend({ endpoints: [etcd.url], group, holdTtlSeconds: 600, callTimeoutMs: 30_000, now: () => Date.now(), client: shared });
+  const admin = new EtcdLockBackend(shared, { group, holdTtlSeconds: 600 });
   await admin.setMax(max);
 
   let violations = 0;
@@ -35,10 +37,10 @@ try {
   let previous = new Set<string>();
   const pendingReleases: number[] = [];
   const handoffs: number[] = [];
-  const watcher = await watcherClient.watch().key(semaphoreKey(group)).create();
-  watcher.on('put', (kv) => {
+  const from = String(BigInt((await watcherClient.range(semaphoreKey(group))).revision) + 1n);
+  const observe = (value: string): void => {
     const t = performance.now();
-    const holders = new Set(parseSemaphore(kv.value.toString(), 'watched').holders);
+    const holders = new Set(parseSemaphore(value, 'watched').holders);
     if (holders.size > max) violations++;
     maxHolders = Math.max(maxHolders, holders.size);
     for (const h of previous) if (!holders.has(h)) pendingReleases.push(t);
@@ -47,7 +49,10 @@ try {
       if (released !== undefined) handoffs.push(t - released);
     }
     previous = holders;
-  });
+  };
+  const watching = (async () => {
+    for await (const event of watcherClient.watch(semaphoreKey(group), { startRevision: from, signal: stopWatching.signal })) if (event.type === 'put') observe(event.kv.value);
+  })();
 
   const before = await requestsHandled(etcd.url);
   let totalHold = 0;
@@ -55,7 +60,7 @@ try {
   await Promise.all(
     Array.from({ length: agents }, async (_, i) => {
       const id = `host-${i}`;
-      const backend = new EtcdLockBackend({ endpoints: [etcd.url], group, holdTtlSeconds: 600, callTimeoutMs: 60_000, now: () => Date.now(), client: shared });
+      const backend = new EtcdLockBackend(shared, { group, holdTtlSeconds: 600 });
       const result = await backend.acquireWhenFree({ id, host: id, since: new Date().toISOString(), targetVersion: '1.0.1' });
       if (result.kind === 'full') throw new Error(`${id} did not get a place`);
       const hold = holdRange[0] + Math.random() * (holdRange[1] - holdRange[0]);
@@ -66,7 +71,8 @@ try {
   );
   const makespan = performance.now() - started;
   const requests = (await requestsHandled(etcd.url)) - before;
-  await watcher.cancel();
+  stopWatching.abort();
+  await watching;
   handoffs.sort((a, b) => a - b);
   const result = {
     agents,
@@ -85,6 +91,7 @@ try {
   );
   console.log(JSON.stringify(result));
 } finally {
+  stopWatching.abort();
   shared.close();
   watcherClient.close();
   await etcd.stop();

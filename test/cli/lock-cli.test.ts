@@ -69,4 +69,13 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway lock`, () => {
       await dir.remove();
     }
   });
+
+  it('exits 7 naming the endpoint when etcd cannot be reached, and 2 naming a TLS file it cannot read', async () => {
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    const unreachable = await runSlipway(['lock', 'status', '--etcd', 'http://127.0.0.1:1']);
+    expect(unreachable.code).toBe(7);
+    expect(unreachable.stderr).toMatch(/^slipway: cannot reach etcd at http:\/\/127\.0\.0\.1:1 .*\[ERR_LOCK_UNAVAILABLE\]\n {2}caused by: .*ECONNREFUSED/);
+    const unreadable = await runSlipway(['lock', 'status', '--etcd', etcd.url, '--etcd-cafile', '/nonexistent/ca.pem']);
+    expect(unreadable).toMatchObject({ code: 2, stderr: expect.stringContaining('slipway: cannot read the etcd CA file /nonexistent/ca.pem [ERR_LOCK_CONFIG_INVALID]') as unknown });
+  });
 });

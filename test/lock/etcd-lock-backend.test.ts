@@ -1,23 +1,29 @@
 // The etcd lock backend against a real etcd (Debian's etcd-server on loopback): locksmith's key and
 // value, create-only-if-absent, corrupt values left alone, races watched by an independent
-// observer, idempotency, expired holders reclaimed, plain locksmith holders kept, and outages.
+// observer, idempotency, expired holders reclaimed, plain locksmith holders kept, outages, a reply
+// lost after its transaction committed, and a dead endpoint before a live one.
 
+import { createServer, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd3 } from 'etcd3';
+import { EtcdGatewayClient } from '../../agent/lock/etcd-gateway-client.ts';
 import { EtcdLockBackend, semaphoreKey } from '../../agent/lock/etcd-lock-backend.ts';
 import { parseSemaphore } from '../../agent/lock/semaphore.ts';
 import { startEtcd } from '../../qemu/etcd-server.ts';
 import { missingTools } from '../builders/require-tools.ts';
+import type { AddressInfo } from 'node:net';
+import type { EtcdConnection } from '../../agent/lock/etcd-connection.ts';
 import type { EtcdServer } from '../../qemu/etcd-server.ts';
 import type { HolderRecord } from '../../agent/lock/lock-backend.ts';
 
 const skip = missingTools({ etcd: 'etcd-server' });
 let etcd: EtcdServer;
-let raw: Etcd3;
+/** The test's own view of etcd, beside the backend's: another client, another connection. */
+let raw: EtcdGatewayClient;
+const connection = (endpoints: readonly string[]): EtcdConnection => ({ endpoints, caFile: null, certFile: null, keyFile: null, username: null, password: null });
 beforeAll(async () => {
   if (skip !== null) return;
   etcd = await startEtcd();
-  raw = new Etcd3({ hosts: etcd.url });
+  raw = new EtcdGatewayClient({ connection: connection([etcd.url]), tls: null, callTimeoutMs: 5_000, now: () => Date.now() });
 });
 afterAll(async () => {
   if (skip !== null) return;
@@ -27,11 +33,13 @@ afterAll(async () => {
 
 let groups = 0;
 const opened: EtcdLockBackend[] = [];
-function backend(group: string, timeoutMs = 2_000): EtcdLockBackend {
-  const b = new EtcdLockBackend({ endpoints: [etcd.url], group, holdTtlSeconds: 600, callTimeoutMs: timeoutMs, now: () => Date.now() });
+function backend(group: string, timeoutMs = 2_000, endpoints: readonly string[] = [etcd.url]): EtcdLockBackend {
+  const b = new EtcdLockBackend(new EtcdGatewayClient({ connection: connection(endpoints), tls: null, callTimeoutMs: timeoutMs, now: () => Date.now() }), { group, holdTtlSeconds: 600 });
   opened.push(b);
   return b;
 }
+const text = async (key: string): Promise<string | null> => (await raw.get(key))?.value ?? null;
+const after = (revision: string): string => String(BigInt(revision) + 1n);
 const record = (id: string): HolderRecord => ({ id, host: `${id}.example`, since: '2026-11-22T12:00:00.000Z', targetVersion: '1.0.1' });
 
 describe.skipIf(skip !== null)(`${skip ?? ''} EtcdLockBackend`, () => {
@@ -40,19 +48,20 @@ describe.skipIf(skip !== null)(`${skip ?? ''} EtcdLockBackend`, () => {
     expect(semaphoreKey('web servers')).toBe('coreos.com/updateengine/rebootlock/groups/web%20servers/semaphore');
     const group = `g${groups++}`;
     expect(await backend(group).acquire(record('m1'))).toEqual({ kind: 'acquired', reclaimed: [] });
-    expect(await raw.get(semaphoreKey(group)).string()).toBe('{"semaphore":0,"max":1,"holders":["m1"]}');
+    expect(await text(semaphoreKey(group))).toBe('{"semaphore":0,"max":1,"holders":["m1"]}');
     expect(await backend(group).acquire(record('m2'))).toEqual({ kind: 'full', holders: ['m1'] });
   });
 
   it('respects a value locksmith wrote, and leaves a corrupt one untouched', async () => {
     const group = `g${groups++}`;
-    await raw.put(semaphoreKey(group)).value('{"semaphore":1,"max":2,"holders":["locksmith-host"]}');
+    await raw.put(semaphoreKey(group), '{"semaphore":1,"max":2,"holders":["locksmith-host"]}');
     expect((await backend(group).acquire(record('m1'))).kind).toBe('acquired');
-    expect(await raw.get(semaphoreKey(group)).string()).toBe('{"semaphore":0,"max":2,"holders":["locksmith-host","m1"]}');
+    expect(await text(semaphoreKey(group))).toBe('{"semaphore":0,"max":2,"holders":["locksmith-host","m1"]}');
     const broken = `g${groups++}`;
-    await raw.put(semaphoreKey(broken)).value('{"semaphore":"lots"}');
+    await raw.put(semaphoreKey(broken), '{"semaphore":"lots"}');
     await expect(backend(broken).acquire(record('m1'))).rejects.toMatchObject({ code: 'ERR_LOCK_CORRUPT' });
-    expect(await raw.get(semaphoreKey(broken)).string()).toBe('{"semaphore":"lots"}');
+    await expect(backend(broken).setMax(3)).rejects.toMatchObject({ code: 'ERR_LOCK_CORRUPT' });
+    expect(await text(semaphoreKey(broken))).toBe('{"semaphore":"lots"}');
   });
 
   it('is idempotent per holder', async () => {
@@ -68,10 +77,16 @@ describe.skipIf(skip !== null)(`${skip ?? ''} EtcdLockBackend`, () => {
     const group = `g${groups++}`;
     await backend(group).setMax(max);
     let most = 0;
-    const watcher = await raw.watch().key(semaphoreKey(group)).create();
-    watcher.on('put', (kv) => {
-      most = Math.max(most, parseSemaphore(kv.value.toString(), 'watched').holders.length);
-    });
+    let seen = '0';
+    const stop = new AbortController();
+    const from = after((await raw.range(semaphoreKey(group))).revision);
+    const watching = (async () => {
+      for await (const event of raw.watch(semaphoreKey(group), { startRevision: from, signal: stop.signal })) {
+        if (event.type !== 'put') continue;
+        most = Math.max(most, parseSemaphore(event.kv.value, 'watched').holders.length);
+        seen = event.kv.modRevision;
+      }
+    })();
     const hosts = Array.from({ length: 20 }, (_, i) => `host-${String(i).padStart(2, '0')}`);
     const done: string[] = [];
     await Promise.all(
@@ -87,11 +102,15 @@ describe.skipIf(skip !== null)(`${skip ?? ''} EtcdLockBackend`, () => {
         expect(await b.release(id)).toBe('released');
       }),
     );
-    await watcher.cancel();
+    const final = await raw.get(semaphoreKey(group));
+    // Every change up to the last one was seen before the watcher stops.
+    await expect.poll(() => seen, { timeout: 10_000 }).toBe(final?.modRevision);
+    stop.abort();
+    await watching;
     expect(done.sort()).toEqual(hosts);
     expect(most).toBeGreaterThan(0);
     expect(most).toBeLessThanOrEqual(max);
-    expect(parseSemaphore((await raw.get(semaphoreKey(group)).string()) ?? '', 'final')).toEqual({ semaphore: max, max, holders: [] });
+    expect(parseSemaphore(final?.value ?? '', 'final')).toEqual({ semaphore: max, max, holders: [] });
   });
 
   it('lets queued waiters in one at a time, in arrival order, each woken by a watch', async () => {
@@ -103,8 +122,8 @@ describe.skipIf(skip !== null)(`${skip ?? ''} EtcdLockBackend`, () => {
     const waiters: Promise<void>[] = [];
     for (const id of ['w1', 'w2', 'w3', 'w4']) {
       // Arrive one after another: wait (by watch) until this waiter's queue entry exists.
-      const queued = await raw.watch().key(`${queuePrefix}${id}`).create();
-      const entered = new Promise((resolve) => queued.once('put', resolve));
+      const queued = raw.watch(`${queuePrefix}${id}`, { startRevision: after((await raw.range(`${queuePrefix}${id}`)).revision) });
+      const entered = queued.next();
       const b = backend(group);
       waiters.push(
         b.acquireWhenFree(record(id)).then(async (result) => {
@@ -114,53 +133,84 @@ describe.skipIf(skip !== null)(`${skip ?? ''} EtcdLockBackend`, () => {
           await b.release(id);
         }),
       );
-      await entered;
-      await queued.cancel();
+      expect((await entered).value).toMatchObject({ type: 'put' });
+      await queued.return();
     }
     await holder.release('first');
     await Promise.all(waiters);
     expect(order).toEqual(['w1', 'w2', 'w3', 'w4']);
-    expect((await raw.getAll().prefix(`coreos.com/updateengine/rebootlock/groups/${group}/queue/`).keys())).toEqual([]);
+    expect((await raw.range(`coreos.com/updateengine/rebootlock/groups/${group}/queue/`, { prefix: true })).kvs).toEqual([]);
   });
 
-  it('re-reads after a transaction that timed out but committed, and does not take a second place', async () => {
+  it('re-reads after a transaction whose reply was lost though it committed, and does not take a second place', async () => {
     const group = `g${groups++}`;
-    await raw.put(semaphoreKey(group)).value('{"semaphore":2,"max":2,"holders":[]}');
-    let failed = 0;
-    // The client commits for real, then reports a deadline error once, as a lost reply would.
-    const wrap = <T extends object>(builder: T): T =>
-      new Proxy(builder, {
-        get(target, prop) {
-          const value = Reflect.get(target, prop) as unknown;
-          if (typeof value !== 'function') return value;
-          if (prop === 'commit') {
-            return async (...args: unknown[]) => {
-              const result = (await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)) as { succeeded: boolean };
-              if (failed === 0 && result.succeeded) {
-                failed++;
-                throw new Error('4 DEADLINE_EXCEEDED: Deadline exceeded');
-              }
-              return result;
-            };
+    await raw.put(semaphoreKey(group), '{"semaphore":2,"max":2,"holders":[]}');
+    // A proxy in front of etcd that cuts the connection instead of passing on the first successful
+    // transaction's reply, as a network failure after the commit would.
+    let cut = 0;
+    const target = new URL(etcd.url);
+    const proxy = createServer((incoming, outgoing) => {
+      const forwarded = request({ host: target.hostname, port: target.port, path: incoming.url, method: incoming.method, headers: incoming.headers }, (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('end', () => {
+          const body = Buffer.concat(chunks);
+          if (incoming.url === '/v3/kv/txn' && cut === 0 && body.includes('"succeeded":true')) {
+            cut++;
+            incoming.socket.destroy();
+            return;
           }
-          return (...args: unknown[]) => {
-            const out = (value as (...a: unknown[]) => unknown).apply(target, args);
-            return out === target ? wrap(target) : out;
-          };
-        },
+          outgoing.writeHead(answer.statusCode ?? 502, answer.headers).end(body);
+        });
       });
-    const flaky = new Proxy(raw, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop) as unknown;
-        if (prop === 'if') return (...args: unknown[]) => wrap((value as (...a: unknown[]) => object).apply(target, args));
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
+      incoming.pipe(forwarded);
     });
-    const b = new EtcdLockBackend({ endpoints: [etcd.url], group, holdTtlSeconds: 600, callTimeoutMs: 2_000, now: () => Date.now(), client: flaky });
-    const result = await b.acquire(record('m1'));
-    expect(failed).toBe(1);
-    expect(result.kind).toBe('already-held');
-    expect(await raw.get(semaphoreKey(group)).string()).toBe('{"semaphore":1,"max":2,"holders":["m1"]}');
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const b = backend(group, 2_000, [`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`]);
+      const result = await b.acquire(record('m1'));
+      expect(cut).toBe(1);
+      expect(result.kind).toBe('already-held');
+      expect(await text(semaphoreKey(group))).toBe('{"semaphore":1,"max":2,"holders":["m1"]}');
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+
+  it('gives up with ERR_LOCK_CONTENDED when the key changes under every round, and leaves it as it was', async () => {
+    const group = `g${groups++}`;
+    const key = semaphoreKey(group);
+    await raw.put(key, '{"semaphore":1,"max":1,"holders":[]}');
+    let rounds = 0;
+    // Another writer gets in between each read and its transaction (same value, a new mod_revision).
+    class Contended extends EtcdGatewayClient {
+      override async txn(...args: Parameters<EtcdGatewayClient['txn']>): ReturnType<EtcdGatewayClient['txn']> {
+        rounds++;
+        await raw.put(key, (await raw.get(key))?.value ?? '');
+        return super.txn(...args);
+      }
+    }
+    const b = new EtcdLockBackend(new Contended({ connection: connection([etcd.url]), tls: null, callTimeoutMs: 2_000, now: () => Date.now() }), { group, holdTtlSeconds: 600 });
+    opened.push(b);
+    await expect(b.setMax(2)).rejects.toMatchObject({ name: 'LockError', code: 'ERR_LOCK_CONTENDED', message: expect.stringContaining(key) as unknown });
+    expect(rounds).toBe(64);
+    expect(await text(key)).toBe('{"semaphore":1,"max":1,"holders":[]}');
+  });
+
+  it('has a client that renews a lease, says 0 for one etcd forgot, and ends a quiet watch after its wait', async () => {
+    const lease = await raw.grantLease(60);
+    expect(await raw.keepAliveLease(lease)).toBe(60);
+    await raw.revokeLease(lease);
+    expect(await raw.keepAliveLease(lease)).toBe(0);
+    // Revoking twice is not an error: the lease is gone either way.
+    await raw.revokeLease(lease);
+    const key = `quiet/${groups++}`;
+    const { revision } = await raw.range(key);
+    expect(await raw.nextChange(key, revision, { deletesOnly: false, maxWaitMs: 200 })).toBe('quiet');
+    await raw.put(key, 'x');
+    expect(await raw.nextChange(key, revision, { deletesOnly: false, maxWaitMs: 5_000 })).toBe('changed');
+    expect(await raw.nextChange(key, revision, { deletesOnly: true, maxWaitMs: 200 })).toBe('quiet');
   });
 
   it('reclaims a dead holder once etcd has expired its lease, and the fleet goes on', async () => {
@@ -169,15 +219,15 @@ describe.skipIf(skip !== null)(`${skip ?? ''} EtcdLockBackend`, () => {
     expect((await dead.acquire(record('dead'))).kind).toBe('acquired');
     expect(await backend(group).acquire(record('next'))).toEqual({ kind: 'full', holders: ['dead'] });
     // etcd judges expiry: revoking the lease is what its TTL running out does.
-    const alive = await raw.get(`coreos.com/updateengine/rebootlock/groups/${group}/holders/dead/alive`).exec();
-    await raw.leaseClient.leaseRevoke({ ID: alive.kvs[0]?.lease ?? '0' });
+    const alive = await raw.get(`coreos.com/updateengine/rebootlock/groups/${group}/holders/dead/alive`);
+    await raw.revokeLease(alive?.lease ?? '0');
     expect(await backend(group).acquire(record('next'))).toEqual({ kind: 'acquired', reclaimed: ['dead'] });
     expect((await backend(group).status()).semaphore.holders).toEqual(['next']);
   });
 
   it('never reclaims a plain locksmith holder that has no record', async () => {
     const group = `g${groups++}`;
-    await raw.put(semaphoreKey(group)).value('{"semaphore":0,"max":1,"holders":["old-locksmith"]}');
+    await raw.put(semaphoreKey(group), '{"semaphore":0,"max":1,"holders":["old-locksmith"]}');
     expect(await backend(group).acquire(record('m1'))).toEqual({ kind: 'full', holders: ['old-locksmith'] });
     expect((await backend(group).status()).holders).toEqual([{ id: 'old-locksmith', record: null, alive: null }]);
   });
@@ -194,8 +244,8 @@ describe.skipIf(skip !== null)(`${skip ?? ''} EtcdLockBackend`, () => {
     expect((await b.acquire(record('m1'))).kind).toBe('acquired');
     await etcd.pause();
     try {
-      await expect(backend(group, 500).acquire(record('m2'))).rejects.toThrow();
-      await expect(b.release('m1')).rejects.toThrow();
+      await expect(backend(group, 500).acquire(record('m2'))).rejects.toMatchObject({ name: 'LockError', code: 'ERR_LOCK_UNAVAILABLE', message: expect.stringContaining(etcd.url) as unknown });
+      await expect(b.release('m1')).rejects.toMatchObject({ code: 'ERR_LOCK_UNAVAILABLE' });
     } finally {
       await etcd.resume();
     }

@@ -2,12 +2,13 @@
 // backend on a real etcd, must agree on places, idempotency and release.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdLockBackend } from '../../agent/lock/etcd-lock-backend.ts';
+import { openEtcdLockBackend } from '../../agent/lock/etcd-lock-backend.ts';
 import { MemoryRebootLock } from '../fakes/memory-reboot-lock.ts';
 import { startEtcd } from '../../qemu/etcd-server.ts';
 import { missingTools } from '../builders/require-tools.ts';
 import type { EtcdServer } from '../../qemu/etcd-server.ts';
-import type { LockBackend, RebootLock } from '../../agent/lock/lock-backend.ts';
+import type { EtcdLockBackend } from '../../agent/lock/etcd-lock-backend.ts';
+import type { RebootLock } from '../../agent/lock/lock-backend.ts';
 
 const skip = missingTools({ etcd: 'etcd-server' });
 let etcd: EtcdServer | null = null;
@@ -27,9 +28,9 @@ const locks: [string, (max: number) => Promise<RebootLock>][] = [
     'EtcdLockBackend',
     async (max) => {
       if (!etcd) throw new Error(skip ?? 'etcd is not running');
-      const backend = new EtcdLockBackend({ endpoints: [etcd.url], group: `contract-${group++}`, holdTtlSeconds: 600, callTimeoutMs: 2_000, now: () => Date.now() });
+      const backend = await openEtcdLockBackend({ connection: etcd.connection(), group: `contract-${group++}`, holdTtlSeconds: 600, callTimeoutMs: 2_000, now: () => Date.now() });
       clients.push(backend);
-      await (backend as LockBackend).setMax(max);
+      await backend.setMax(max);
       return backend;
     },
   ],

@@ -7,12 +7,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EtcdLockBackend } from '../../agent/lock/etcd-lock-backend.ts';
+import { openEtcdLockBackend } from '../../agent/lock/etcd-lock-backend.ts';
 import { FleetLab } from '../../qemu/fleet-lab.ts';
 import { Timings } from '../../qemu/timings.ts';
 import { BOOT_MS, lockFree, mark, rebootInto, settled } from '../builders/vm-steps.ts';
 import { VM_TOOLS } from '../builders/vm-images.ts';
 import type { StatusReport } from '../../agent/daemon/agent-status.ts';
+import type { EtcdLockBackend } from '../../agent/lock/etcd-lock-backend.ts';
 
 const HOST = 'host-1';
 const PAYLOAD = /\/releases\/1\.0\.1\/payload\.img\.zst$/;
@@ -48,7 +49,7 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
       }
       return serve();
     });
-    operator = new EtcdLockBackend({ endpoints: [opened.etcd.url], group: '', holdTtlSeconds: 3_600, callTimeoutMs: 10_000, now: () => Date.now() });
+    operator = await openEtcdLockBackend({ connection: opened.etcd.connection(), group: '', holdTtlSeconds: 3_600, callTimeoutMs: 10_000, now: () => Date.now() });
     expect((await operator.acquire({ id: 'operator', host: 'ops', since: new Date().toISOString(), targetVersion: 'maintenance' })).kind).toBe('acquired');
     // Published before the host is up: its first check, soon after the boot, finds it.
     await opened.publish('1.0.1');
