@@ -13,6 +13,9 @@ import type { EtcdCompare, EtcdKeyValue, EtcdOperation, EtcdWatchEvent, Reply } 
 import type { Got, Request, RequestError } from 'got';
 import type { IncomingMessage } from 'node:http';
 
+/** One endpoint's go at a call: settled (with etcd's answer), or a failure that moves on to the next. */
+type Tried<T> = { readonly settled: T } | { readonly failure: unknown };
+
 export interface EtcdGatewayOptions {
   readonly connection: EtcdConnection;
   readonly tls: EtcdTls | null;
@@ -231,49 +234,55 @@ export class EtcdGatewayClient {
    * answer that is not etcd's, or etcd unavailable there (no leader, a timeout) moves on to the next.
    */
   private async post(path: string, body: object, deadline: number, token: string | null, what: string): Promise<Answer> {
+    const tried = await this.firstAnswering<Answer>(deadline, async (endpoint, remaining) => {
+      try {
+        const response = await this.http.post(`${endpoint}${path}`, { json: body, headers: token === null ? {} : { authorization: token }, timeout: { request: remaining } });
+        if (response.statusCode === 200) return { settled: { ok: true, reply: JSON.parse(response.body) as Reply } };
+        const error = etcdError(response.body);
+        if (error !== null && error.code !== GRPC.unavailable && error.code !== GRPC.deadlineExceeded) return { settled: { ok: false, endpoint, ...error } };
+        return {
+          failure: new LockError(
+            'ERR_LOCK_UNAVAILABLE',
+            error === null ? `${endpoint} answered HTTP ${response.statusCode}, not as etcd: ${JSON.stringify(response.body.slice(0, 80))}` : `etcd at ${endpoint} is unavailable: ${error.message}`,
+          ),
+        };
+      } catch (error) {
+        return { failure: error };
+      }
+    });
+    if ('settled' in tried) return tried.settled;
+    const { endpoints } = this.options.connection;
+    throw new LockError('ERR_LOCK_UNAVAILABLE', `cannot reach etcd at ${endpoints.join(', ')} to ${what}${tried.failure === null ? `: no time left of ${this.options.callTimeoutMs} ms` : ''}`, { cause: tried.failure });
+  }
+
+  /**
+   * Runs `attempt` at each endpoint in turn, from the current one, while the deadline allows. The
+   * first endpoint that settles it becomes the current one; a failure moves on to the next.
+   */
+  private async firstAnswering<T>(deadline: number, attempt: (endpoint: string, remaining: number) => Promise<Tried<T>>): Promise<Tried<T>> {
     const { endpoints } = this.options.connection;
     const first = this.current;
     let failure: unknown = null;
     for (let tried = 0; tried < endpoints.length; tried++) {
       const index = (first + tried) % endpoints.length;
-      const endpoint = endpoints[index] ?? '';
       const remaining = deadline - this.options.now();
       if (remaining <= 0) break;
-      try {
-        const response = await this.http.post(`${endpoint}${path}`, { json: body, headers: token === null ? {} : { authorization: token }, timeout: { request: remaining } });
-        if (response.statusCode === 200) {
-          this.current = index;
-          return { ok: true, reply: JSON.parse(response.body) as Reply };
-        }
-        const error = etcdError(response.body);
-        if (error !== null && error.code !== GRPC.unavailable && error.code !== GRPC.deadlineExceeded) {
-          this.current = index;
-          return { ok: false, endpoint, ...error };
-        }
-        failure = new LockError(
-          'ERR_LOCK_UNAVAILABLE',
-          error === null ? `${endpoint} answered HTTP ${response.statusCode}, not as etcd: ${JSON.stringify(response.body.slice(0, 80))}` : `etcd at ${endpoint} is unavailable: ${error.message}`,
-        );
-      } catch (error) {
-        failure = error;
+      const result = await attempt(endpoints[index] ?? '', remaining);
+      if ('settled' in result) {
+        this.current = index;
+        return result;
       }
+      failure = result.failure;
       this.current = (index + 1) % endpoints.length;
     }
-    throw new LockError('ERR_LOCK_UNAVAILABLE', `cannot reach etcd at ${endpoints.join(', ')} to ${what}${failure === null ? `: no time left of ${this.options.callTimeoutMs} ms` : ''}`, { cause: failure });
+    return { failure };
   }
 
   /** Opens a watch stream at the first endpoint that answers, within the call deadline. */
   private async openWatch(body: object, key: string, options: EtcdWatchOptions): Promise<{ stream: Request; endpoint: string } | null> {
     const deadline = this.deadline();
     const token = await this.authToken(deadline);
-    const { endpoints } = this.options.connection;
-    const first = this.current;
-    let failure: unknown = null;
-    for (let tried = 0; tried < endpoints.length; tried++) {
-      const index = (first + tried) % endpoints.length;
-      const endpoint = endpoints[index] ?? '';
-      const remaining = deadline - this.options.now();
-      if (remaining <= 0) break;
+    const tried = await this.firstAnswering<{ stream: Request; endpoint: string } | null>(deadline, async (endpoint, remaining) => {
       // The gateway sends its headers with the watch's first message, "created": the response deadline covers both.
       const stream = this.http.stream.post(`${endpoint}/v3/watch`, {
         json: body,
@@ -286,19 +295,16 @@ export class EtcdGatewayClient {
           stream.once('response', resolve);
           stream.once('error', reject);
         });
-        if (response.statusCode === 200) {
-          this.current = index;
-          return { stream, endpoint };
-        }
+        if (response.statusCode === 200) return { settled: { stream, endpoint } };
         stream.destroy();
-        failure = new LockError('ERR_LOCK_UNAVAILABLE', `${endpoint} answered HTTP ${response.statusCode} to a watch of ${key}`);
+        return { failure: new LockError('ERR_LOCK_UNAVAILABLE', `${endpoint} answered HTTP ${response.statusCode} to a watch of ${key}`) };
       } catch (error) {
         stream.destroy();
-        if (isAbort(error, 'AbortError') || isQuietEnd(error, options)) return null;
-        failure = error;
+        if (isAbort(error, 'AbortError') || isQuietEnd(error, options)) return { settled: null };
+        return { failure: error };
       }
-      this.current = (index + 1) % endpoints.length;
-    }
-    throw new LockError('ERR_LOCK_UNAVAILABLE', `cannot reach etcd at ${endpoints.join(', ')} to watch ${key}`, { cause: failure });
+    });
+    if ('settled' in tried) return tried.settled;
+    throw new LockError('ERR_LOCK_UNAVAILABLE', `cannot reach etcd at ${this.options.connection.endpoints.join(', ')} to watch ${key}`, { cause: tried.failure });
   }
 }

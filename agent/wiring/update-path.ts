@@ -11,26 +11,17 @@ import { SlotError } from '../slots/slot-errors.ts';
 import { osReleaseVersion } from '../update-io/os-release.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { BootChooser, SlotName } from '../slots/boot-chooser.ts';
-import type { ChooserKind } from '../slots/open-boot-chooser.ts';
+import type { Settings } from '../config/settings.ts';
 import type { UpdateOnceDeps } from '../update/run-update-once.ts';
 import type { HostFiles } from './host-files.ts';
 
-export interface UpdatePathRequest {
-  readonly servers: readonly string[];
-  readonly channel: string;
-  readonly arch: string;
-  readonly board: string;
-  readonly keyring: string;
-  readonly stateDir: string;
-  readonly tries: number;
-  /** null: the disk the kernel command line booted from. */
-  readonly disk: string | null;
-  readonly chooser: ChooserKind;
-  readonly grubenv: string | null;
-  /** Given by an operator working on an image file; otherwise read from the host. */
-  readonly bootedSlot?: SlotName;
-  readonly bootedVersion?: string;
-}
+/** The agent's update and slot settings; `update --once` fills the same from its flags. */
+export type UpdatePathRequest = Pick<Settings['update'], 'servers' | 'channel' | 'arch' | 'board' | 'keyring' | 'stateDir' | 'tries'> &
+  Pick<Settings['slots'], 'disk' | 'chooser' | 'grubenv'> & {
+    /** Given by an operator working on an image file; otherwise read from the host. */
+    readonly bootedSlot?: SlotName;
+    readonly bootedVersion?: string;
+  };
 
 export interface UpdateHost {
   readonly files: HostFiles;
