@@ -68,15 +68,18 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
     return lab;
   };
 
-  /** Kills QEMU, powers the VM on again, and checks that it came back on its good slot. */
-  const cutAndBoot = async (what: string): Promise<StatusReport> => {
+  /**
+   * Kills QEMU, powers the VM on again, and checks that it came back on its good slot, confirmed and
+   * settled in `activity`: idle, or waiting for the lock with an update staged before the cut.
+   */
+  const cutAndBoot = async (what: string, activity: 'idle' | 'waiting-to-reboot' = 'idle'): Promise<StatusReport> => {
     const lab = the();
     const vm = lab.vm(HOST);
     await vm.powerCut();
     await vm.start();
     await timings.time(`boot after the cut ${what}`, () => vm.waitForBoot(BOOT_MS));
     expect(vm.console()).toMatch(/Kernel command line:[^\n]*root=PARTLABEL=USR-A/);
-    const status = await settled(lab, HOST);
+    const status = activity === 'idle' ? await settled(lab, HOST) : await lab.waitForStatus(HOST, (s) => s.health === 'confirmed' && s.activity === activity, BOOT_MS);
     expect(status).toMatchObject({ booted: { slot: 'USR-A', version: '1.0.0' }, health: 'confirmed' });
     expect(status.slots.find((s) => s.name === 'USR-A')).toMatchObject({ next: true, successful: true });
     return status;
@@ -118,7 +121,8 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
 
   it('cut after staging while waiting for the lock: boots 1.0.0, then takes the lock, reboots into 1.0.1 and releases it', async () => {
     const lab = the();
-    const after = await cutAndBoot('between staging and reboot');
+    // Waiting in line for the place the operator holds: the agent says so, and checks do not hide it.
+    const after = await cutAndBoot('between staging and reboot', 'waiting-to-reboot');
     expect(after).toMatchObject({ state: 'updated-need-reboot', target: { version: '1.0.1', slot: 'USR-B' } });
     expect((await lab.semaphore()).holders).toEqual(['operator']);
     // The operator gives the place back; the agent, waiting in line, takes it and reboots.
