@@ -109,6 +109,18 @@ export class GuestAgent {
     }
   }
 
+  /** Writes `data` to `path` in the guest (created or truncated), in pieces the agent's line buffer takes. */
+  async writeFile(path: string, data: Uint8Array): Promise<void> {
+    const handle = (await this.call('guest-file-open', { path, mode: 'w' })) as unknown as number;
+    try {
+      for (let at = 0; at < data.length; at += 48 * 1024) {
+        await this.call('guest-file-write', { handle, 'buf-b64': Buffer.from(data.subarray(at, at + 48 * 1024)).toString('base64') });
+      }
+    } finally {
+      await this.call('guest-file-close', { handle });
+    }
+  }
+
   close(): void {
     this.socket.destroy();
   }

@@ -151,6 +151,11 @@ export class Vm {
     return this.agent.exec(path, args, timeoutMs === undefined ? {} : { timeoutMs });
   }
 
+  writeFile(path: string, data: Uint8Array): Promise<void> {
+    if (this.agent === null) throw new Error(`${this.options.name} has not booted`);
+    return this.agent.writeFile(path, data);
+  }
+
   /** Whether commands can be run now; after a reboot the guest did by itself, tries to reconnect once. */
   async ready(): Promise<boolean> {
     if (this.qemu === null) return false;

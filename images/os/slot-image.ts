@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { chmod, copyFile, cp, link, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { AGENT_NODE_FLAGS } from '../agent-runtime.ts';
 
 const run = promisify(execFile);
 const REPO = join(import.meta.dirname, '..', '..');
@@ -85,7 +86,7 @@ export async function buildSlotImage(options: SlotImageOptions): Promise<void> {
     }
     await copyFile(options.keyring, join(lib, 'release-keys.asc'));
     await put(tree, '/usr/lib/slipway/config.d/00-os.yaml', OS_FRAGMENT);
-    await put(tree, '/usr/bin/slipway', '#!/bin/sh\nexec /usr/lib/slipway/node --max-semi-space-size=1 /usr/lib/slipway/slipway.mjs "$@"\n', 0o755);
+    await put(tree, '/usr/bin/slipway', `#!/bin/sh\nexec /usr/lib/slipway/node ${AGENT_NODE_FLAGS.join(' ')} /usr/lib/slipway/slipway.mjs "$@"\n`, 0o755);
     for (const unit of await readdir(join(REPO, 'images', 'units'))) {
       await copyFile(join(REPO, 'images', 'units', unit), join(tree, 'usr', 'lib', 'systemd', 'system', unit));
       await enable(tree, unit);

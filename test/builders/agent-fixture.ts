@@ -42,7 +42,8 @@ export interface AgentFixture {
   close(): Promise<void>;
 }
 
-export async function startAgentFixture(options: { imageBytes?: number } = {}): Promise<AgentFixture> {
+/** `startAgent: false` leaves the agent to the caller (the start benchmark spawns the bundle itself). */
+export async function startAgentFixture(options: { imageBytes?: number; startAgent?: boolean } = {}): Promise<AgentFixture> {
   const dir = (await tempDir()).path;
   const www = join(dir, 'www');
   await mkdir(www);
@@ -111,7 +112,7 @@ export async function startAgentFixture(options: { imageBytes?: number } = {}): 
     agent = null;
     return exited;
   };
-  await startAgent();
+  if (options.startAgent !== false) await startAgent();
   return {
     dir,
     bus,
