@@ -3,12 +3,13 @@
 
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import pretty from 'pino-pretty';
 
 export type { Logger };
 
-export function createLogger(options: { level: string; tty: boolean }): Logger {
+/** pino-pretty (and what it pulls in) is loaded only for a terminal: the agent under systemd never needs it. */
+export async function createLogger(options: { level: string; tty: boolean }): Promise<Logger> {
   const base = { level: options.level, base: null };
-  if (options.tty) return pino(base, pretty({ colorize: true, sync: true, destination: 2 }));
-  return pino(base, pino.destination({ dest: 2, sync: true }));
+  if (!options.tty) return pino(base, pino.destination({ dest: 2, sync: true }));
+  const { default: pretty } = await import('pino-pretty');
+  return pino(base, pretty({ colorize: true, sync: true, destination: 2 }));
 }

@@ -10,7 +10,7 @@ import { hostFiles } from './wiring/host-files.ts';
 import { systemClock } from './wiring/system-clock.ts';
 import type { ProcessHost } from './wiring/process-host.ts';
 
-const logger = createLogger({ level: process.env.SLIPWAY_LOG_LEVEL ?? 'info', tty: process.stderr.isTTY });
+const logger = await createLogger({ level: process.env.SLIPWAY_LOG_LEVEL ?? 'info', tty: process.stderr.isTTY });
 logger.debug({ argv: process.argv.slice(2) }, 'starting');
 
 const host: ProcessHost = {
