@@ -21,6 +21,7 @@ const AGENT_NAME = 'org.slipway.Agent1';
 const FLOOR_NAME = 'org.slipway.BenchFloor1';
 /** USER_HZ: /proc/PID/stat counts CPU in these ticks (10 ms), so idle CPU is read to that resolution. */
 const TICKS_PER_SECOND = 100;
+const OWN_TIMEOUT_MS = 60_000;
 
 export interface HereOptions {
   readonly runs: number;
@@ -75,6 +76,9 @@ class Watched {
       this.stderr = (this.stderr + chunk.toString('utf8')).slice(-8_000);
     });
     this.child.once('exit', (code) => this.owned.reject(new Error(`${args.join(' ')} exited with ${code} before owning ${name}:\n${this.stderr}`)));
+    // A start that never owns its name fails the run instead of hanging it.
+    const timer = setTimeout(() => this.owned.reject(new Error(`${args.join(' ')} did not own ${name} within ${OWN_TIMEOUT_MS / 1000} s:\n${this.stderr}`)), OWN_TIMEOUT_MS);
+    void this.owned.promise.then(() => clearTimeout(timer), () => clearTimeout(timer));
     // Read at the signal, synchronously: the agent goes on loading its lock client and update path.
     owners.set(name, (at) => {
       const pid = this.child.pid ?? 0;
@@ -184,7 +188,7 @@ export async function benchHere(options: HereOptions): Promise<HereResult> {
       const floor = new Watched(FLOOR_NAME, process.execPath, [...options.command.nodeFlags, floorScript, FLOOR_NAME], env, owners);
       const floorSample = floor.sample(options.idleSeconds);
       await floor.owns();
-      const agent = new Watched(AGENT_NAME, process.execPath, [...options.command.nodeFlags, options.bundle, 'agent'], env, owners);
+      const agent = new Watched(AGENT_NAME, process.execPath, [...options.command.nodeFlags, options.bundle, ...fixture.hostArgs, 'agent'], env, owners);
       try {
         const [a, f] = await Promise.all([agent.sample(options.idleSeconds), floorSample]);
         agentSamples.push(a);

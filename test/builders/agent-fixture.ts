@@ -31,6 +31,8 @@ export interface AgentFixture {
   readonly etcd: EtcdServer;
   readonly server: ReleaseServer;
   readonly env: NodeJS.ProcessEnv;
+  /** slipway's global options that point it at the fixture's files (settings, os-release, command line). */
+  readonly hostArgs: readonly string[];
   readonly logind: Awaited<ReturnType<typeof startFakeLogind>>;
   readonly systemd: Awaited<ReturnType<typeof startFakeSystemd>>;
   slipway(args: string[], uid?: number): Promise<SlipwayRun>;
@@ -119,6 +121,7 @@ export async function startAgentFixture(options: { imageBytes?: number; startAge
     etcd,
     server,
     env,
+    hostArgs,
     logind,
     systemd,
     slipway: (args, uid) => runSlipway([...hostArgs, ...args], { env, ...(uid === undefined ? {} : { uid }) }),
