@@ -4,6 +4,7 @@ import { causeChain } from '../../platform/coded-error.ts';
 import { parseArgs } from 'node:util';
 import { EXIT, UsageError } from './cli-error.ts';
 import { DEFAULT_ETCD_ENDPOINT } from '../lock/etcd-connection.ts';
+import { DEFAULT_SETTINGS } from '../config/settings.ts';
 import type { LoadedSettings } from '../config/load-settings.ts';
 import type { LockBackend, LockRequest } from '../lock/lock-backend.ts';
 import type { CliIo } from './io.ts';
@@ -107,17 +108,17 @@ async function lockRequest(flags: LockFlags, deps: LockDeps): Promise<LockReques
     deps.io.stderr(`slipway: the host's settings do not load, so only the flags count: ${causeChain(error)}\n`);
     return null;
   });
-  const { group, etcd } = loaded?.settings.lock ?? { group: '', etcd: null };
-  const pick = (flag: string | undefined, setting: string | null | undefined): string | null => flag ?? setting ?? null;
+  // Without the host's settings, the defaults: locksmith's endpoint and its default group.
+  const { group, etcd } = (loaded?.settings ?? DEFAULT_SETTINGS).lock;
   return {
     group: flags.group ?? group,
     connection: {
-      endpoints: flags.etcd ?? etcd?.endpoints ?? [DEFAULT_ETCD_ENDPOINT],
-      caFile: pick(flags['etcd-cafile'], etcd?.caFile),
-      certFile: pick(flags['etcd-certfile'], etcd?.certFile),
-      keyFile: pick(flags['etcd-keyfile'], etcd?.keyFile),
-      username: pick(flags['etcd-username'], etcd?.username),
-      password: pick(flags['etcd-password'], etcd?.password),
+      endpoints: flags.etcd ?? etcd.endpoints,
+      caFile: flags['etcd-cafile'] ?? etcd.caFile,
+      certFile: flags['etcd-certfile'] ?? etcd.certFile,
+      keyFile: flags['etcd-keyfile'] ?? etcd.keyFile,
+      username: flags['etcd-username'] ?? etcd.username,
+      password: flags['etcd-password'] ?? etcd.password,
     },
   };
 }

@@ -3,7 +3,8 @@
 // the operator's requests (check, apply now, pin, unpin, rollback, reboot if needed), one at a time.
 // Where it is in all this is one phase, moved only through agent-phase.ts's table.
 
-import { AgentPhaseError, nextPhase, rebootPending, reportedPhase } from './agent-phase.ts';
+import { AgentError } from './agent-errors.ts';
+import { nextPhase, rebootPending, reportedPhase } from './agent-phase.ts';
 import { buildStatus } from './agent-status.ts';
 import { CodedError } from '../../platform/coded-error.ts';
 import { advance } from '../update/update-state.ts';
@@ -79,7 +80,7 @@ export class AgentCore {
 
   status(): AgentStatus {
     if (this.phase === 'starting' || this.record === null || this.boot === null) {
-      throw new AgentPhaseError('ERR_AGENT_NOT_STARTED', 'the agent has not started: its state record and boot flags are not read yet');
+      throw new AgentError('ERR_AGENT_NOT_STARTED', 'the agent has not started: its state record and boot flags are not read yet');
     }
     const { activity, health } = reportedPhase(this.phase);
     return buildStatus({

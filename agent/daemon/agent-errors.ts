@@ -3,8 +3,12 @@
 import { CodedError } from '../../platform/coded-error.ts';
 
 export type AgentErrorCode =
+  /** An event the phase table does not allow in the current phase: a bug in the agent. */
+  | 'ERR_AGENT_PHASE'
+  /** The status was asked for before start() had read the record and the boot flags. */
+  | 'ERR_AGENT_NOT_STARTED'
   /** Another process owns org.slipway.Agent1: a second agent must not run beside the first. */
-  'ERR_BUS_NAME_TAKEN';
+  | 'ERR_BUS_NAME_TAKEN';
 
 export class AgentError extends CodedError<AgentErrorCode> {
   override name = 'AgentError';

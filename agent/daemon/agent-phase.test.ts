@@ -4,7 +4,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
-import { AGENT_PHASE_EVENTS, AGENT_PHASES, AgentPhaseError, nextPhase, rebootPending, reportedPhase } from './agent-phase.ts';
+import { AgentError } from './agent-errors.ts';
+import { AGENT_PHASE_EVENTS, AGENT_PHASES, nextPhase, rebootPending, reportedPhase } from './agent-phase.ts';
 import type { AgentPhase } from './agent-phase.ts';
 
 /** The spec, one legal move a line: "phase event next". */
@@ -60,7 +61,7 @@ describe('agent phase table', () => {
     } catch (error) {
       thrown = error;
     }
-    expect(thrown).toBeInstanceOf(AgentPhaseError);
+    expect(thrown).toBeInstanceOf(AgentError);
     expect(thrown).toMatchObject({ code: 'ERR_AGENT_PHASE', message: `agent phase machine: "${event}" is not allowed in phase "${phase}"` });
   });
 

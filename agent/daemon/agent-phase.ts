@@ -1,7 +1,7 @@
 // The agent's own phases (health gate, checks, reboots) as one in-memory state machine: the phases,
 // the events that move between them, the one table of legal moves, and what each phase reports. Pure.
 
-import { CodedError } from '../../platform/coded-error.ts';
+import { AgentError } from './agent-errors.ts';
 import type { Activity, BootHealth } from './agent-status.ts';
 
 export const AGENT_PHASES = [
@@ -89,20 +89,10 @@ const REPORTED: { readonly [P in AgentPhase]: { readonly activity: Activity; rea
 /** Phases in which a reboot is under way: a second request adds nothing (the pending one goes on). */
 const REBOOT_PENDING: ReadonlySet<AgentPhase> = new Set(['waiting-to-reboot', 'checking-while-waiting', 'rebooting', 'rollback-waiting-to-reboot', 'rollback-rebooting']);
 
-export type AgentPhaseErrorCode =
-  /** An event the phase table does not allow in the current phase: a bug in the agent. */
-  | 'ERR_AGENT_PHASE'
-  /** The status was asked for before start() had read the record and the boot flags. */
-  | 'ERR_AGENT_NOT_STARTED';
-
-export class AgentPhaseError extends CodedError<AgentPhaseErrorCode> {
-  override name = 'AgentPhaseError';
-}
-
 /** The phase `event` leads to from `phase`; throws ERR_AGENT_PHASE for a move the table does not have. */
 export function nextPhase(phase: AgentPhase, event: AgentPhaseEvent): AgentPhase {
   const next = TRANSITIONS[phase][event];
-  if (next === undefined) throw new AgentPhaseError('ERR_AGENT_PHASE', `agent phase machine: "${event}" is not allowed in phase "${phase}"`);
+  if (next === undefined) throw new AgentError('ERR_AGENT_PHASE', `agent phase machine: "${event}" is not allowed in phase "${phase}"`);
   return next;
 }
 
