@@ -171,6 +171,14 @@ export class FleetLab {
     }
   }
 
+  /** The agent's journal of this boot (and the one before, when the journal kept it), for a failure's message. */
+  async agentJournal(host: string): Promise<string> {
+    const vm = this.vm(host);
+    if (!(await vm.ready())) return `${host}: the guest does not answer`;
+    const run = await vm.exec('/bin/sh', ['-c', 'journalctl -b -1 -u slipway.service --no-pager -o short-monotonic 2>/dev/null | tail -80; echo "--- this boot ---"; journalctl -b -u slipway.service --no-pager -o short-monotonic | tail -150'], 30_000);
+    return `${host}:\n${run.stdout}${run.stderr}`;
+  }
+
   /** Waits until `test` holds for the host's status; returns that status. */
   async waitForStatus(host: string, test: (status: StatusReport) => boolean, timeoutMs: number): Promise<StatusReport> {
     const deadline = Date.now() + timeoutMs;

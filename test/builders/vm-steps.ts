@@ -35,7 +35,10 @@ export function settled(lab: FleetLab, host: string): Promise<StatusReport> {
 export async function lockFree(lab: FleetLab): Promise<void> {
   const deadline = Date.now() + BOOT_MS;
   while ((await lab.semaphore()).holders.length > 0) {
-    if (Date.now() > deadline) throw new Error(`the reboot lock is still held by ${(await lab.semaphore()).holders.join(', ')}`);
+    if (Date.now() > deadline) {
+      const journals = await Promise.all([...lab.vms.keys()].map((host) => lab.agentJournal(host).catch((error: unknown) => `${host}: ${String(error)}`)));
+      throw new Error(`the reboot lock is still held by ${(await lab.semaphore()).holders.join(', ')}\n${journals.join('\n')}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
 }
