@@ -63,6 +63,7 @@ const FRAGMENT: Readonly<Record<string, Field>> = {
     strategy: leaf('reboot.strategy', oneOf(REBOOT_STRATEGIES)),
     time_zone: leaf('reboot.timeZone', timeZone),
     windows: leaf('reboot.windows', list(window)),
+    inhibitor_wait: leaf('reboot.inhibitorWaitSeconds', duration(0, '0s')),
   }),
   lock: section({
     group: leaf('lock.group', text()),
@@ -73,6 +74,7 @@ const FRAGMENT: Readonly<Record<string, Field>> = {
       key_file: leaf('lock.etcd.keyFile', nullable(absolutePath)),
       username: leaf('lock.etcd.username', nullable(text())),
       password: leaf('lock.etcd.password', nullable(text(undefined, { secret: true }))),
+      lease: leaf('lock.etcd.leaseSeconds', duration(3, '3s')),
     }),
     fleet_lock_url: leaf('lock.fleetLockUrl', nullable(url)),
   }),
@@ -160,7 +162,7 @@ export function settingsAsFragment(s: Settings): Record<string, unknown> {
       tries: update.tries,
     },
     slots: { disk: slots.disk, chooser: slots.chooser, grubenv: slots.grubenv },
-    reboot: { strategy: reboot.strategy, time_zone: reboot.timeZone, windows: reboot.windows },
+    reboot: { strategy: reboot.strategy, time_zone: reboot.timeZone, windows: reboot.windows, inhibitor_wait: formatGoDuration(reboot.inhibitorWaitSeconds) },
     lock: {
       group: lock.group,
       etcd: {
@@ -170,6 +172,7 @@ export function settingsAsFragment(s: Settings): Record<string, unknown> {
         key_file: lock.etcd.keyFile,
         username: lock.etcd.username,
         password: lock.etcd.password,
+        lease: formatGoDuration(lock.etcd.leaseSeconds),
       },
       fleet_lock_url: lock.fleetLockUrl,
     },

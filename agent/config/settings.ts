@@ -42,10 +42,13 @@ export interface Settings {
     readonly timeZone: string;
     /** Empty: any time. */
     readonly windows: readonly WindowSetting[];
+    /** How long a held place waits for logind's block inhibitors before it is given back (and asked for later). */
+    readonly inhibitorWaitSeconds: number;
   };
   readonly lock: {
     readonly group: string;
-    readonly etcd: EtcdConnection;
+    /** The connection, and `leaseSeconds`: how long a holder keeps its place once it stops renewing it (long enough to cover a reboot). */
+    readonly etcd: EtcdConnection & { readonly leaseSeconds: number };
     /** FleetLock server base URL (strategy fleet-lock). */
     readonly fleetLockUrl: string | null;
   };
@@ -75,10 +78,10 @@ export const DEFAULT_SETTINGS: Settings = {
     tries: 3,
   },
   slots: { disk: null, chooser: 'grubenv', grubenv: null },
-  reboot: { strategy: 'etcd-lock', timeZone: 'UTC', windows: [] },
+  reboot: { strategy: 'etcd-lock', timeZone: 'UTC', windows: [], inhibitorWaitSeconds: 600 },
   lock: {
     group: '',
-    etcd: DEFAULT_ETCD_CONNECTION,
+    etcd: { ...DEFAULT_ETCD_CONNECTION, leaseSeconds: 600 },
     fleetLockUrl: null,
   },
   health: { timeoutSeconds: 300, criticalUnits: [] },

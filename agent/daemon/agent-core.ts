@@ -15,6 +15,7 @@ import type { AgentPhase, AgentPhaseEvent } from './agent-phase.ts';
 import type { AgentStatus, StatusReport } from './agent-status.ts';
 import type { Health } from './health-gate.ts';
 import type { BootChooser, BootState, SlotName } from '../slots/boot-chooser.ts';
+import type { PlaceKeeper } from '../lock/place-keeper.ts';
 import type { CoordinatorOutcome, RebootStrategy } from '../lock/reboot-coordinator.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { PlanDecision, UpdateOutcome } from '../update/run-update-once.ts';
@@ -24,6 +25,12 @@ import type { UpdateEvent, UpdateRecord } from '../update/update-state.ts';
 
 type Log = (fields: Record<string, unknown>, message: string) => void;
 
+/** How a reboot is asked for: `now` ignores reboot windows, `ignoreInhibitors` logind's block inhibitors (operators only). */
+export interface RebootOptions {
+  readonly now: boolean;
+  readonly ignoreInhibitors: boolean;
+}
+
 /** A reboot given up once the lock was held, because the update it was for is no longer staged. */
 export class RebootCancelled extends CodedError<'ERR_REBOOT_CANCELLED'> {
   override name = 'RebootCancelled';
@@ -32,6 +39,9 @@ export class RebootCancelled extends CodedError<'ERR_REBOOT_CANCELLED'> {
     super('ERR_REBOOT_CANCELLED', message, options);
   }
 }
+
+/** A reboot the agent starts by itself: inside the windows, after block inhibitors. */
+const AUTOMATIC: RebootOptions = { now: false, ignoreInhibitors: false };
 
 export interface AgentCoreDeps {
   readonly clock: Clock;
@@ -43,8 +53,10 @@ export interface AgentCoreDeps {
   /** One pass of the update path; `onRecord` hears every persisted step. */
   readonly updateOnce: (onRecord: (record: UpdateRecord) => void) => Promise<UpdateOutcome>;
   readonly plan: () => Promise<PlanDecision>;
-  /** Takes the fleet lock per strategy (inside a window unless `now`), runs `beforeReboot` holding it, and reboots. */
-  readonly rebootUnderLock: (targetVersion: string, now: boolean, beforeReboot: () => Promise<void>) => Promise<CoordinatorOutcome>;
+  /** Takes the fleet lock per strategy (inside a window unless `now`), runs `prepare` holding it, and reboots. */
+  readonly rebootUnderLock: (targetVersion: string, options: RebootOptions, prepare: () => Promise<void>) => Promise<CoordinatorOutcome>;
+  /** Keeps the place this host may hold from the reboot that brought it here alive, until stopped; null without a lock that has leases. */
+  readonly keepPlace: () => PlaceKeeper | null;
   /** Boot tries a staged slot gets when it is armed. */
   readonly tries: number;
   readonly releaseLock: () => Promise<'released' | 'not-held'>;
@@ -69,6 +81,8 @@ export class AgentCore {
   private readonly listeners: ((status: AgentStatus) => void)[] = [];
   /** The health gate's work, which run() waits for; the phase says whether it is running. */
   private healthGate: Promise<void> = Promise.resolve();
+  /** During a trial boot: the place this host rebooted under, kept alive until the gate releases it. */
+  private keeper: PlaceKeeper | null = null;
 
   constructor(deps: AgentCoreDeps) {
     this.deps = deps;
@@ -148,6 +162,7 @@ export class AgentCore {
     const bootedFlags = this.boot.slots.find((s) => s.name === deps.booted.slot);
     if (bootedFlags && !bootedFlags.successful) {
       this.move('trial-boot');
+      this.keeper = deps.keepPlace();
       this.healthGate = this.exclusive(() => this.confirmBoot());
     } else {
       this.move('confirmed-boot');
@@ -155,7 +170,7 @@ export class AgentCore {
       // retries until the backend answers, in the background: an unreachable etcd must not stop the
       // agent, and a later reboot finds the place already held.
       void this.release().catch((error: unknown) => deps.log({ err: error }, 'could not release the reboot lock'));
-      if (this.record.status === 'updated-need-reboot' && deps.strategy !== 'off') this.startStagedReboot(false);
+      if (this.record.status === 'updated-need-reboot' && deps.strategy !== 'off') this.startStagedReboot(AUTOMATIC);
     }
     this.changed();
   }
@@ -172,6 +187,8 @@ export class AgentCore {
       this.boot = await deps.chooser.markGood(deps.booted.slot);
       this.move('gate-passed');
       deps.log({ slot: deps.booted.slot, version: deps.booted.version }, `${deps.booted.version} passed its health gate; ${deps.booted.slot} marked good`);
+      this.keeper?.stop();
+      this.keeper = null;
       await this.release();
       this.changed();
       return;
@@ -184,17 +201,17 @@ export class AgentCore {
     this.boot = await deps.chooser.markUnbootable(deps.booted.slot);
     this.changed();
     // The lock taken before rebooting into this slot is still ours: rebooting back needs no new place.
-    this.startReboot(this.record?.slotVersions[otherSlot(deps.booted.slot)] ?? 'previous', true);
+    this.startReboot(this.record?.slotVersions[otherSlot(deps.booted.slot)] ?? 'previous', { now: true, ignoreInhibitors: false });
   }
 
   /**
    * Reboots into the staged update: its slot is armed (next boot, N tries) only once the lock is held,
    * and only if an update is still staged then (a pin may have unstaged it while the lock was awaited).
    */
-  private startStagedReboot(now: boolean): void {
+  private startStagedReboot(options: RebootOptions): void {
     const target = this.record?.target;
     if (target === null || target === undefined) return;
-    this.startReboot(target.version, now, () =>
+    this.startReboot(target.version, options, () =>
       this.exclusive(async () => {
         const staged = this.record?.status === 'updated-need-reboot' ? this.record.target : null;
         if (staged === null || staged === undefined) throw new RebootCancelled(`${target.version} is no longer staged`);
@@ -209,13 +226,13 @@ export class AgentCore {
   }
 
   /** Starts a reboot under the lock in the background, unless one is already under way (that one goes on). */
-  private startReboot(version: string, now: boolean, beforeReboot: () => Promise<void> = () => Promise.resolve()): void {
+  private startReboot(version: string, options: RebootOptions, prepare: () => Promise<void> = () => Promise.resolve()): void {
     if (rebootPending(this.phase)) return;
     this.move('reboot-requested');
     this.changed();
     // A phase error here is a bug in the agent: it is left unhandled, so the process stops and
     // systemd starts it again, rather than going on in a phase it cannot leave.
-    void this.deps.rebootUnderLock(version, now, beforeReboot).then(
+    void this.deps.rebootUnderLock(version, options, prepare).then(
       (outcome) => {
         this.move(outcome.kind === 'rebooting' ? 'reboot-started' : 'reboot-abandoned');
         this.changed();
@@ -235,7 +252,7 @@ export class AgentCore {
   }
 
   /** Checks once now; a staged update then reboots per strategy (inside a window) unless `now` asks for it at once. */
-  check(options: { rebootNow: boolean } = { rebootNow: false }): Promise<UpdateOutcome> {
+  check(options: { rebootNow: boolean; ignoreInhibitors?: boolean } = { rebootNow: false }): Promise<UpdateOutcome> {
     return this.exclusive(async () => {
       if (reportedPhase(this.phase).health !== 'confirmed') throw new UpdateError('ERR_NOT_CONFIRMED', `this boot (${this.deps.booted.version}) has not passed its health gate yet; no update until it does`);
       this.move('check-started');
@@ -254,7 +271,7 @@ export class AgentCore {
         this.boot = await this.deps.chooser.read();
         this.changed();
       }
-      if (outcome.result === 'staged' && (options.rebootNow || this.deps.strategy !== 'off')) this.startStagedReboot(options.rebootNow);
+      if (outcome.result === 'staged' && (options.rebootNow || this.deps.strategy !== 'off')) this.startStagedReboot({ now: options.rebootNow, ignoreInhibitors: options.ignoreInhibitors === true });
       return outcome;
     });
   }
@@ -281,7 +298,7 @@ export class AgentCore {
   }
 
   /** Makes the other slot (which must have booted successfully) the next boot, and skips the version rolled back from. */
-  rollback(reboot: boolean): Promise<AgentStatus> {
+  rollback(reboot: boolean, ignoreInhibitors = false): Promise<AgentStatus> {
     return this.exclusive(async () => {
       const { booted } = this.deps;
       this.boot = await this.deps.chooser.rollback(booted.slot);
@@ -289,16 +306,16 @@ export class AgentCore {
       const to = this.record?.slotVersions[otherSlot(booted.slot)] ?? 'the previous version';
       this.deps.log({ from: booted.version, to }, `rolling back from ${booted.version} to ${to}`);
       this.changed();
-      if (reboot) this.startReboot(to, true);
+      if (reboot) this.startReboot(to, { now: true, ignoreInhibitors });
       return this.status();
     });
   }
 
   /** Reboots into a staged update now (under the fleet lock, ignoring windows); false when nothing is staged. */
-  rebootIfNeeded(): Promise<boolean> {
+  rebootIfNeeded(ignoreInhibitors = false): Promise<boolean> {
     return this.exclusive(() => {
       if (this.record?.status !== 'updated-need-reboot' || this.record.target === null) return Promise.resolve(false);
-      this.startStagedReboot(true);
+      this.startStagedReboot({ now: true, ignoreInhibitors });
       return Promise.resolve(true);
     });
   }

@@ -220,13 +220,37 @@ export class EtcdLockBackend implements LockBackend {
     }
   }
 
+  /**
+   * Keeps this holder's place: renews the lease of its alive key or, when etcd dropped that lease (the
+   * holder was away longer than a lease) and nobody has taken the place meanwhile, binds a new one.
+   * Every answer is etcd's, read now; 'not-held' when the semaphore no longer lists the holder.
+   */
+  async keep(record: HolderRecord): Promise<'held' | 'not-held'> {
+    return this.swap('keeping a place in', async ({ semaphore, revision }) => {
+      if (!semaphore.holders.includes(record.id)) return 'not-held';
+      const [alive, stored] = await Promise.all([this.client.get(this.aliveKey(record.id)), this.client.get(this.recordKey(record.id))]);
+      if (alive !== null && alive.lease !== '0' && (await this.client.keepAliveLease(alive.lease)) > 0) return 'held';
+      // Bound again only while the semaphore still lists this holder and nobody changed its alive key:
+      // a reclaim that won meanwhile changed the semaphore, and this round reads it again.
+      const lease = await this.client.grantLease(this.holdTtlSeconds);
+      const { succeeded } = await this.client.txn(
+        [this.unchanged(revision), alive === null ? { key: this.aliveKey(record.id), target: 'version', equals: '0' } : { key: this.aliveKey(record.id), target: 'mod', equals: alive.modRevision }],
+        [...(stored === null ? [{ put: this.recordKey(record.id), value: JSON.stringify(record) }] : []), { put: this.aliveKey(record.id), value: record.since, lease }],
+      );
+      if (succeeded) return 'held';
+      await this.client.revokeLease(lease).catch(() => undefined);
+      return AGAIN;
+    });
+  }
+
   async release(id: string): Promise<'released' | 'not-held'> {
     return this.swap('releasing', async ({ semaphore, revision }) => {
       const outcome = unlock(semaphore, id);
       if (outcome.kind === 'not-held') {
-        await this.client.delete(this.recordKey(id));
-        await this.client.delete(this.aliveKey(id));
-        return 'not-held';
+        // Leftovers of an earlier hold, removed only while the semaphore is as read: a release that
+        // raced an acquire of the same id must not strip the new holder of its record and lease.
+        const { succeeded } = await this.client.txn([this.unchanged(revision)], [{ delete: this.recordKey(id) }, { delete: this.aliveKey(id) }]);
+        return succeeded ? 'not-held' : AGAIN;
       }
       const { succeeded } = await this.client.txn([this.unchanged(revision)], [{ put: this.key, value: serializeSemaphore(outcome.next) }, { delete: this.recordKey(id) }, { delete: this.aliveKey(id) }]);
       return succeeded ? 'released' : AGAIN;

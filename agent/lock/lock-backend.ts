@@ -28,6 +28,11 @@ export interface RebootLock {
   /** Where the backend can watch (etcd): wait in line until a place is free, without polling. */
   acquireWhenFree?(record: HolderRecord): Promise<AcquireResult>;
   release(id: string): Promise<'released' | 'not-held'>;
+  /**
+   * Where the backend can tell (etcd): renews the holder's lease (binding a new one if the old lapsed
+   * and the place is still its own) and says, from the backend's answer now, whether it holds a place.
+   */
+  keep?(record: HolderRecord): Promise<'held' | 'not-held'>;
 }
 
 /** A backend an operator can also inspect and resize (etcd, as locksmithctl does). */

@@ -17,18 +17,26 @@ function setup(strategy: RebootStrategy, windows = anyTime, start = '2026-11-24T
   const clock = new TestClock(start);
   const lock = new MemoryRebootLock(1);
   const reboots: string[] = [];
+  const keepers: string[] = [];
+  const logs: string[] = [];
+  let blockers: readonly string[] = [];
   const deps: CoordinatorDeps = {
     strategy,
     windows,
     lock,
-    holds: (id) => lock.holds(id),
-    rebooter: { reboot: () => (reboots.push(clock.now().toISOString()), Promise.resolve()) },
+    keepPlace: (r) => (keepers.push(`keep ${r.id}`), { lost: false, stop: () => keepers.push(`stop ${r.id}`) }),
+    rebooter: { blockers: () => Promise.resolve(blockers), reboot: () => (reboots.push(clock.now().toISOString()), Promise.resolve()) },
+    inhibitorWaitMs: 600_000,
+    inhibitorPollMs: 10_000,
     clock,
     random: () => 0.5,
     backoff: { baseMs: 1_000, maxMs: 60_000 },
-    log: () => {},
+    log: (_fields, message) => logs.push(message),
   };
-  return { clock, lock, reboots, deps };
+  const block = (who: readonly string[]): void => {
+    blockers = who;
+  };
+  return { clock, lock, reboots, keepers, logs, block, deps };
 }
 
 describe('coordinateReboot', () => {
@@ -82,7 +90,7 @@ describe('coordinateReboot', () => {
       },
     });
     expect(await coordinateReboot({ ...deps, lock: waiting }, record)).toEqual({ kind: 'rebooting', locked: true });
-    expect(lock.calls).toEqual(['wait me', 'release other', 'acquire me']);
+    expect(lock.calls).toEqual(['wait me', 'release other', 'acquire me', 'keep me', 'keep me']);
     expect(clock.sleeps).toEqual([]);
     expect(reboots).toHaveLength(1);
   });
@@ -102,29 +110,79 @@ describe('coordinateReboot', () => {
       first = false;
     };
     expect(await coordinateReboot(deps, record)).toEqual({ kind: 'rebooting', locked: true });
-    expect(lock.calls).toEqual(['acquire me', 'release me', 'acquire me']);
+    expect(lock.calls).toEqual(['acquire me', 'release me', 'acquire me', 'keep me', 'keep me']);
     expect(reboots).toEqual(['2026-11-25T02:00:00.000Z']);
   });
 
-  it('does not reboot when the lock was lost just before rebooting', async () => {
-    const { deps, reboots, lock } = setup('etcd-lock');
-    let checks = 0;
-    const holds = deps.holds;
-    const result = await coordinateReboot(
-      {
-        ...deps,
-        holds: async (id) => {
-          if (++checks === 1) {
-            await lock.release(id); // an operator unlocked us
-            return false;
-          }
-          return holds ? holds(id) : true;
-        },
-      },
-      record,
-    );
+  it('does not reboot when the place was lost while the slot was armed; asks again, and arms again once it holds one', async () => {
+    const { deps, reboots, lock, keepers, logs } = setup('etcd-lock');
+    let prepared = 0;
+    const result = await coordinateReboot(deps, record, async () => {
+      // An operator unlocks this host while it arms the slot.
+      if (++prepared === 1) await lock.release(record.id);
+    });
     expect(result).toEqual({ kind: 'rebooting', locked: true });
-    expect(checks).toBe(2);
+    expect(prepared).toBe(2);
+    expect(lock.calls).toEqual(['acquire me', 'keep me', 'release me', 'keep me', 'acquire me', 'keep me', 'keep me']);
+    expect(logs).toContain('lost the reboot lock before the reboot call: not rebooting; asking for a place again');
+    expect(keepers).toEqual(['keep me', 'stop me', 'keep me', 'stop me']);
+    expect(reboots).toHaveLength(1);
+  });
+
+  it('does not reboot when etcd cannot confirm the place right before the reboot call', async () => {
+    const { deps, reboots, lock, logs } = setup('etcd-lock');
+    let prepared = 0;
+    const keep = lock.keep.bind(lock);
+    // etcd stops answering while the slot is armed, and answers again after one confirmation failed.
+    lock.keep = (r) => {
+      const answer = keep(r);
+      lock.down = false;
+      return answer;
+    };
+    const result = await coordinateReboot(deps, record, () => {
+      if (++prepared === 1) lock.down = true;
+      return Promise.resolve();
+    });
+    expect(result).toEqual({ kind: 'rebooting', locked: true });
+    expect(logs).toContain('cannot confirm the reboot lock before the reboot call: not rebooting; asking again');
+    expect(prepared).toBeGreaterThanOrEqual(2);
+    expect(reboots).toHaveLength(1);
+  });
+
+  it('waits for block inhibitors holding its place, then reboots once they are gone', async () => {
+    const { deps, reboots, lock, clock, block } = setup('etcd-lock');
+    block(['backup-job (copying snapshots)']);
+    let polls = 0;
+    const rebooter = { ...deps.rebooter, blockers: async () => (++polls === 3 && block([]), deps.rebooter.blockers()) };
+    expect(await coordinateReboot({ ...deps, rebooter }, record)).toEqual({ kind: 'rebooting', locked: true });
+    expect(clock.sleeps).toEqual([10_000, 10_000]);
+    expect(lock.semaphore.holders).toEqual(['me']);
+    expect(reboots).toHaveLength(1);
+  });
+
+  it('gives its place back when inhibitors outlast the inhibitor wait, and asks again later', async () => {
+    const { deps, reboots, lock, clock, block, logs } = setup('etcd-lock');
+    block(['backup-job (copying snapshots)']);
+    let released = false;
+    const release = lock.release.bind(lock);
+    lock.release = (id) => {
+      released = true;
+      block([]); // the backup finishes while the place is back in the pool
+      return release(id);
+    };
+    expect(await coordinateReboot({ ...deps, inhibitorWaitMs: 25_000 }, record)).toEqual({ kind: 'rebooting', locked: true });
+    expect(released).toBe(true);
+    expect(clock.sleeps).toEqual([10_000, 10_000, 5_000, 500]);
+    expect(logs).toContain('block inhibitors held the reboot back for the whole inhibitor wait: backup-job (copying snapshots)');
+    expect(lock.calls.filter((c) => c.startsWith('acquire'))).toHaveLength(2);
+    expect(reboots).toHaveLength(1);
+  });
+
+  it('reboots at once despite block inhibitors when the operator said --ignore-inhibitors', async () => {
+    const { deps, reboots, clock, block } = setup('etcd-lock');
+    block(['backup-job (copying snapshots)']);
+    expect(await coordinateReboot({ ...deps, inhibitorWaitMs: null }, record)).toEqual({ kind: 'rebooting', locked: true });
+    expect(clock.sleeps).toEqual([]);
     expect(reboots).toHaveLength(1);
   });
 });

@@ -1,19 +1,24 @@
 // Decides when a host with a staged update may reboot: inside a reboot window, holding a place in
-// the fleet's semaphore (per strategy), re-checked immediately before rebooting; and gives the place
-// back after the new boot was marked good, retrying until the backend confirms. Time, the lock and
-// the reboot itself are ports, so every path runs under a test clock.
+// the fleet's semaphore (per strategy) whose lease is kept alive while it is held, once logind's block
+// inhibitors are gone (for a bounded time), and only after etcd confirms the place again right before
+// the slot is armed and right before the reboot call. Gives the place back after the new boot was
+// marked good, retrying until the backend confirms. Time, the lock, the keeper and the reboot itself
+// are ports, so every path runs under a test clock.
 
 import { causeChain, errorCode } from '../../platform/coded-error.ts';
 import { jitteredBackoff } from '../../platform/backoff.ts';
 import { nextOpening, openWindowAt } from './reboot-window.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { HolderRecord, RebootLock } from './lock-backend.ts';
+import type { PlaceKeeper } from './place-keeper.ts';
 import type { RebootWindows } from './reboot-window.ts';
 
 export type RebootStrategy = 'etcd-lock' | 'fleet-lock' | 'reboot' | 'best-effort' | 'off';
 
-/** Reboots the host; resolves only if the reboot was refused (it normally never returns). */
 export interface Rebooter {
+  /** Who holds a block inhibitor on shutdown now ("who (why)"); empty when a reboot would go ahead. */
+  blockers(): Promise<readonly string[]>;
+  /** Reboots the host; resolves only if the reboot was refused (it normally never returns). */
   reboot(): Promise<void>;
 }
 
@@ -22,9 +27,12 @@ export interface CoordinatorDeps {
   readonly windows: RebootWindows;
   /** The lock for etcd-lock, fleet-lock and best-effort; unused for reboot and off. */
   readonly lock: RebootLock | null;
-  /** Whether the lock already holds this id (etcd); null where the backend cannot tell (FleetLock). */
-  readonly holds: ((id: string) => Promise<boolean>) | null;
+  /** Keeps a held place alive in the background until stopped; null where the backend has no leases (FleetLock). */
+  readonly keepPlace: ((record: HolderRecord) => PlaceKeeper) | null;
   readonly rebooter: Rebooter;
+  /** How long to wait for block inhibitors before giving the place back and trying later; null: reboot regardless (an operator's --ignore-inhibitors). */
+  readonly inhibitorWaitMs: number | null;
+  readonly inhibitorPollMs: number;
   readonly clock: Clock;
   readonly random: () => number;
   readonly backoff: { readonly baseMs: number; readonly maxMs: number };
@@ -46,8 +54,44 @@ async function waitForWindow(deps: CoordinatorDeps): Promise<void> {
   }
 }
 
-/** Takes a place (when the strategy wants one) inside a window, then reboots. */
-export async function coordinateReboot(deps: CoordinatorDeps, record: HolderRecord): Promise<CoordinatorOutcome> {
+/** Waits until no block inhibitor holds the reboot back; false when inhibitorWaitMs ran out first (or the keeper lost the place). */
+async function waitForInhibitors(deps: CoordinatorDeps, keeper: PlaceKeeper | null): Promise<boolean> {
+  if (deps.inhibitorWaitMs === null) return true;
+  const until = deps.clock.now().getTime() + deps.inhibitorWaitMs;
+  for (;;) {
+    const blocking = await deps.rebooter.blockers();
+    if (blocking.length === 0) return true;
+    if (keeper?.lost === true) return false;
+    const left = until - deps.clock.now().getTime();
+    if (left <= 0) {
+      deps.log({ inhibitors: blocking, waitedMs: deps.inhibitorWaitMs }, `block inhibitors held the reboot back for the whole inhibitor wait: ${blocking.join(', ')}`);
+      return false;
+    }
+    deps.log({ inhibitors: blocking }, `reboot waits for ${blocking.join(', ')}`);
+    await deps.clock.sleep(Math.min(deps.inhibitorPollMs, left));
+  }
+}
+
+/**
+ * Whether the place is still this host's, by the backend's answer now (etcd: read and lease renewed).
+ * A backend that cannot tell (FleetLock) is taken at its word; one that does not answer is not.
+ */
+async function stillHeld(deps: CoordinatorDeps, record: HolderRecord, when: string): Promise<boolean> {
+  if (deps.lock?.keep === undefined) return true;
+  try {
+    if ((await deps.lock.keep(record)) === 'held') return true;
+    deps.log({ id: record.id }, `lost the reboot lock ${when}: not rebooting; asking for a place again`);
+  } catch (error) {
+    deps.log({ code: errorCode(error), error: causeChain(error) }, `cannot confirm the reboot lock ${when}: not rebooting; asking again`);
+  }
+  return false;
+}
+
+/**
+ * Takes a place (when the strategy wants one) inside a window, waits for block inhibitors holding it,
+ * runs `prepare` (arming the staged slot) once etcd confirms the place, confirms it again and reboots.
+ */
+export async function coordinateReboot(deps: CoordinatorDeps, record: HolderRecord, prepare: () => Promise<void> = () => Promise.resolve()): Promise<CoordinatorOutcome> {
   if (deps.strategy === 'off') {
     deps.log({}, 'reboot strategy is off: the update is staged; an operator reboots');
     return { kind: 'off' };
@@ -55,6 +99,11 @@ export async function coordinateReboot(deps: CoordinatorDeps, record: HolderReco
   for (let attempt = 0; ; attempt++) {
     await waitForWindow(deps);
     if (deps.strategy === 'reboot' || deps.lock === null) {
+      if (!(await waitForInhibitors(deps, null))) {
+        await deps.clock.sleep(delay(attempt, deps));
+        continue;
+      }
+      await prepare();
       await deps.rebooter.reboot();
       return { kind: 'rebooting', locked: false };
     }
@@ -64,6 +113,7 @@ export async function coordinateReboot(deps: CoordinatorDeps, record: HolderReco
     } catch (error) {
       if (deps.strategy === 'best-effort') {
         deps.log({ code: errorCode(error), error: causeChain(error) }, 'lock backend unreachable; best-effort reboots without it');
+        await prepare();
         await deps.rebooter.reboot();
         return { kind: 'rebooting', locked: false };
       }
@@ -76,18 +126,32 @@ export async function coordinateReboot(deps: CoordinatorDeps, record: HolderReco
       await deps.clock.sleep(delay(attempt, deps));
       continue;
     }
-    // The lock may have come after the window closed: give it back and wait for the next one.
-    if (!openWindowAt(deps.windows, deps.clock.now().getTime())) {
-      await releaseUntilConfirmed(deps, record.id);
-      continue;
+    const keeper = deps.keepPlace?.(record) ?? null;
+    try {
+      // The lock may have come after the window closed: give it back and wait for the next one.
+      if (!openWindowAt(deps.windows, deps.clock.now().getTime())) {
+        await releaseUntilConfirmed(deps, record.id);
+        continue;
+      }
+      if (!(await waitForInhibitors(deps, keeper))) {
+        // Holding the fleet's place while something on this host blocks the reboot stops every other
+        // host: give it back and ask again later.
+        if (keeper?.lost !== true) {
+          deps.log({}, 'giving the reboot lock back while inhibitors block the reboot; will ask again');
+          await releaseUntilConfirmed(deps, record.id);
+        }
+        await deps.clock.sleep(delay(attempt, deps));
+        continue;
+      }
+      if (!(await stillHeld(deps, record, 'while waiting'))) continue;
+      await prepare();
+      // Arming may have waited for a check to finish: ask etcd once more, immediately before the call.
+      if (!(await stillHeld(deps, record, 'before the reboot call'))) continue;
+      await deps.rebooter.reboot();
+      return { kind: 'rebooting', locked: true };
+    } finally {
+      keeper?.stop();
     }
-    // Re-check immediately before rebooting: an operator may have unlocked us meanwhile.
-    if (deps.holds && !(await deps.holds(record.id))) {
-      deps.log({ id: record.id }, 'lost the reboot lock before rebooting; trying again');
-      continue;
-    }
-    await deps.rebooter.reboot();
-    return { kind: 'rebooting', locked: true };
   }
 }
 

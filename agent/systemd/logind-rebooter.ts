@@ -1,8 +1,7 @@
-// Rebooter adapter on logind over D-Bus: org.freedesktop.login1.Manager.Reboot, after waiting for
-// "block" shutdown inhibitors to go away (reporting who holds them), unless an operator overrides.
+// Rebooter adapter on logind over D-Bus: who holds "block" shutdown inhibitors (ListInhibitors), and
+// org.freedesktop.login1.Manager.Reboot.
 
 import type { MessageBus } from 'dbus-next';
-import type { Clock } from '../../platform/clock.ts';
 import type { Rebooter } from '../lock/reboot-coordinator.ts';
 
 const LOGIND = 'org.freedesktop.login1';
@@ -18,11 +17,6 @@ export interface Inhibitor {
 
 export interface LogindRebooterSettings {
   readonly bus: MessageBus;
-  readonly clock: Clock;
-  /** Reboot even while block inhibitors are held (an operator asked for it). */
-  readonly ignoreInhibitors: boolean;
-  readonly pollMs: number;
-  readonly log: (fields: Record<string, unknown>, message: string) => void;
 }
 
 export class LogindRebooter implements Rebooter {
@@ -45,13 +39,12 @@ export class LogindRebooter implements Rebooter {
       .filter((i) => i.mode === 'block' && i.what.split(':').includes('shutdown'));
   }
 
+  async blockers(): Promise<readonly string[]> {
+    return (await this.blockingInhibitors()).map((i) => `${i.who} (${i.why})`);
+  }
+
+  /** Asks logind to reboot now; how long to wait for inhibitors first is the coordinator's decision. */
   async reboot(): Promise<void> {
-    for (;;) {
-      const blocking = await this.blockingInhibitors();
-      if (blocking.length === 0 || this.settings.ignoreInhibitors) break;
-      this.settings.log({ inhibitors: blocking }, `reboot waits for ${blocking.map((i) => `${i.who} (${i.why})`).join(', ')}`);
-      await this.settings.clock.sleep(this.settings.pollMs);
-    }
     await (await this.manager()).Reboot(false);
   }
 }

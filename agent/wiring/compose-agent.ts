@@ -7,6 +7,7 @@ import dbus from 'dbus-next';
 import { parseLocksmithWindow } from '../../platform/locksmith-window.ts';
 import { AgentCore } from '../daemon/agent-core.ts';
 import { awaitHealthyBoot } from '../daemon/health-gate.ts';
+import { keepPlace } from '../lock/place-keeper.ts';
 import { coordinateReboot, releaseUntilConfirmed } from '../lock/reboot-coordinator.ts';
 import { nextOpening, rebootWindows } from '../lock/reboot-window.ts';
 import { loadSettings } from '../config/load-settings.ts';
@@ -19,6 +20,9 @@ import { openAgentLock } from './reboot-lock.ts';
 import { openUpdatePath } from './update-path.ts';
 import type { MessageBus } from 'dbus-next';
 import type { Settings } from '../config/settings.ts';
+import type { RebootOptions } from '../daemon/agent-core.ts';
+import type { HolderRecord } from '../lock/lock-backend.ts';
+import type { PlaceKeeper } from '../lock/place-keeper.ts';
 import type { CoordinatorDeps } from '../lock/reboot-coordinator.ts';
 import type { HostFiles } from './host-files.ts';
 import type { ProcessHost } from './process-host.ts';
@@ -49,12 +53,18 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
     settings.reboot.windows.map((w) => parseLocksmithWindow(w.start, w.length)),
   );
   const lock = await openAgentLock(settings, clock, host.answering);
-  const coordinator = (now: boolean): CoordinatorDeps => ({
+  const hostname = host.process.hostname();
+  const holder = (targetVersion: string): HolderRecord => ({ id: host.machineId, host: hostname, since: clock.now().toISOString(), targetVersion });
+  const keep = lock?.keep?.bind(lock);
+  const keeper = keep === undefined ? null : (record: HolderRecord): PlaceKeeper => keepPlace({ keep, everyMs: (settings.lock.etcd.leaseSeconds * 1000) / 3, log }, record);
+  const coordinator = (options: RebootOptions): CoordinatorDeps => ({
     strategy: settings.reboot.strategy,
-    windows: now ? { timeZone: windows.timeZone, windows: [] } : windows,
+    windows: options.now ? { timeZone: windows.timeZone, windows: [] } : windows,
     lock,
-    holds: lock?.holds ?? null,
-    rebooter: new LogindRebooter({ bus: host.bus, clock, ignoreInhibitors: false, pollMs: 10_000, log }),
+    keepPlace: keeper,
+    rebooter: new LogindRebooter({ bus: host.bus }),
+    inhibitorWaitMs: options.ignoreInhibitors ? null : settings.reboot.inhibitorWaitSeconds * 1000,
+    inhibitorPollMs: 10_000,
     clock,
     random,
     backoff: { baseMs: 1_000, maxMs: 60_000 },
@@ -64,7 +74,6 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
   // unreadable keyring) is logged now, and each check reports it until it is fixed.
   void updating().catch((error: unknown) => log({ err: error }, 'cannot set up the update path'));
   const systemd = new DbusSystemdBus(host.bus);
-  const hostname = host.process.hostname();
   return new AgentCore({
     clock,
     random,
@@ -82,15 +91,15 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
       const [deps, { planUpdate }] = await updating();
       return planUpdate(deps);
     },
-    rebootUnderLock: async (targetVersion, now, beforeReboot) => {
+    rebootUnderLock: async (targetVersion, options, prepare) => {
       const started = clock.now().getTime();
-      const deps = coordinator(now);
-      const rebooter = { reboot: async () => (await beforeReboot(), deps.rebooter.reboot()) };
-      const outcome = await coordinateReboot({ ...deps, rebooter }, { id: host.machineId, host: hostname, since: clock.now().toISOString(), targetVersion });
+      const outcome = await coordinateReboot(coordinator(options), holder(targetVersion), prepare);
       if (outcome.kind === 'rebooting') host.onLockWait((clock.now().getTime() - started) / 1000);
       return outcome;
     },
-    releaseLock: () => releaseUntilConfirmed(coordinator(false), host.machineId),
+    releaseLock: () => releaseUntilConfirmed(coordinator({ now: false, ignoreInhibitors: false }), host.machineId),
+    // After a reboot this host may hold the place it rebooted under: renewed at once, until released.
+    keepPlace: () => keeper?.(holder(path.booted.version)) ?? null,
     lockView: async () => {
       if (lock?.view === undefined) return null;
       const { max, holders } = await lock.view();

@@ -10,20 +10,24 @@ import type { EtcdLockBackend } from '../lock/etcd-lock-backend.ts';
 import type { LockRequest, RebootLock } from '../lock/lock-backend.ts';
 import type { Semaphore } from '../lock/semaphore.ts';
 
-export type AgentLock = RebootLock & { holds: ((id: string) => Promise<boolean>) | null; view?: () => Promise<Semaphore> };
+export type AgentLock = RebootLock & { view?: () => Promise<Semaphore> };
+
+/** A holder's lease when `slipway lock` has no agent setting to go by: locksmith-era hosts rebooted well within it. */
+const OPERATOR_LEASE_SECONDS = 600;
 
 /**
- * The etcd reboot lock, holders' leases lasting longer than a reboot. The backend's module (and got)
- * is imported at the first lock, not with the rest of the agent: the CLI's other commands never need it.
+ * The etcd reboot lock, a holder keeping its place for `leaseSeconds` after it stops renewing it. The
+ * backend's module (and got) is imported at the first lock, not with the rest of the agent: the CLI's
+ * other commands never need it.
  */
-async function etcdLock(request: LockRequest, tls: EtcdTls | null, now: () => number): Promise<EtcdLockBackend> {
+async function etcdLock(request: LockRequest, leaseSeconds: number, tls: EtcdTls | null, now: () => number): Promise<EtcdLockBackend> {
   const { openEtcdLockBackend } = await import('../lock/etcd-lock-backend.ts');
-  return openEtcdLockBackend({ connection: request.connection, group: request.group, holdTtlSeconds: 30 * 60, callTimeoutMs: 10_000, now }, tls);
+  return openEtcdLockBackend({ connection: request.connection, group: request.group, holdTtlSeconds: leaseSeconds, callTimeoutMs: 10_000, now }, tls);
 }
 
 /** `slipway lock`: the etcd semaphore an operator inspects and changes. */
 export async function openOperatorLock(request: LockRequest, clock: Clock): Promise<EtcdLockBackend> {
-  return etcdLock(request, await readEtcdTls(request.connection), () => clock.now().getTime());
+  return etcdLock(request, OPERATOR_LEASE_SECONDS, await readEtcdTls(request.connection), () => clock.now().getTime());
 }
 
 /** The lock the agent reboots under, or null for a strategy without one; etcd's TLS files are read now, so a wrong path stops the agent at start. */
@@ -32,14 +36,14 @@ export async function openAgentLock(settings: Settings, clock: Clock, answering:
   if (strategy === 'etcd-lock' || strategy === 'best-effort') {
     const request: LockRequest = { group: settings.lock.group, connection: settings.lock.etcd };
     const tls = await readEtcdTls(request.connection);
-    const backend = loadedAfter(answering, () => etcdLock(request, tls, () => clock.now().getTime()));
+    const backend = loadedAfter(answering, () => etcdLock(request, settings.lock.etcd.leaseSeconds, tls, () => clock.now().getTime()));
     // Loaded as soon as the agent answers: a trial boot releases the lock right after its health gate.
     void backend().catch(() => undefined);
     return {
       acquire: async (record) => (await backend()).acquire(record),
       acquireWhenFree: async (record) => (await backend()).acquireWhenFree(record),
       release: async (id) => (await backend()).release(id),
-      holds: async (id) => (await (await backend()).status()).holders.some((h) => h.id === id),
+      keep: async (record) => (await backend()).keep(record),
       view: async () => (await (await backend()).status()).semaphore,
     };
   }
@@ -49,7 +53,7 @@ export async function openAgentLock(settings: Settings, clock: Clock, answering:
       const { FleetLockClient } = await import('../lock/fleet-lock-client.ts');
       return new FleetLockClient({ baseUrl: fleetLockUrl, group: settings.lock.group || 'default', timeoutMs: 10_000 });
     });
-    return { acquire: async (record) => (await client()).acquire(record), release: async (id) => (await client()).release(id), holds: null };
+    return { acquire: async (record) => (await client()).acquire(record), release: async (id) => (await client()).release(id) };
   }
   return null;
 }

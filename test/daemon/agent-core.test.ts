@@ -54,14 +54,18 @@ async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'U
       return Promise.resolve({ result: 'up-to-date', version: options.version, reason: 'running' });
     },
     plan: () => Promise.resolve({ action: 'none', version: options.version, reason: 'running', slot: 'USR-B' }),
-    rebootUnderLock: async (version, now, beforeReboot) => {
+    rebootUnderLock: async (version, { now }, prepare) => {
       calls.push(`reboot ${version} now=${now}`);
       // The real one runs it holding the lock, just before logind's Reboot.
       await options.lockTaken;
-      await beforeReboot();
+      await prepare();
       return { kind: 'rebooting', locked: true };
     },
     tries: 3,
+    keepPlace: () => {
+      calls.push('keep place');
+      return { lost: false, stop: () => calls.push('stop keeping') };
+    },
     releaseLock: () => {
       calls.push('release');
       return Promise.resolve('released');
@@ -93,9 +97,9 @@ async function stagedWaitingForLock() {
 }
 
 describe.skipIf(skip !== null)(`${skip ?? ''} agent after boot`, () => {
-  it('confirms a healthy trial boot: marks the slot good, then releases the lock, and finishes the update', async () => {
+  it('confirms a healthy trial boot: keeps its place through the gate, marks the slot good, then releases the lock, and finishes the update', async () => {
     const { core, calls, chooser, stateDir } = await setUp({ a: GOOD, b: TRIAL, booted: 'USR-B', version: '1.0.1', record: stagedRecord('USR-B', '1.0.1') });
-    expect(calls).toEqual(['health', 'release']);
+    expect(calls).toEqual(['keep place', 'health', 'stop keeping', 'release']);
     const state = await chooser.read();
     expect(state.slots.find((s) => s.name === 'USR-B')).toMatchObject({ successful: true });
     expect(core.status()).toMatchObject({ state: 'idle', health: 'confirmed', booted: { slot: 'USR-B', version: '1.0.1' } });
@@ -106,10 +110,10 @@ describe.skipIf(skip !== null)(`${skip ?? ''} agent after boot`, () => {
     expect((await loadRecord(stateDir)).record).toMatchObject({ status: 'idle', target: null });
   });
 
-  it('rolls back an unhealthy trial boot: skips the version, boots the good slot next, reboots holding the lock', async () => {
+  it('rolls back an unhealthy trial boot: skips the version, boots the good slot next, reboots holding (and keeping) the lock', async () => {
     const { core, calls, chooser, stateDir } = await setUp({ a: GOOD, b: TRIAL, booted: 'USR-B', version: '1.0.2', record: stagedRecord('USR-B', '1.0.2'), health: { healthy: false, reason: 'critical unit failed: app.service' } });
     await Promise.resolve();
-    expect(calls).toEqual(['health', 'reboot 1.0.0 now=true']);
+    expect(calls).toEqual(['keep place', 'health', 'reboot 1.0.0 now=true']);
     const state = await chooser.read();
     expect(state.next).toBe('USR-A');
     expect(state.slots.find((s) => s.name === 'USR-B')).toMatchObject({ priority: 0, successful: false });

@@ -34,6 +34,12 @@ export class MemoryRebootLock implements RebootLock {
     return Promise.resolve('released');
   }
 
+  keep(record: HolderRecord): Promise<'held' | 'not-held'> {
+    this.calls.push(`keep ${record.id}`);
+    if (this.down) return Promise.reject(new Error('lock backend unreachable'));
+    return Promise.resolve(this.semaphore.holders.includes(record.id) ? 'held' : 'not-held');
+  }
+
   holds(id: string): Promise<boolean> {
     return Promise.resolve(this.semaphore.holders.includes(id));
   }
