@@ -11,13 +11,17 @@ import type { UpdateOutcome } from '../update/run-update-once.ts';
 
 export const CHECK_USAGE = `usage:
   slipway check [--json]          check the channel now; stage a newer release (reboot per strategy)
-  slipway update [--now] [--json] the same; --now reboots into it at once, under the fleet lock`;
+  slipway update [--now [--ignore-inhibitors]] [--json]
+                                  the same; --now reboots into it at once, under the fleet lock;
+                                  --ignore-inhibitors reboots even while logind block inhibitors are held`;
 
 export async function runCheck(argv: readonly string[], deps: AgentCommandDeps & { readonly nowMs: () => number; readonly isTty: boolean }, mode: 'check' | 'update'): Promise<number> {
-  const parsed = parseCommand(argv, CHECK_USAGE, { now: { type: 'boolean', default: false } }, deps.io);
+  const parsed = parseCommand(argv, CHECK_USAGE, { now: { type: 'boolean', default: false }, 'ignore-inhibitors': { type: 'boolean', default: false } }, deps.io);
   if (parsed === null) return 0;
   const { now, json } = parsed.values;
+  const ignoreInhibitors = parsed.values['ignore-inhibitors'];
   if (parsed.positionals.length > 0 || (mode === 'check' && now)) throw new UsageError(CHECK_USAGE);
+  if (ignoreInhibitors && !now) throw new UsageError(`--ignore-inhibitors goes with --now: without it the reboot waits for its window and for inhibitors\n${CHECK_USAGE}`);
   const samples: ProgressSample[] = [];
   const outcome: UpdateOutcome = await withControl(deps, async (control) => {
     if (!json) {
@@ -28,7 +32,7 @@ export async function runCheck(argv: readonly string[], deps: AgentCommandDeps &
         deps.io.stderr(deps.isTty ? `\r${line}` : `${line}\n`);
       });
     }
-    return now ? control.apply() : control.check();
+    return now ? control.apply(ignoreInhibitors) : control.check();
   });
   if (samples.length > 0 && deps.isTty) deps.io.stderr('\n');
   if (json) deps.io.stdout(`${JSON.stringify(outcome)}\n`);

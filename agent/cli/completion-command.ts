@@ -8,11 +8,11 @@ import type { CliIo } from './io.ts';
 export const COMPLETIONS: Readonly<Record<string, { readonly sub?: readonly string[]; readonly options: readonly string[] }>> = {
   status: { options: ['--json', '--help'] },
   check: { options: ['--json', '--help'] },
-  update: { options: ['--now', '--json', '--help', '--once', '--server', '--channel', '--keyring', '--disk', '--state-dir', '--current-version', '--booted', '--arch', '--board', '--tries', '--chooser', '--grubenv'] },
+  update: { options: ['--now', '--ignore-inhibitors', '--json', '--help', '--once', '--server', '--channel', '--keyring', '--disk', '--state-dir', '--current-version', '--booted', '--arch', '--board', '--tries', '--chooser', '--grubenv'] },
   plan: { options: ['--json', '--help'] },
   pin: { options: ['--json', '--help'] },
   unpin: { options: ['--json', '--help'] },
-  rollback: { options: ['--reboot', '--json', '--help'] },
+  rollback: { options: ['--reboot', '--ignore-inhibitors', '--json', '--help'] },
   agent: { options: ['--help'] },
   config: { sub: ['show'], options: ['--json', '--help'] },
   slots: { sub: ['stage', 'mark-good', 'mark-unbootable', 'rollback'], options: ['--disk', '--json', '--booted', '--tries', '--chooser', '--grubenv', '--sector-size', '--help'] },

@@ -8,12 +8,12 @@ import type { PlanDecision, UpdateOutcome } from '../update/run-update-once.ts';
 export interface ControlClient {
   status(): Promise<StatusReport>;
   check(): Promise<UpdateOutcome>;
-  /** Check, stage and reboot now under the fleet lock. */
-  apply(): Promise<UpdateOutcome>;
+  /** Check, stage and reboot now under the fleet lock; `ignoreInhibitors`: do not wait for logind's block inhibitors. */
+  apply(ignoreInhibitors: boolean): Promise<UpdateOutcome>;
   plan(): Promise<PlanDecision>;
   pin(version: string): Promise<AgentStatus>;
   unpin(): Promise<AgentStatus>;
-  rollback(reboot: boolean): Promise<AgentStatus>;
+  rollback(reboot: boolean, ignoreInhibitors: boolean): Promise<AgentStatus>;
   /** Called on every status change the agent signals, until closed. */
   onStatus(listener: (status: AgentStatus) => void): Promise<void>;
   close(): void;

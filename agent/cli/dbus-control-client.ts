@@ -71,8 +71,8 @@ export class DbusControlClient implements ControlClient {
     return this.json('CheckForUpdate');
   }
 
-  apply(): Promise<UpdateOutcome> {
-    return this.json('ApplyUpdate');
+  apply(ignoreInhibitors: boolean): Promise<UpdateOutcome> {
+    return this.json('ApplyUpdate', ignoreInhibitors);
   }
 
   plan(): Promise<PlanDecision> {
@@ -87,8 +87,8 @@ export class DbusControlClient implements ControlClient {
     return this.json('Unpin');
   }
 
-  rollback(reboot: boolean): Promise<AgentStatus> {
-    return this.json('Rollback', reboot);
+  rollback(reboot: boolean, ignoreInhibitors: boolean): Promise<AgentStatus> {
+    return this.json('Rollback', reboot, ignoreInhibitors);
   }
 
   async onStatus(listener: (status: AgentStatus) => void): Promise<void> {

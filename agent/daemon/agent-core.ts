@@ -166,11 +166,17 @@ export class AgentCore {
       this.healthGate = this.exclusive(() => this.confirmBoot());
     } else {
       this.move('confirmed-boot');
-      // A confirmed boot may still hold the lock from the reboot that brought it here. Giving it back
-      // retries until the backend answers, in the background: an unreachable etcd must not stop the
-      // agent, and a later reboot finds the place already held.
-      void this.release().catch((error: unknown) => deps.log({ err: error }, 'could not release the reboot lock'));
-      if (this.record.status === 'updated-need-reboot' && deps.strategy !== 'off') this.startStagedReboot(AUTOMATIC);
+      if (this.record.status === 'updated-need-reboot' && deps.strategy !== 'off') {
+        // A place left from before (a cut after it was taken) is the one this reboot needs: the acquire
+        // finds it held. Releasing it here instead would race that acquire, and a release landing
+        // after it would free the place this host is about to reboot under.
+        this.startStagedReboot(AUTOMATIC);
+      } else {
+        // A confirmed boot may still hold the lock from the reboot that brought it here. Giving it back
+        // retries until the backend answers, in the background: an unreachable etcd must not stop the
+        // agent.
+        void this.release().catch((error: unknown) => deps.log({ err: error }, 'could not release the reboot lock'));
+      }
     }
     this.changed();
   }

@@ -97,8 +97,8 @@ class Agent1 extends dbus.interface.Interface {
     return guarded(async () => JSON.stringify(await this.core.check()));
   }
 
-  async ApplyUpdate(): Promise<string> {
-    return guarded(async () => JSON.stringify(await this.core.check({ rebootNow: true })));
+  async ApplyUpdate(ignoreInhibitors: boolean): Promise<string> {
+    return guarded(async () => JSON.stringify(await this.core.check({ rebootNow: true, ignoreInhibitors })));
   }
 
   async Plan(): Promise<string> {
@@ -113,12 +113,12 @@ class Agent1 extends dbus.interface.Interface {
     return guarded(async () => JSON.stringify(await this.core.pin(null)));
   }
 
-  async Rollback(reboot: boolean): Promise<string> {
-    return guarded(async () => JSON.stringify(await this.core.rollback(reboot)));
+  async Rollback(reboot: boolean, ignoreInhibitors: boolean): Promise<string> {
+    return guarded(async () => JSON.stringify(await this.core.rollback(reboot, ignoreInhibitors)));
   }
 
-  async RebootIfNeeded(): Promise<boolean> {
-    return guarded(() => this.core.rebootIfNeeded());
+  async RebootIfNeeded(ignoreInhibitors: boolean): Promise<boolean> {
+    return guarded(() => this.core.rebootIfNeeded(ignoreInhibitors));
   }
 
   StatusChanged(status: string): string {
@@ -144,12 +144,12 @@ Agent1.configureMembers({
   methods: {
     GetStatus: { outSignature: 's' },
     CheckForUpdate: { outSignature: 's' },
-    ApplyUpdate: { outSignature: 's' },
+    ApplyUpdate: { inSignature: 'b', outSignature: 's' },
     Plan: { outSignature: 's' },
     Pin: { inSignature: 's', outSignature: 's' },
     Unpin: { outSignature: 's' },
-    Rollback: { inSignature: 'b', outSignature: 's' },
-    RebootIfNeeded: { outSignature: 'b' },
+    Rollback: { inSignature: 'bb', outSignature: 's' },
+    RebootIfNeeded: { inSignature: 'b', outSignature: 'b' },
   },
   signals: { StatusChanged: { signature: 's' } },
 });

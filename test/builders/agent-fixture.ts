@@ -40,12 +40,39 @@ export interface AgentFixture {
   startAgent(): Promise<void>;
   /** SIGTERM, and wait for the process to end; resolves with its exit code. */
   stopAgent(): Promise<number | null>;
+  /** Sends `signal` to the running agent (SIGSTOP and SIGCONT freeze and thaw it). */
+  signalAgent(signal: NodeJS.Signals): void;
   agentLog(): string;
   close(): Promise<void>;
 }
 
-/** `startAgent: false` leaves the agent to the caller (the start benchmark spawns the bundle itself). */
-export async function startAgentFixture(options: { imageBytes?: number; startAgent?: boolean } = {}): Promise<AgentFixture> {
+export interface AgentFixtureOptions {
+  readonly imageBytes?: number;
+  /** false leaves the agent to the caller (the start benchmark spawns the bundle itself). */
+  readonly startAgent?: boolean;
+  /** Settings laid over the fixture's own, section by section (`{ lock: { etcd: { lease: '3s' } } }`). */
+  readonly settings?: Record<string, Record<string, unknown>>;
+}
+
+/** `base` with each section of `over` laid over it, one level deep below the section (lock.etcd keeps its endpoints). */
+function overlay(base: Record<string, Record<string, unknown>>, over: Record<string, Record<string, unknown>>): Record<string, Record<string, unknown>> {
+  const merged = { ...base };
+  for (const [section, values] of Object.entries(over)) {
+    const into: Record<string, unknown> = { ...merged[section] };
+    for (const [key, value] of Object.entries(values)) {
+      const current = into[key];
+      into[key] = isObject(current) && isObject(value) ? { ...current, ...value } : value;
+    }
+    merged[section] = into;
+  }
+  return merged;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export async function startAgentFixture(options: AgentFixtureOptions = {}): Promise<AgentFixture> {
   const dir = (await tempDir()).path;
   const www = join(dir, 'www');
   await mkdir(www);
@@ -75,14 +102,14 @@ export async function startAgentFixture(options: { imageBytes?: number; startAge
   await makeCoreosImage(disk);
   const config = join(dir, 'config.d');
   await mkdir(config);
-  const fragment = {
+  const fragment = overlay({
     update: { server: server.url, channel: 'stable', board: 'qemu', keyring: join(dir, 'keyring.asc'), state_dir: join(dir, 'state'), first_check: '1h', tries: 3 },
     slots: { disk, chooser: 'gptprio' },
     reboot: { strategy: 'etcd-lock' },
     lock: { etcd: { endpoints: [etcd.url] } },
     health: { timeout: '30s' },
     metrics: { listen: false },
-  };
+  }, options.settings ?? {});
   await writeFile(join(config, '50-test.yaml'), `${JSON.stringify(fragment, null, 2)}\n`);
   await writeFile(join(dir, 'os-release'), 'NAME=slipway\nVERSION_ID=1.0.0\n');
   await writeFile(join(dir, 'cmdline'), 'ro quiet\n');
@@ -127,6 +154,10 @@ export async function startAgentFixture(options: { imageBytes?: number; startAge
     slipway: (args, uid) => runSlipway([...hostArgs, ...args], { env, ...(uid === undefined ? {} : { uid }) }),
     startAgent,
     stopAgent,
+    signalAgent: (signal) => {
+      if (agent === null) throw new Error('the agent is not running');
+      agent.kill(signal);
+    },
     agentLog: () => log,
     close: async () => {
       await stopAgent();

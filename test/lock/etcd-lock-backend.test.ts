@@ -225,6 +225,57 @@ describe.skipIf(skip !== null)(`${skip ?? ''} EtcdLockBackend`, () => {
     expect((await backend(group).status()).semaphore.holders).toEqual(['next']);
   });
 
+  it('keeps a held place: renews its lease, binds a new one if etcd dropped it while nobody took the place, and says not-held once reclaimed', async () => {
+    const group = `g${groups++}`;
+    const holder = backend(group);
+    const aliveKey = `coreos.com/updateengine/rebootlock/groups/${group}/holders/m1/alive`;
+    expect(await holder.keep(record('m1'))).toBe('not-held');
+    expect((await holder.acquire(record('m1'))).kind).toBe('acquired');
+    const first = await raw.get(aliveKey);
+    expect(await holder.keep(record('m1'))).toBe('held');
+    expect((await raw.get(aliveKey))?.lease).toBe(first?.lease);
+    // Away for longer than a lease, with nobody asking for the place: it is bound to a new lease.
+    await raw.revokeLease(first?.lease ?? '0');
+    expect(await raw.get(aliveKey)).toBeNull();
+    expect(await holder.keep(record('m1'))).toBe('held');
+    const rebound = await raw.get(aliveKey);
+    expect(rebound?.lease).not.toBe(first?.lease);
+    expect(await raw.keepAliveLease(rebound?.lease ?? '0')).toBeGreaterThan(0);
+    // Away again, and this time another host reclaimed the place first: the holder is told so.
+    await raw.revokeLease(rebound?.lease ?? '0');
+    expect(await backend(group).acquire(record('m2'))).toEqual({ kind: 'acquired', reclaimed: ['m1'] });
+    expect(await holder.keep(record('m1'))).toBe('not-held');
+    expect((await holder.status()).semaphore.holders).toEqual(['m2']);
+    expect(await raw.get(aliveKey)).toBeNull();
+  });
+
+  it('a release of a place not held never strips a holder that took it meanwhile of its record and lease', async () => {
+    const group = `g${groups++}`;
+    const fresh = backend(group);
+    const holderKeys = `coreos.com/updateengine/rebootlock/groups/${group}/holders/m1/`;
+    // The stale release (an agent's start-up cleanup) reads the semaphore, then the same host takes
+    // the place before the release's cleanup is written.
+    class Racing extends EtcdGatewayClient {
+      raced = false;
+      override async txn(...args: Parameters<EtcdGatewayClient['txn']>): ReturnType<EtcdGatewayClient['txn']> {
+        if (!this.raced) {
+          this.raced = true;
+          expect((await fresh.acquire(record('m1'))).kind).toBe('acquired');
+        }
+        return super.txn(...args);
+      }
+    }
+    await fresh.status(); // creates the semaphore, so the stale release's first write is its cleanup
+    const stale = new EtcdLockBackend(new Racing({ connection: connection([etcd.url]), tls: null, callTimeoutMs: 2_000, now: () => Date.now() }), { group, holdTtlSeconds: 600 });
+    opened.push(stale);
+    expect(await stale.release('m1')).toBe('released');
+    expect((await fresh.status()).semaphore.holders).toEqual([]);
+    // Not held at all: the leftovers of an earlier hold are removed.
+    await raw.put(`${holderKeys}record`, JSON.stringify(record('m1')));
+    expect(await stale.release('m1')).toBe('not-held');
+    expect(await raw.get(`${holderKeys}record`)).toBeNull();
+  });
+
   it('never reclaims a plain locksmith holder that has no record', async () => {
     const group = `g${groups++}`;
     await raw.put(semaphoreKey(group), '{"semaphore":0,"max":1,"holders":["old-locksmith"]}');
