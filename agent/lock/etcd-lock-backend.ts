@@ -6,6 +6,7 @@
 
 import { readEtcdTls } from './etcd-connection.ts';
 import { EtcdGatewayClient } from './etcd-gateway-client.ts';
+import { goQueryEscape } from './go-query-escape.ts';
 import { LockError } from './lock-errors.ts';
 import { emptySemaphore, lock, parseSemaphore, serializeSemaphore, setMax, unlock } from './semaphore.ts';
 import type { EtcdConnection, EtcdTls } from './etcd-connection.ts';
@@ -39,9 +40,18 @@ export async function openEtcdLockBackend(options: EtcdLockBackendOptions, tls?:
   return new EtcdLockBackend(client, options);
 }
 
-/** locksmith's key: the default semaphore, or one per URL-escaped group. */
+/**
+ * locksmith's key (lock/etcd.go, NewEtcdLockClient): the default semaphore for an empty group, else
+ * path.Join of the prefix, "groups", url.QueryEscape(group) and "semaphore". The escaped group holds
+ * no "/" (QueryEscape writes it %2F), but path.Join cleans the joined path, so a group of "." drops
+ * out and ".." removes "groups": locksmith's key for ".." is the default semaphore, and so is ours.
+ */
 export function semaphoreKey(group: string): string {
-  return group === '' ? `${ROOT}/semaphore` : `${ROOT}/groups/${encodeURIComponent(group)}/semaphore`;
+  if (group === '') return `${ROOT}/semaphore`;
+  const escaped = goQueryEscape(group);
+  if (escaped === '.') return `${ROOT}/groups/semaphore`;
+  if (escaped === '..') return `${ROOT}/semaphore`;
+  return `${ROOT}/groups/${escaped}/semaphore`;
 }
 
 function holderPrefix(group: string): string {
@@ -71,16 +81,17 @@ export class EtcdLockBackend implements LockBackend {
     this.client.close();
   }
 
+  // Holder ids go into slipway's own keys (locksmith keeps none) escaped as groups are, one rule for both.
   private recordKey(id: string): string {
-    return `${holderPrefix(this.group)}${encodeURIComponent(id)}/record`;
+    return `${holderPrefix(this.group)}${goQueryEscape(id)}/record`;
   }
 
   private queueKey(id: string): string {
-    return `${holderPrefix(this.group).slice(0, -'holders/'.length)}queue/${encodeURIComponent(id)}`;
+    return `${holderPrefix(this.group).slice(0, -'holders/'.length)}queue/${goQueryEscape(id)}`;
   }
 
   private aliveKey(id: string): string {
-    return `${holderPrefix(this.group)}${encodeURIComponent(id)}/alive`;
+    return `${holderPrefix(this.group)}${goQueryEscape(id)}/alive`;
   }
 
   /** The compare every change of the semaphore carries. */

@@ -45,7 +45,7 @@ const record = (id: string): HolderRecord => ({ id, host: `${id}.example`, since
 describe.skipIf(skip !== null)(`${skip ?? ''} EtcdLockBackend`, () => {
   it('uses locksmith keys and creates the semaphore only if absent', async () => {
     expect(semaphoreKey('')).toBe('coreos.com/updateengine/rebootlock/semaphore');
-    expect(semaphoreKey('web servers')).toBe('coreos.com/updateengine/rebootlock/groups/web%20servers/semaphore');
+    expect(semaphoreKey('web servers')).toBe('coreos.com/updateengine/rebootlock/groups/web+servers/semaphore');
     const group = `g${groups++}`;
     expect(await backend(group).acquire(record('m1'))).toEqual({ kind: 'acquired', reclaimed: [] });
     expect(await text(semaphoreKey(group))).toBe('{"semaphore":0,"max":1,"holders":["m1"]}');
