@@ -54,6 +54,8 @@ const EXIT_BY_CODE: Record<string, number> = {
   ERR_DOWNGRADE_REFUSED: EXIT.refused,
   ERR_NOT_CONFIRMED: EXIT.refused,
   ERR_ACCESS_DENIED: EXIT.denied,
+  ERR_CALLER_NOT_ROOT: EXIT.denied,
+  ERR_CALLER_UNKNOWN: EXIT.denied,
   ERR_CONFIG_INVALID: EXIT.usage,
   ERR_AGENT_UNREACHABLE: EXIT.agentUnreachable,
   ERR_CLOCK_BEHIND: EXIT.refused,
