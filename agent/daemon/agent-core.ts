@@ -297,6 +297,21 @@ export class AgentCore {
     });
   }
 
+  /** Gives a skipped version another chance: off the skipped list, its failure count back to 0. */
+  unskip(version: string): Promise<AgentStatus> {
+    return this.exclusive(async () => {
+      const record = this.record ?? (await this.deps.records.load()).record;
+      if (!record.skipped.some((s) => s.version === version)) {
+        const skipped = record.skipped.map((s) => s.version);
+        throw new UpdateError('ERR_NOT_SKIPPED', `${version} is not skipped (skipped: ${skipped.length === 0 ? 'none' : skipped.join(', ')})`);
+      }
+      await this.step({ type: 'unskip', version });
+      this.deps.log({ version }, `unskipped ${version}: the next check may install it again`);
+      this.changed();
+      return this.status();
+    });
+  }
+
   /** Makes the other slot (which must have booted successfully) the next boot, and skips the version rolled back from. */
   rollback(reboot: boolean, ignoreInhibitors = false): Promise<AgentStatus> {
     return this.exclusive(async () => {

@@ -113,6 +113,10 @@ class Agent1 extends dbus.interface.Interface {
     return guarded(async () => JSON.stringify(await this.core.pin(null)));
   }
 
+  async Unskip(version: string): Promise<string> {
+    return guarded(async () => JSON.stringify(await this.core.unskip(version)));
+  }
+
   async Rollback(reboot: boolean): Promise<string> {
     return guarded(async () => JSON.stringify(await this.core.rollback(reboot)));
   }
@@ -148,6 +152,7 @@ Agent1.configureMembers({
     Plan: { outSignature: 's' },
     Pin: { inSignature: 's', outSignature: 's' },
     Unpin: { outSignature: 's' },
+    Unskip: { inSignature: 's', outSignature: 's' },
     Rollback: { inSignature: 'b', outSignature: 's' },
     RebootIfNeeded: { outSignature: 'b' },
   },
