@@ -131,7 +131,8 @@ async function applyConnection(reader: ByteReader, options: ApplyOptions, cursor
     // Reads cut short by the writing side giving up are not the connection's fault.
     if (stop.signal.aborted) return;
     // The decoder holds only whole frames: ending it hands them all over, and they still count.
-    input.error = error instanceof Error ? error : new UpdateError('ERR_HTTP', 'payload connection failed', { cause: error });
+    // got's read errors (a reset, an aborted body) are the connection's: ERR_HTTP, so they are judged as transport.
+    input.error = error instanceof UpdateError ? error : new UpdateError('ERR_HTTP', 'payload connection failed', { cause: error });
     inflater.end();
   });
   try {
