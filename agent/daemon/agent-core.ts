@@ -6,7 +6,8 @@
 import { AgentError } from './agent-errors.ts';
 import { nextPhase, rebootPending, reportedPhase } from './agent-phase.ts';
 import { buildStatus } from './agent-status.ts';
-import { CodedError } from '../../platform/coded-error.ts';
+import { CodedError, errorCode } from '../../platform/coded-error.ts';
+import { faultKind } from '../update/release-fault.ts';
 import { advance } from '../update/update-state.ts';
 import { nextCheckDelay } from '../update/update-schedule.ts';
 import { UpdateError } from '../update/update-errors.ts';
@@ -353,7 +354,10 @@ export class AgentCore {
       } catch (error) {
         failures++;
         history = { kind: 'failed', consecutiveFailures: failures };
-        this.deps.log({ err: error }, 'update check failed');
+        // Every failed check backs off; only a release's own fault was charged to it (release-fault.ts).
+        const code = errorCode(error);
+        const fault = faultKind(code);
+        this.deps.log({ err: error, code, fault }, fault === 'transport' ? 'update check failed (transport fault: not charged to the release; backing off)' : 'update check failed');
       }
     }
   }
