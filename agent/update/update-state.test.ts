@@ -38,7 +38,7 @@ describe('update record around reboots', () => {
 
   it('skips a version whose boot failed, forgets its slot, and only from the staged state', () => {
     const failed = advance(staged(), { type: 'boot-failed', reason: 'failed its health gate', at: AT });
-    expect(failed).toMatchObject({ status: 'idle', target: null, skipped: [{ version: '1.0.1', reason: 'failed its health gate' }], slotVersions: { 'USR-A': '1.0.0' } });
+    expect(failed).toMatchObject({ status: 'idle', target: null, skipped: [{ version: '1.0.1', reason: 'failed its health gate' }], failures: { '1.0.1': 1 }, slotVersions: { 'USR-A': '1.0.0' } });
     expect(() => advance(INITIAL_RECORD, { type: 'boot-failed', reason: 'x', at: AT })).toThrow('"boot-failed" is not allowed in state "idle"');
   });
 

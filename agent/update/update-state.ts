@@ -170,7 +170,9 @@ export function advance(record: UpdateRecord, event: UpdateEvent): UpdateRecord 
     case 'boot-failed': {
       const version = record.target?.version;
       const skipped = version === undefined || record.skipped.some((s) => s.version === version) ? record.skipped : [...record.skipped, { version, reason: event.reason }];
-      return { ...record, status: 'idle', target: null, progress: null, skipped, slotVersions: without(record.slotVersions, record.target?.slot), lastCheck: { at: event.at, result: `rolled back from ${version ?? 'unknown'}` } };
+      // A boot that failed is the release's fault: charged, and skipped at once.
+      const failures = version === undefined ? record.failures : { ...record.failures, [version]: (record.failures[version] ?? 0) + 1 };
+      return { ...record, status: 'idle', target: null, progress: null, skipped, failures, slotVersions: without(record.slotVersions, record.target?.slot), lastCheck: { at: event.at, result: `rolled back from ${version ?? 'unknown'}` } };
     }
     case 'pin': {
       // Pinned to another version than the one staged: the staged one is no longer wanted.
