@@ -54,8 +54,7 @@ export type UpdateOutcome =
 
 /** After these the bytes in the slot are worthless: the next attempt starts from the first frame. */
 function spoilsSlot(code: string): boolean {
-  const kind = faultKind(code);
-  return kind === 'suspect-content' || kind === 'release' || code === 'ERR_SLOT_VERIFY_FAILED';
+  return faultKind(code) === 'suspect-content' || code === 'ERR_PAYLOAD_TOO_LARGE' || code === 'ERR_SLOT_VERIFY_FAILED';
 }
 
 /** What the pass was fetching when it failed: the failure is charged to this release, never to an earlier target. */
@@ -83,6 +82,8 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
   const attempt: Attempt = { version: null, contentTries: 0 };
   try {
     const { mirror, manifestUrl, manifestBytes, signer } = await fetchVerifiedManifest(deps, attempt);
+    // A mirror's bad signature before this one verified is not this pass's failure.
+    attempt.version = null;
     const manifest = parseManifest(manifestBytes, manifestUrl);
     const decision = decide(manifest, deps.host, record, deps.clock.now());
     // Only signed times move lastKnownTime: a clock set far ahead must not poison it.
