@@ -197,7 +197,7 @@ export class AgentCore {
     this.move('gate-failed');
     this.changed();
     deps.log({ slot: deps.booted.slot, version: deps.booted.version, reason: health.reason }, `${deps.booted.version} failed its health gate (${health.reason}); rolling back`);
-    await this.step({ type: 'skip', version: deps.booted.version, reason: `failed its health gate: ${health.reason}` });
+    await this.step({ type: 'skip', version: deps.booted.version, reason: `failed its health gate: ${health.reason}`, charged: true });
     this.boot = await deps.chooser.rollback(deps.booted.slot);
     this.boot = await deps.chooser.markUnbootable(deps.booted.slot);
     this.changed();

@@ -48,6 +48,9 @@ describe('update record around reboots', () => {
     expect(advance(staged(), { type: 'pin', version: null })).toMatchObject({ pinned: null, status: 'updated-need-reboot', target });
     const once = advance(INITIAL_RECORD, { type: 'skip', version: '1.0.2', reason: 'rolled back by an operator' });
     expect(advance(once, { type: 'skip', version: '1.0.2', reason: 'again' }).skipped).toEqual([{ version: '1.0.2', reason: 'rolled back by an operator' }]);
+    expect(once.failures).toEqual({});
+    // A failed health gate is the release's fault: counted as well as skipped.
+    expect(advance(INITIAL_RECORD, { type: 'skip', version: '1.0.2', reason: 'failed its health gate: x', charged: true })).toMatchObject({ failures: { '1.0.2': 1 }, skipped: [{ version: '1.0.2' }] });
   });
 
   it('unstages an update when pinned to another version, keeping what the slot holds', () => {

@@ -85,7 +85,8 @@ export type UpdateEvent =
   | { readonly type: 'boot-failed'; readonly reason: string; readonly at: string }
   /** An operator's pin (null: unpin); pinning another version than the staged one unstages it. */
   | { readonly type: 'pin'; readonly version: string | null }
-  | { readonly type: 'skip'; readonly version: string; readonly reason: string }
+  /** `charged`: the release's own fault (its health gate failed), counted as well; an operator's rollback is not. */
+  | { readonly type: 'skip'; readonly version: string; readonly reason: string; readonly charged?: boolean }
   /** An operator gives a skipped version another chance: off the list, its failure count back to 0. */
   | { readonly type: 'unskip'; readonly version: string };
 
@@ -179,8 +180,11 @@ export function advance(record: UpdateRecord, event: UpdateEvent): UpdateRecord 
       const unstage = record.status === 'updated-need-reboot' && event.version !== null && record.target !== null && record.target.version !== event.version;
       return unstage ? { ...record, pinned: event.version, status: 'idle', target: null, progress: null } : { ...record, pinned: event.version };
     }
-    case 'skip':
-      return record.skipped.some((s) => s.version === event.version) ? record : { ...record, skipped: [...record.skipped, { version: event.version, reason: event.reason }] };
+    case 'skip': {
+      const failures = event.charged === true ? { ...record.failures, [event.version]: (record.failures[event.version] ?? 0) + 1 } : record.failures;
+      const skipped = record.skipped.some((s) => s.version === event.version) ? record.skipped : [...record.skipped, { version: event.version, reason: event.reason }];
+      return { ...record, failures, skipped };
+    }
     case 'unskip': {
       const failures = Object.fromEntries(Object.entries(record.failures).filter(([version]) => version !== event.version));
       return { ...record, failures, skipped: record.skipped.filter((s) => s.version !== event.version) };

@@ -118,6 +118,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} agent after boot`, () => {
     expect(state.next).toBe('USR-A');
     expect(state.slots.find((s) => s.name === 'USR-B')).toMatchObject({ priority: 0, successful: false });
     expect((await loadRecord(stateDir)).record.skipped).toEqual([{ version: '1.0.2', reason: 'failed its health gate: critical unit failed: app.service' }]);
+    expect((await loadRecord(stateDir)).record.failures).toEqual({ '1.0.2': 1 });
     expect(core.status().health).toBe('failed');
     await expect(core.check()).rejects.toMatchObject({ code: 'ERR_NOT_CONFIRMED' });
   });
