@@ -12,6 +12,7 @@ export const COMPLETIONS: Readonly<Record<string, { readonly sub?: readonly stri
   plan: { options: ['--json', '--help'] },
   pin: { options: ['--json', '--help'] },
   unpin: { options: ['--json', '--help'] },
+  unskip: { options: ['--json', '--help'] },
   rollback: { options: ['--reboot', '--ignore-inhibitors', '--json', '--help'] },
   agent: { options: ['--help'] },
   config: { sub: ['show'], options: ['--json', '--help'] },

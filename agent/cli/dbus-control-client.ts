@@ -90,6 +90,10 @@ export class DbusControlClient implements ControlClient {
     return this.json('Unpin');
   }
 
+  unskip(version: string): Promise<AgentStatus> {
+    return this.json('Unskip', version);
+  }
+
   rollback(reboot: boolean, ignoreInhibitors: boolean): Promise<AgentStatus> {
     return this.json('Rollback', reboot, ignoreInhibitors);
   }

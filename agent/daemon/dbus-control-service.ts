@@ -29,7 +29,7 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /** What the service needs of the agent: its status and the operator's requests. */
-export type ControlledCore = Pick<AgentCore, 'onChange' | 'status' | 'report' | 'check' | 'plan' | 'pin' | 'rollback' | 'rebootIfNeeded'>;
+export type ControlledCore = Pick<AgentCore, 'onChange' | 'status' | 'report' | 'check' | 'plan' | 'pin' | 'unskip' | 'rollback' | 'rebootIfNeeded'>;
 
 class Agent1 extends dbus.interface.Interface {
   private readonly core: ControlledCore;
@@ -134,6 +134,10 @@ class Agent1 extends dbus.interface.Interface {
     return this.changing('Unpin', async () => JSON.stringify(await this.core.pin(null)));
   }
 
+  async Unskip(version: string): Promise<string> {
+    return this.changing('Unskip', async () => JSON.stringify(await this.core.unskip(version)));
+  }
+
   async Rollback(reboot: boolean, ignoreInhibitors: boolean): Promise<string> {
     return this.changing('Rollback', async () => JSON.stringify(await this.core.rollback(reboot, ignoreInhibitors)));
   }
@@ -169,6 +173,7 @@ Agent1.configureMembers({
     Plan: { outSignature: 's' },
     Pin: { inSignature: 's', outSignature: 's' },
     Unpin: { outSignature: 's' },
+    Unskip: { inSignature: 's', outSignature: 's' },
     Rollback: { inSignature: 'bb', outSignature: 's' },
     RebootIfNeeded: { inSignature: 'b', outSignature: 'b' },
   },

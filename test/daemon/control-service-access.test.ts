@@ -52,6 +52,10 @@ function recordingCore(): { core: ControlledCore; changes: string[] } {
       changes.push(version === null ? 'Unpin' : `Pin ${version}`);
       return Promise.resolve(STATUS);
     },
+    unskip: (version) => {
+      changes.push(`Unskip ${version}`);
+      return Promise.resolve(STATUS);
+    },
     rollback: (reboot) => {
       changes.push(`Rollback ${reboot}`);
       return Promise.resolve(STATUS);
@@ -70,6 +74,7 @@ const CHANGING: readonly (readonly [string, readonly string[], string])[] = [
   ['ApplyUpdate', ['boolean:false'], 'ApplyUpdate'],
   ['Pin', ['string:1.0.1'], 'Pin 1.0.1'],
   ['Unpin', [], 'Unpin'],
+  ['Unskip', ['string:1.0.1'], 'Unskip 1.0.1'],
   ['Rollback', ['boolean:true', 'boolean:false'], 'Rollback true'],
   ['RebootIfNeeded', ['boolean:false'], 'RebootIfNeeded'],
 ];

@@ -173,6 +173,33 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway update --once`, () => {
     expect(state.slots[1]).toMatchObject({ priority: 0, tries: 0, successful: false });
   });
 
+  it('records a failure, and a rerun recovers by itself once the mirror serves the right frames again', async () => {
+    await publish('1.0.1');
+    const payload = join(www, 'stable', 'releases', '1.0.1', 'payload.img.zst');
+    const good = await readFile(payload);
+    const manifest = JSON.parse(await readFile(join(www, 'stable', 'manifest.json'), 'utf8')) as { payload: { chunks: number[] } };
+    // Bytes inside frame 11 changed: zstd still decodes it, into other bytes than were signed.
+    const bad = Buffer.from(good);
+    const at = manifest.payload.chunks.slice(0, 11).reduce((a, b) => a + b, 0) + 20;
+    for (let i = at; i < at + 40; i++) bad[i] = (bad[i] ?? 0) ^ 0xff;
+    await writeFile(payload, bad);
+    const stateFile = join(stateDir, 'update-state.json');
+    for (let run = 1; run <= 2; run++) {
+      const result = await slipwayUpdate();
+      expect(result.code).toBe(6);
+      expect(result.stderr).toMatch(/\[ERR_PAYLOAD_(HASH_MISMATCH|CORRUPT)\]/);
+      const record = JSON.parse(await readFile(stateFile, 'utf8')) as Record<string, unknown>;
+      // Recorded, and each failed pass fetched the payload twice before charging it once.
+      expect(record).toMatchObject({ status: 'idle', progress: null, failures: { '1.0.1': run }, skipped: [] });
+    }
+    await writeFile(payload, good);
+    const fixed = await slipwayUpdate();
+    expect(fixed.code).toBe(0);
+    expect(JSON.parse(fixed.stdout)).toMatchObject({ result: 'staged', version: '1.0.1', resumedFromChunk: 0 });
+    expect(Buffer.compare(await slotB(), image)).toBe(0);
+    expect((await chooser().read()).next).toBe('USR-B');
+  });
+
   it('refuses a replayed older manifest after a newer one was accepted', async () => {
     await publish('1.0.2');
     expect((await slipwayUpdate()).code).toBe(0);
