@@ -301,6 +301,8 @@ export class AgentCore {
   }
 
   plan(): Promise<PlanDecision> {
+    const { slot } = this.deps.booted;
+    if (!slot.known) return Promise.resolve({ action: 'refused', version: null, reason: slot.error.message, code: slot.error.code });
     return this.deps.plan();
   }
 

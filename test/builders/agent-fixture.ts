@@ -45,8 +45,11 @@ export interface AgentFixture {
   close(): Promise<void>;
 }
 
-/** `startAgent: false` leaves the agent to the caller (the start benchmark spawns the bundle itself). */
-export async function startAgentFixture(options: { imageBytes?: number; startAgent?: boolean } = {}): Promise<AgentFixture> {
+/**
+ * `startAgent: false` leaves the agent to the caller (the start benchmark spawns the bundle itself);
+ * `cmdline` replaces the kernel command line that says the disk's USR-A is running.
+ */
+export async function startAgentFixture(options: { imageBytes?: number; startAgent?: boolean; cmdline?: string } = {}): Promise<AgentFixture> {
   const dir = (await tempDir()).path;
   const www = join(dir, 'www');
   await mkdir(www);
@@ -87,7 +90,7 @@ export async function startAgentFixture(options: { imageBytes?: number; startAge
   await writeFile(join(config, '50-test.yaml'), `${JSON.stringify(fragment, null, 2)}\n`);
   await writeFile(join(dir, 'os-release'), 'NAME=slipway\nVERSION_ID=1.0.0\n');
   // Booted from the disk's USR-A, as the OS image's GRUB says it; / an overlay, so mountinfo adds nothing.
-  const host = await writeHostFixture(join(dir, 'host'), { cmdline: 'root=PARTLABEL=USR-A ro quiet' });
+  const host = await writeHostFixture(join(dir, 'host'), { cmdline: options.cmdline ?? 'root=PARTLABEL=USR-A ro quiet' });
   const env = {
     ...process.env,
     DBUS_SYSTEM_BUS_ADDRESS: bus.address,
