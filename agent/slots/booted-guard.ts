@@ -51,3 +51,19 @@ export function guardBootChooser(chooser: BootChooser, booted: BootedSlot): Boot
     },
   };
 }
+
+/**
+ * The chooser of a disk that cannot be found because nothing says what booted: no slots to show, the
+ * reason as its warning, and every change refused with that error.
+ */
+export function diskUnknownChooser(kind: BootChooser['kind'], error: SlotError): BootChooser {
+  const refuse = (): Promise<BootState> => Promise.reject(error);
+  return {
+    kind,
+    read: () => Promise.resolve({ slots: [], next: null, warnings: [error.message] }),
+    stage: refuse,
+    markGood: refuse,
+    markUnbootable: refuse,
+    rollback: refuse,
+  };
+}

@@ -6,7 +6,8 @@
 
 import { findBootDisk } from '../slots/boot-disk.ts';
 import { findBootedSlot, requireBooted } from '../slots/booted-slot.ts';
-import { guardBootChooser, refuseBootedTarget } from '../slots/booted-guard.ts';
+import { diskUnknownChooser, guardBootChooser, refuseBootedTarget } from '../slots/booted-guard.ts';
+import { SlotError } from '../slots/slot-errors.ts';
 import { FileBlockDevice } from '../slots/file-block-device.ts';
 import { openBootChooser } from '../slots/open-boot-chooser.ts';
 import { openSlot } from '../slots/open-slot.ts';
@@ -44,7 +45,13 @@ export interface UpdatePath {
 }
 
 export async function openUpdatePath(request: UpdatePathRequest, host: UpdateHost): Promise<UpdatePath> {
-  const disk = request.disk ?? (await findBootDisk(host.files));
+  const found = request.disk ?? (await findBootDisk(host.files).catch((error: unknown) => error));
+  if (typeof found !== 'string') {
+    // No disk is configured and nothing says what booted: an agent still answers (phase slot-unknown).
+    if (!(found instanceof SlotError && found.code === 'ERR_BOOTED_SLOT_UNKNOWN')) throw found;
+    return diskUnknownPath(found, request, host);
+  }
+  const disk = found;
   const unguarded = openBootChooser({ disk, kind: request.chooser, grubenv: request.grubenv ?? undefined, sectorSize: undefined });
   const { slots } = await unguarded.read();
   const booted = await findBootedSlot({ ...host.files, bootedSlot: request.bootedSlot ?? host.files.bootedSlot }, slots, disk);
@@ -83,5 +90,14 @@ export async function openUpdatePath(request: UpdatePathRequest, host: UpdateHos
         log: host.log,
       };
     },
+  };
+}
+
+async function diskUnknownPath(error: SlotError, request: UpdatePathRequest, host: UpdateHost): Promise<UpdatePath> {
+  return {
+    disk: '(unknown)',
+    chooser: diskUnknownChooser(request.chooser, error),
+    booted: { slot: { known: false, error }, version: request.bootedVersion ?? (await osReleaseVersion(host.files.osRelease)) },
+    load: () => Promise.reject(error),
   };
 }
