@@ -11,6 +11,7 @@ function status(overrides: Partial<StatusReport>): StatusReport {
     activity: 'idle',
     progress: null,
     booted: { slot: 'USR-A', version: '1.0.0' },
+  bootedUnknown: null,
     slots: [],
     target: null,
     pinned: null,

@@ -25,7 +25,8 @@ export const EXIT = {
   lockCorrupt: 9,
   denied: 10,
   agentUnreachable: 11,
-  notSkipped: 12,
+  bootedSlotUnknown: 12,
+  notSkipped: 13,
 } as const;
 
 const EXIT_BY_CODE: Record<string, number> = {
@@ -39,7 +40,9 @@ const EXIT_BY_CODE: Record<string, number> = {
   ERR_CHOOSER_INVALID: EXIT.usage,
   ERR_DEVICE_IO: EXIT.deviceIo,
   ERR_ROLLBACK_TARGET_NOT_GOOD: EXIT.refused,
-  ERR_BOOTED_SLOT_UNKNOWN: EXIT.failure,
+  ERR_BOOTED_SLOT_UNKNOWN: EXIT.bootedSlotUnknown,
+  ERR_BOOTED_SLOT_CONFLICT: EXIT.bootedSlotUnknown,
+  ERR_SLOT_BOOTED: EXIT.refused,
   ERR_KEYRING_MISSING: EXIT.untrusted,
   ERR_KEYRING_EMPTY: EXIT.untrusted,
   ERR_KEYRING_INVALID: EXIT.untrusted,

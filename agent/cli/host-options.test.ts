@@ -11,6 +11,14 @@ describe('global host options', () => {
     });
   });
 
+  it('takes the running system\'s mountinfo and sysfs, and --booted as a slot name', () => {
+    expect(splitHostOptions(['--proc-mountinfo', '/x/mountinfo', '--sysfs=/x/sys', '--booted', 'usr-b', 'slots'])).toEqual({
+      options: { procMountinfo: '/x/mountinfo', sysfs: '/x/sys', booted: 'USR-B' },
+      rest: ['slots'],
+    });
+    expect(() => splitHostOptions(['--booted', 'USR-C', 'slots'])).toThrow(expect.objectContaining({ code: 'ERR_USAGE', message: expect.stringContaining('"USR-C" is not a slot') as unknown }));
+  });
+
   it('stops at the command: the same words after it are the command\'s', () => {
     expect(splitHostOptions(['status', '--config-dir', '/a'])).toEqual({ options: {}, rest: ['status', '--config-dir', '/a'] });
     expect(splitHostOptions([])).toEqual({ options: {}, rest: [] });

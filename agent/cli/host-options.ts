@@ -2,10 +2,18 @@
 // the command (`slipway --proc-cmdline FILE slots`), for a chroot, a mounted image, or a test.
 
 import { UsageError } from './cli-error.ts';
+import { isSlotName } from '../slots/boot-chooser.ts';
+import type { SlotName } from '../slots/boot-chooser.ts';
 
 export interface HostFileOptions {
   /** Instead of /proc/cmdline: which slot booted, and from which disk. */
   readonly procCmdline?: string;
+  /** Instead of /proc/self/mountinfo: the device the running /usr (or /) is mounted from. */
+  readonly procMountinfo?: string;
+  /** Instead of /sys: partitions and device-mapper devices under that mount. */
+  readonly sysfs?: string;
+  /** For a disk image this host did not boot from: the slot taken as running. */
+  readonly booted?: SlotName;
   /** Instead of /etc/os-release and /usr/lib/os-release: the running version. */
   readonly osRelease?: string;
   /** Instead of /usr/lib, /run and /etc/slipway/config.d (lowest precedence first). */
@@ -14,15 +22,26 @@ export interface HostFileOptions {
 
 export const HOST_OPTIONS_USAGE = `global options (before the command), for a chroot, a mounted image or a test:
   --proc-cmdline FILE   read the kernel command line from FILE instead of /proc/cmdline
+  --proc-mountinfo FILE read mounts from FILE instead of /proc/self/mountinfo (which partition /usr is on)
+  --sysfs DIR           read sysfs under DIR instead of /sys
+  --booted SLOT         the slot taken as running (USR-A or USR-B), for a disk image this host did not
+                        boot from; refused when the running system says otherwise
   --os-release FILE     read VERSION_ID from FILE instead of /etc/os-release
   --config-dir DIR      read config.d fragments from DIR instead of /usr/lib, /run and /etc/slipway/config.d
                         (repeatable, lowest precedence first)`;
 
-const VALUED = { '--proc-cmdline': 'procCmdline', '--os-release': 'osRelease', '--config-dir': 'configDirs' } as const;
+const VALUED = {
+  '--proc-cmdline': 'procCmdline',
+  '--proc-mountinfo': 'procMountinfo',
+  '--sysfs': 'sysfs',
+  '--booted': 'booted',
+  '--os-release': 'osRelease',
+  '--config-dir': 'configDirs',
+} as const;
 
 /** Takes the global options off the front of `argv`; the rest is the command and its arguments. */
 export function splitHostOptions(argv: readonly string[]): { options: HostFileOptions; rest: string[] } {
-  const options: { procCmdline?: string; osRelease?: string; configDirs?: string[] } = {};
+  const options: { procCmdline?: string; procMountinfo?: string; sysfs?: string; booted?: SlotName; osRelease?: string; configDirs?: string[] } = {};
   let at = 0;
   for (; at < argv.length; at++) {
     const arg = argv[at] ?? '';
@@ -32,6 +51,7 @@ export function splitHostOptions(argv: readonly string[]): { options: HostFileOp
     if (value === undefined || value === '') throw new UsageError(`${flag} needs a value\n${HOST_OPTIONS_USAGE}`);
     const key = VALUED[flag as keyof typeof VALUED];
     if (key === 'configDirs') options.configDirs = [...(options.configDirs ?? []), value];
+    else if (key === 'booted') options.booted = parseBooted(value);
     else options[key] = value;
   }
   return { options, rest: argv.slice(at) };
@@ -40,4 +60,10 @@ export function splitHostOptions(argv: readonly string[]): { options: HostFileOp
 function splitOnce(arg: string): [string, string | undefined] {
   const eq = arg.indexOf('=');
   return eq < 0 ? [arg, undefined] : [arg.slice(0, eq), arg.slice(eq + 1)];
+}
+
+function parseBooted(value: string): SlotName {
+  const upper = value.toUpperCase();
+  if (!isSlotName(upper)) throw new UsageError(`--booted: "${value}" is not a slot; use USR-A or USR-B`);
+  return upper;
 }

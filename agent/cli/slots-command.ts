@@ -1,13 +1,14 @@
 // `slipway slots`: show both slots and their boot flags; `stage`, `mark-good`, `mark-unbootable`
 // and `rollback` change them (cgpt's jobs, for operators and tests).
 
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { bootedSlotOrNull } from '../slots/booted-slot.ts';
+import { findBootedSlot, requireBooted } from '../slots/booted-slot.ts';
+import { guardBootChooser } from '../slots/booted-guard.ts';
 import { findBootDisk } from '../slots/boot-disk.ts';
 import { isSlotName } from '../slots/boot-chooser.ts';
 import { UsageError } from './cli-error.ts';
 import type { BootChooser, BootState, SlotName } from '../slots/boot-chooser.ts';
+import type { BootedSlot } from '../slots/booted-slot.ts';
 import type { CliIo } from './io.ts';
 import type { ChooserRequest } from '../slots/open-boot-chooser.ts';
 
@@ -26,7 +27,9 @@ options common to all:
   --chooser gptprio|grubenv   where the boot flags live (default gptprio)
   --grubenv PATH              the GRUB environment file (with --chooser grubenv)
   --sector-size 512|4096      logical sector size of an image file (default: found from the GPT)
-SLOT is USR-A or USR-B. Without --disk, the disk holding the booted slot is used.`;
+SLOT is USR-A or USR-B. Without --disk, the disk holding the booted slot is used. Changes are refused
+while the running slot is unknown (give --booted SLOT for a disk image), and when they would stage the
+running slot or make it unbootable.`;
 
 const OPTIONS = {
   disk: { type: 'string' },
@@ -47,14 +50,17 @@ export async function runSlots(argv: readonly string[], deps: SlotsDeps): Promis
   }
   const [action = 'show', slotArg, ...rest] = positionals;
   if (rest.length > 0) throw new UsageError(`unexpected arguments: ${rest.join(' ')}\n${SLOTS_USAGE}`);
-  const chooser = deps.openChooser({
-    disk: values.disk ?? (await findBootDisk(deps.io.host)),
+  const disk = values.disk ?? (await findBootDisk(deps.io.host));
+  const unguarded = deps.openChooser({
+    disk,
     kind: parseChooserKind(values.chooser),
     grubenv: values.grubenv,
     sectorSize: values['sector-size'] === undefined ? undefined : parseSectorSize(values['sector-size']),
   });
-  const booted = async (state: BootState): Promise<SlotName | null> =>
-    values.booted !== undefined ? parseSlot(values.booted, '--booted') : await bootedFromHost(state, deps.io);
+  const operator = values.booted !== undefined ? parseSlot(values.booted, '--booted') : deps.io.host.bootedSlot;
+  const booted = await findBootedSlot({ ...deps.io.host, bootedSlot: operator }, (await unguarded.read()).slots, disk);
+  // Every change goes through the guard: refused before the disk is touched when it is not safe.
+  const chooser = guardBootChooser(unguarded, booted);
 
   let state: BootState;
   switch (action) {
@@ -71,30 +77,25 @@ export async function runSlots(argv: readonly string[], deps: SlotsDeps): Promis
     case 'mark-unbootable':
       state = await chooser.markUnbootable(parseSlot(slotArg, 'mark-unbootable'));
       break;
-    case 'rollback': {
-      const from = await booted(await chooser.read());
-      if (!from) throw new UsageError('cannot tell which slot is booted; pass --booted SLOT');
-      state = await chooser.rollback(from);
+    case 'rollback':
+      state = await chooser.rollback(requireBooted(booted));
       break;
-    }
     default:
       throw new UsageError(`unknown slots action "${action}"\n${SLOTS_USAGE}`);
   }
-  const bootedSlot = await booted(state);
-  deps.io.stdout(values.json ? `${JSON.stringify(slotsJson(state, bootedSlot, chooser.kind), null, 2)}\n` : formatSlots(state, bootedSlot, chooser.kind));
+  const bootedSlot = booted.known ? booted.slot : null;
+  const note = booted.known ? '' : `running slot: unknown, so changes are refused [${booted.error.code}]\n`;
+  deps.io.stdout(values.json ? `${JSON.stringify(slotsJson(state, booted, chooser.kind), null, 2)}\n` : formatSlots(state, bootedSlot, chooser.kind) + note);
   return 0;
 }
 
-/** The booted slot from /proc/cmdline, or null when this host did not boot from that disk. */
-async function bootedFromHost(state: BootState, io: CliIo): Promise<SlotName | null> {
-  return bootedSlotOrNull(await readFile(io.host.procCmdline, 'utf8').catch(() => ''), state.slots);
-}
-
-export function slotsJson(state: BootState, booted: SlotName | null, chooser: string): object {
+export function slotsJson(state: BootState, booted: BootedSlot, chooser: string): object {
   return {
     chooser,
     slots: state.slots.map(({ name, partuuid, partition, priority, tries, successful }) => ({ name, partuuid, partition, priority, tries, successful })),
-    booted,
+    booted: booted.known ? booted.slot : null,
+    bootedFrom: booted.known ? booted.source : null,
+    bootedUnknown: booted.known ? null : booted.error.message,
     next: state.next,
     warnings: state.warnings,
   };

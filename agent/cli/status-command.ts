@@ -19,8 +19,11 @@ export function formatLock(lock: LockView): string {
 
 export function formatStatus(status: StatusReport): string {
   const lines: string[] = [];
-  const health = status.health === 'confirmed' ? '' : ` (health gate ${status.health})`;
+  const health = status.health === 'confirmed' || status.health === 'unknown' ? '' : ` (health gate ${status.health})`;
   lines.push(`State: ${status.state}${status.activity === 'idle' ? '' : `, ${status.activity}`}${health}`);
+  if (status.bootedUnknown) {
+    lines.push(`Running slot: unknown, so updates and slot changes are refused: ${status.bootedUnknown.message} [${status.bootedUnknown.code}]`);
+  }
   if (status.progress && status.target) {
     lines.push(`  ${status.target.version} into ${status.target.slot}: ${formatBytes(status.progress.bytesDone)} of ${formatBytes(status.progress.totalBytes)}`);
   }

@@ -7,7 +7,7 @@ import type { AgentCommandDeps } from './agent-command-kit.ts';
 
 export const UNSKIP_USAGE = `usage:
   slipway unskip VERSION [--json]   take VERSION off the skipped list and forget the failures charged to it
-A version not skipped is refused with exit code 12 (ERR_NOT_SKIPPED). Only root may unskip.`;
+A version not skipped is refused with exit code 13 (ERR_NOT_SKIPPED). Only root may unskip.`;
 
 export async function runUnskip(argv: readonly string[], deps: AgentCommandDeps): Promise<number> {
   const parsed = parseCommand(argv, UNSKIP_USAGE, {}, deps.io);

@@ -16,6 +16,7 @@ import type { AgentPhase, AgentPhaseEvent } from './agent-phase.ts';
 import type { AgentStatus, StatusReport } from './agent-status.ts';
 import type { Health } from './health-gate.ts';
 import type { BootChooser, BootState, SlotName } from '../slots/boot-chooser.ts';
+import type { BootedSlot } from '../slots/booted-slot.ts';
 import type { PlaceKeeper } from '../lock/place-keeper.ts';
 import type { CoordinatorOutcome, RebootStrategy } from '../lock/reboot-coordinator.ts';
 import type { Clock } from '../../platform/clock.ts';
@@ -49,8 +50,10 @@ export interface AgentCoreDeps {
   readonly random: () => number;
   /** The update record the update path persists too. */
   readonly records: RecordStore;
+  /** Guarded: refuses every change while the booted slot is unknown (agent/slots/booted-guard.ts). */
   readonly chooser: BootChooser;
-  readonly booted: { readonly slot: SlotName; readonly version: string };
+  /** The running slot as the facts say, known or not: an unknown one keeps the agent in phase slot-unknown. */
+  readonly booted: { readonly slot: BootedSlot; readonly version: string };
   /** One pass of the update path; `onRecord` hears every persisted step. */
   readonly updateOnce: (onRecord: (record: UpdateRecord) => void) => Promise<UpdateOutcome>;
   readonly plan: () => Promise<PlanDecision>;
@@ -73,6 +76,8 @@ export interface AgentCoreDeps {
 
 export class AgentCore {
   private readonly deps: AgentCoreDeps;
+  /** The running slot and version, for the code that runs only once it is known. */
+  private readonly booted: { readonly slot: SlotName; readonly version: string };
   private record: UpdateRecord | null = null;
   private boot: BootState | null = null;
   /** Where the agent is (health gate, check, reboot…); reported as `activity` and `health`. */
@@ -87,6 +92,14 @@ export class AgentCore {
 
   constructor(deps: AgentCoreDeps) {
     this.deps = deps;
+    const { slot, version } = deps.booted;
+    // Read only in phases that a known slot leads to; the placeholder is never used for a write.
+    this.booted = { slot: slot.known ? slot.slot : 'USR-A', version };
+  }
+
+  /** The refusal for anything that would change the host while the running slot is unknown. */
+  private refuseIfSlotUnknown(): void {
+    if (!this.deps.booted.slot.known) throw this.deps.booted.slot.error;
   }
 
   onChange(listener: (status: AgentStatus) => void): void {
@@ -101,7 +114,8 @@ export class AgentCore {
     return buildStatus({
       record: this.record,
       activity,
-      booted: this.deps.booted,
+      booted: { slot: this.deps.booted.slot.known ? this.booted.slot : null, version: this.deps.booted.version },
+      bootedUnknown: this.deps.booted.slot.known ? null : { code: this.deps.booted.slot.error.code, message: this.deps.booted.slot.error.message },
       slots: this.boot.slots,
       next: this.boot.next,
       health,
@@ -146,9 +160,18 @@ export class AgentCore {
     if (loaded.warning) deps.log({}, loaded.warning);
     this.record = loaded.record;
     this.boot = await deps.chooser.read();
-    await this.step({ type: 'booted', slot: deps.booted.slot, version: deps.booted.version });
+    if (!deps.booted.slot.known) {
+      // No guess: the boot flags cannot say which slot runs (after a rollback the best-ranked good
+      // slot is the one NOT running), and writing the running slot would destroy the OS in use.
+      deps.log({ code: deps.booted.slot.error.code }, `${deps.booted.slot.error.message}; no update or slot change until the agent is restarted with a fact that names it`);
+      this.move('booted-slot-unknown');
+      this.changed();
+      return;
+    }
+    const booted = this.booted;
+    await this.step({ type: 'booted', slot: booted.slot, version: booted.version });
     const staged = this.record.target;
-    if (this.record.status === 'updated-need-reboot' && staged !== null && staged.slot !== deps.booted.slot) {
+    if (this.record.status === 'updated-need-reboot' && staged !== null && staged.slot !== this.booted.slot) {
       const flags = this.boot.slots.find((s) => s.name === staged.slot);
       // Armed (or, in a record from before arming was recorded, still ranked) with no tries left and
       // never marked good: GRUB spent them all. A grubenv slot that used up its tries ranks 0, like an
@@ -160,7 +183,7 @@ export class AgentCore {
         this.boot = await deps.chooser.markUnbootable(staged.slot as SlotName);
       }
     }
-    const bootedFlags = this.boot.slots.find((s) => s.name === deps.booted.slot);
+    const bootedFlags = this.boot.slots.find((s) => s.name === this.booted.slot);
     if (bootedFlags && !bootedFlags.successful) {
       this.move('trial-boot');
       this.keeper = deps.keepPlace();
@@ -191,9 +214,9 @@ export class AgentCore {
     const { deps } = this;
     const health = await deps.health();
     if (health.healthy) {
-      this.boot = await deps.chooser.markGood(deps.booted.slot);
+      this.boot = await deps.chooser.markGood(this.booted.slot);
       this.move('gate-passed');
-      deps.log({ slot: deps.booted.slot, version: deps.booted.version }, `${deps.booted.version} passed its health gate; ${deps.booted.slot} marked good`);
+      deps.log({ slot: this.booted.slot, version: this.booted.version }, `${this.booted.version} passed its health gate; ${this.booted.slot} marked good`);
       this.keeper?.stop();
       this.keeper = null;
       await this.release();
@@ -202,13 +225,13 @@ export class AgentCore {
     }
     this.move('gate-failed');
     this.changed();
-    deps.log({ slot: deps.booted.slot, version: deps.booted.version, reason: health.reason }, `${deps.booted.version} failed its health gate (${health.reason}); rolling back`);
-    await this.step({ type: 'skip', version: deps.booted.version, reason: `failed its health gate: ${health.reason}`, charged: true });
-    this.boot = await deps.chooser.rollback(deps.booted.slot);
-    this.boot = await deps.chooser.markUnbootable(deps.booted.slot);
+    deps.log({ slot: this.booted.slot, version: this.booted.version, reason: health.reason }, `${this.booted.version} failed its health gate (${health.reason}); rolling back`);
+    await this.step({ type: 'skip', version: this.booted.version, reason: `failed its health gate: ${health.reason}`, charged: true });
+    this.boot = await deps.chooser.rollback(this.booted.slot);
+    this.boot = await deps.chooser.markUnbootable(this.booted.slot);
     this.changed();
     // The lock taken before rebooting into this slot is still ours: rebooting back needs no new place.
-    this.startReboot(this.record?.slotVersions[otherSlot(deps.booted.slot)] ?? 'previous', { now: true, ignoreInhibitors: false });
+    this.startReboot(this.record?.slotVersions[otherSlot(this.booted.slot)] ?? 'previous', { now: true, ignoreInhibitors: false });
   }
 
   /**
@@ -261,7 +284,8 @@ export class AgentCore {
   /** Checks once now; a staged update then reboots per strategy (inside a window) unless `now` asks for it at once. */
   check(options: { rebootNow: boolean; ignoreInhibitors?: boolean } = { rebootNow: false }): Promise<UpdateOutcome> {
     return this.exclusive(async () => {
-      if (reportedPhase(this.phase).health !== 'confirmed') throw new UpdateError('ERR_NOT_CONFIRMED', `this boot (${this.deps.booted.version}) has not passed its health gate yet; no update until it does`);
+      this.refuseIfSlotUnknown();
+      if (reportedPhase(this.phase).health !== 'confirmed') throw new UpdateError('ERR_NOT_CONFIRMED', `this boot (${this.booted.version}) has not passed its health gate yet; no update until it does`);
       this.move('check-started');
       this.changed();
       let outcome: UpdateOutcome;
@@ -284,6 +308,8 @@ export class AgentCore {
   }
 
   plan(): Promise<PlanDecision> {
+    const { slot } = this.deps.booted;
+    if (!slot.known) return Promise.resolve({ action: 'refused', version: null, reason: slot.error.message, code: slot.error.code });
     return this.deps.plan();
   }
 
@@ -296,7 +322,7 @@ export class AgentCore {
       // Boot flags first: a cut before the record is written leaves a staged update whose slot cannot
       // boot (skipped at the next start if it was armed); the other order could boot a release the
       // record no longer wants.
-      if (unstaged !== null && unstaged.slot !== this.deps.booted.slot) this.boot = await this.deps.chooser.markUnbootable(unstaged.slot as SlotName);
+      if (unstaged !== null && (!this.deps.booted.slot.known || unstaged.slot !== this.booted.slot)) this.boot = await this.deps.chooser.markUnbootable(unstaged.slot as SlotName);
       await this.step({ type: 'pin', version });
       this.deps.log({ version }, version === null ? 'unpinned' : unstaged !== null ? `pinned to ${version}; ${unstaged.version} is unstaged` : `pinned to ${version}`);
       this.changed();
@@ -322,7 +348,8 @@ export class AgentCore {
   /** Makes the other slot (which must have booted successfully) the next boot, and skips the version rolled back from. */
   rollback(reboot: boolean, ignoreInhibitors = false): Promise<AgentStatus> {
     return this.exclusive(async () => {
-      const { booted } = this.deps;
+      this.refuseIfSlotUnknown();
+      const { booted } = this;
       this.boot = await this.deps.chooser.rollback(booted.slot);
       await this.step({ type: 'skip', version: booted.version, reason: 'rolled back by an operator' });
       const to = this.record?.slotVersions[otherSlot(booted.slot)] ?? 'the previous version';
@@ -336,6 +363,7 @@ export class AgentCore {
   /** Reboots into a staged update now (under the fleet lock, ignoring windows); false when nothing is staged. */
   rebootIfNeeded(ignoreInhibitors = false): Promise<boolean> {
     return this.exclusive(() => {
+      this.refuseIfSlotUnknown();
       if (this.record?.status !== 'updated-need-reboot' || this.record.target === null) return Promise.resolve(false);
       this.startStagedReboot({ now: true, ignoreInhibitors });
       return Promise.resolve(true);
@@ -349,10 +377,11 @@ export class AgentCore {
     let failures = 0;
     for (;;) {
       const delay = nextCheckDelay(history, this.deps.schedule, this.deps.random);
-      this.nextCheck = this.deps.checks ? new Date(this.deps.clock.now().getTime() + delay).toISOString() : null;
+      const checks = this.deps.checks && this.phase !== 'slot-unknown';
+      this.nextCheck = checks ? new Date(this.deps.clock.now().getTime() + delay).toISOString() : null;
       this.changed();
       await this.deps.clock.sleep(delay);
-      if (!this.deps.checks) continue;
+      if (!checks) continue;
       try {
         await this.check();
         failures = 0;

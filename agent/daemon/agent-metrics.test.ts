@@ -11,6 +11,7 @@ const BASE: AgentStatus = {
   activity: 'idle',
   progress: null,
   booted: { slot: 'USR-A', version: '1.0.0' },
+  bootedUnknown: null,
   slots: [],
   target: null,
   pinned: null,

@@ -30,7 +30,7 @@ export class AgentMetrics {
   /** Updates every gauge from a status; counts a failure once per new lastError. */
   observe(status: AgentStatus): void {
     this.booted.reset();
-    this.booted.set({ version: status.booted.version, slot: status.booted.slot }, 1);
+    this.booted.set({ version: status.booted.version, slot: status.booted.slot ?? 'unknown' }, 1);
     this.available.reset();
     if (status.target) this.available.set({ version: status.target.version }, 1);
     for (const state of UPDATE_STATUSES) this.state.set({ state }, state === status.state ? 1 : 0);

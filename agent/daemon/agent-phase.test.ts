@@ -12,6 +12,7 @@ import type { AgentPhase } from './agent-phase.ts';
 const LEGAL = `
   starting trial-boot health-gate
   starting confirmed-boot idle
+  starting booted-slot-unknown slot-unknown
   health-gate gate-passed idle
   health-gate gate-failed rolling-back
   idle check-started checking
@@ -84,6 +85,7 @@ describe('what a phase reports', () => {
   it('keeps the activity and health values slipway status has always shown', () => {
     expect(Object.fromEntries(AGENT_PHASES.map((phase) => [phase, reportedPhase(phase)]))).toEqual({
       starting: { activity: 'idle', health: 'pending' },
+      'slot-unknown': { activity: 'slot-unknown', health: 'unknown' },
       'health-gate': { activity: 'health-gate', health: 'pending' },
       idle: { activity: 'idle', health: 'confirmed' },
       checking: { activity: 'checking', health: 'confirmed' },

@@ -7,6 +7,8 @@ import type { Activity, BootHealth } from './agent-status.ts';
 export const AGENT_PHASES = [
   /** Reading the record and the boot flags; no status yet. */
   'starting',
+  /** No fact says which slot is running: every update and slot change is refused; status and pins still answer. */
+  'slot-unknown',
   /** The booted slot is on trial: waiting for the health gate's verdict. */
   'health-gate',
   /** Confirmed boot, nothing running. */
@@ -35,6 +37,8 @@ export const AGENT_PHASE_EVENTS = [
   'trial-boot',
   /** start(): the booted slot is marked good. */
   'confirmed-boot',
+  /** start(): neither the command line, the mounted /usr nor the operator says which slot is running. */
+  'booted-slot-unknown',
   'gate-passed',
   'gate-failed',
   'check-started',
@@ -54,7 +58,9 @@ export type AgentPhaseEvent = (typeof AGENT_PHASE_EVENTS)[number];
  * together with the drawing in docs/agent.md.
  */
 const TRANSITIONS: { readonly [P in AgentPhase]: Readonly<Partial<Record<AgentPhaseEvent, AgentPhase>>> } = {
-  starting: { 'trial-boot': 'health-gate', 'confirmed-boot': 'idle' },
+  starting: { 'trial-boot': 'health-gate', 'confirmed-boot': 'idle', 'booted-slot-unknown': 'slot-unknown' },
+  // Left only by a restart with a fact that names the slot: guessing here could overwrite the running OS.
+  'slot-unknown': {},
   'health-gate': { 'gate-passed': 'idle', 'gate-failed': 'rolling-back' },
   idle: { 'check-started': 'checking', 'reboot-requested': 'waiting-to-reboot' },
   checking: { 'check-finished': 'idle' },
@@ -74,6 +80,7 @@ const TRANSITIONS: { readonly [P in AgentPhase]: Readonly<Partial<Record<AgentPh
 const REPORTED: { readonly [P in AgentPhase]: { readonly activity: Activity; readonly health: BootHealth } } = {
   // Never reported: status() refuses until start() has left this phase.
   starting: { activity: 'idle', health: 'pending' },
+  'slot-unknown': { activity: 'slot-unknown', health: 'unknown' },
   'health-gate': { activity: 'health-gate', health: 'pending' },
   idle: { activity: 'idle', health: 'confirmed' },
   checking: { activity: 'checking', health: 'confirmed' },

@@ -6,10 +6,13 @@ import type { UpdateProgress, UpdateRecord, UpdateStatus } from '../update/updat
 import type { RebootStrategy } from '../lock/reboot-coordinator.ts';
 
 /** What the agent is busy with beyond the update state machine; derived from its phase (agent-phase.ts). */
-export type Activity = 'idle' | 'checking' | 'health-gate' | 'waiting-to-reboot' | 'rebooting' | 'rolling-back';
+export type Activity = 'idle' | 'checking' | 'health-gate' | 'waiting-to-reboot' | 'rebooting' | 'rolling-back' | 'slot-unknown';
 
-/** "confirmed": the booted slot is marked good; "pending": the gate is running; "failed": rolling back. Derived from the agent's phase. */
-export type BootHealth = 'confirmed' | 'pending' | 'failed';
+/**
+ * "confirmed": the booted slot is marked good; "pending": the gate is running; "failed": rolling back;
+ * "unknown": which slot is running is not known, so neither is its health. Derived from the agent's phase.
+ */
+export type BootHealth = 'confirmed' | 'pending' | 'failed' | 'unknown';
 
 export interface SlotStatus {
   readonly name: SlotName;
@@ -25,7 +28,9 @@ export interface AgentStatus {
   readonly state: UpdateStatus;
   readonly activity: Activity;
   readonly progress: UpdateProgress | null;
-  readonly booted: { readonly slot: SlotName; readonly version: string };
+  /** slot is null when no fact says which slot is running; `bootedUnknown` then says why. */
+  readonly booted: { readonly slot: SlotName | null; readonly version: string };
+  readonly bootedUnknown: { readonly code: string; readonly message: string } | null;
   readonly slots: readonly SlotStatus[];
   readonly target: { readonly version: string; readonly slot: string } | null;
   readonly pinned: string | null;
@@ -48,7 +53,8 @@ export type StatusReport = AgentStatus & { readonly lock: LockView };
 export function buildStatus(parts: {
   record: UpdateRecord;
   activity: Activity;
-  booted: { slot: SlotName; version: string };
+  booted: { slot: SlotName | null; version: string };
+  bootedUnknown: { code: string; message: string } | null;
   slots: readonly SlotState[];
   next: SlotName | null;
   health: BootHealth;
@@ -62,6 +68,7 @@ export function buildStatus(parts: {
     activity: parts.activity,
     progress: record.progress,
     booted: parts.booted,
+    bootedUnknown: parts.bootedUnknown,
     slots: parts.slots.map((slot) => ({
       name: slot.name,
       version: slot.name === parts.booted.slot ? parts.booted.version : (record.slotVersions[slot.name] ?? null),

@@ -70,8 +70,9 @@ class Agent1 extends dbus.interface.Interface {
     return this.current.booted.version;
   }
 
+  /** Empty while no fact says which slot is running. */
   get BootedSlot(): string {
-    return this.current.booted.slot;
+    return this.current.booted.slot ?? '';
   }
 
   get SlotVersions(): Record<string, string> {

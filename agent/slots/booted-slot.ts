@@ -1,74 +1,94 @@
-// Which slot is running: the kernel command line names the /usr (or root) partition by PARTUUID
-// or PARTLABEL, and that is matched against the slots of the disk.
+// Which slot of a disk is running, from facts only: the partitions the kernel command line names,
+// the partition under the mounted /usr (or /), or an operator's --booted for a disk image. Never a
+// guess from the boot flags: after an operator's rollback the highest-priority good slot is the
+// one NOT running, and writing it would overwrite the running OS.
 
 import { readFile } from 'node:fs/promises';
+import { cmdlineFacts, describeRef } from './kernel-cmdline.ts';
+import { mountedFacts } from './mounted-partitions.ts';
 import { SlotError } from './slot-errors.ts';
-import type { BootChooser, SlotName, SlotState } from './boot-chooser.ts';
+import type { PartitionFact } from './kernel-cmdline.ts';
+import type { MountPaths } from './mounted-partitions.ts';
+import type { SlotName, SlotState } from './boot-chooser.ts';
 
-/** Parameters that name the partition holding the running OS, most specific first. */
-export const SLOT_PARAMETERS = ['mount.usr', 'usr', 'verity.usr', 'root'] as const;
+/** Known, with the fact it came from; or unknown, with the error every write is refused with. */
+export type BootedSlot = { readonly known: true; readonly slot: SlotName; readonly source: string } | { readonly known: false; readonly error: SlotError };
 
-export type PartitionRef = { readonly partuuid: string } | { readonly partlabel: string };
-
-/** Splits a command line into key=value pairs, honouring double quotes as the kernel does. */
-export function parseCmdline(cmdline: string): Map<string, string> {
-  const parameters = new Map<string, string>();
-  for (const match of cmdline.matchAll(/(?:[^\s"]+|"[^"]*")+/g)) {
-    const word = match[0].replaceAll('"', '');
-    const eq = word.indexOf('=');
-    if (eq > 0) parameters.set(word.slice(0, eq), word.slice(eq + 1));
-    else parameters.set(word, '');
-  }
-  return parameters;
+export interface BootedSlotHost extends MountPaths {
+  readonly procCmdline: string;
+  /** The operator's --booted, for a disk image this host did not boot from; null when not given. */
+  readonly bootedSlot: SlotName | null;
 }
 
-export function partitionRefFrom(value: string): PartitionRef | null {
-  const byUuid = /^(?:PARTUUID=|\/dev\/disk\/by-partuuid\/)([0-9a-fA-F-]{36})$/.exec(value);
-  if (byUuid?.[1]) return { partuuid: byUuid[1].toLowerCase() };
-  const byLabel = /^(?:PARTLABEL=|\/dev\/disk\/by-partlabel\/)(.+)$/.exec(value);
-  if (byLabel?.[1]) return { partlabel: byLabel[1] };
-  return null;
+/** What was read from the host, before it is matched against one disk's slots. */
+export interface BootFacts {
+  readonly operator: SlotName | null;
+  readonly facts: readonly PartitionFact[];
+  /** One line per place looked at, for a refusal. */
+  readonly looked: readonly string[];
 }
 
-/** The booted slot according to the command line, or an error saying what was looked for. */
-export function bootedSlotFromCmdline(cmdline: string, slots: readonly SlotState[]): SlotName {
-  const parameters = parseCmdline(cmdline);
-  const tried: string[] = [];
-  for (const key of SLOT_PARAMETERS) {
-    const value = parameters.get(key);
-    if (value === undefined) continue;
-    tried.push(`${key}=${value}`);
-    const ref = partitionRefFrom(value);
-    if (!ref) continue;
-    const slot = slots.find((s) => ('partuuid' in ref ? s.partuuid === ref.partuuid : s.name === ref.partlabel));
-    if (slot) return slot.name;
-  }
-  const known = slots.map((s) => `${s.name}=${s.partuuid}`).join(', ');
-  const seen = tried.length > 0 ? tried.join(' ') : `none of ${SLOT_PARAMETERS.join(', ')}`;
-  throw new SlotError('ERR_BOOTED_SLOT_UNKNOWN', `the kernel command line names no slot of this disk (${seen}; slots: ${known})`);
-}
-
-/** The booted slot, or null when the command line names no slot of this disk (an image file). */
-export function bootedSlotOrNull(cmdline: string, slots: readonly SlotState[]): SlotName | null {
+export async function readBootFacts(host: BootedSlotHost): Promise<BootFacts> {
+  const looked: string[] = [];
+  let cmdline: string | null = null;
   try {
-    return bootedSlotFromCmdline(cmdline, slots);
-  } catch {
-    return null;
+    cmdline = await readFile(host.procCmdline, 'utf8');
+  } catch (error) {
+    looked.push(`${host.procCmdline} could not be read (${(error as Error).message})`);
   }
+  const fromCmdline = cmdline === null ? { facts: [], unusable: [] } : cmdlineFacts(cmdline);
+  if (cmdline !== null) {
+    const named = [...fromCmdline.facts.map((f) => f.source), ...fromCmdline.unusable.map((u) => `${u} (not a partition)`)];
+    looked.push(`${host.procCmdline}: ${named.length === 0 ? 'no mount.usr=, usr=, verity.usr=, usrhash=, root= or roothash=' : named.join(', ')}`);
+  }
+  const mounted = await mountedFacts(host);
+  looked.push(`${host.procMountinfo}: ${mounted.looked}`);
+  return { operator: host.bootedSlot, facts: [...fromCmdline.facts, ...mounted.facts], looked };
 }
 
 /**
- * Without a command line that names a slot (an image file being serviced), the running OS is taken
- * to be the last good one: the successful slot with the highest priority.
+ * The slot of `disk` the facts name. Facts that name partitions of other disks say nothing about
+ * this one; two facts naming different slots, or --booted against a fact, make it unknown.
  */
-export function lastGoodSlot(slots: readonly SlotState[]): SlotName | null {
-  const good = slots.filter((s) => s.successful && s.priority > 0).sort((a, b) => b.priority - a.priority);
-  return good[0]?.name ?? null;
+export function resolveBootedSlot(input: BootFacts, slots: readonly SlotState[], disk: string): BootedSlot {
+  const matches = input.facts.flatMap((fact) => {
+    const { ref } = fact;
+    const slot = slots.find((s) => ('partuuid' in ref ? s.partuuid === ref.partuuid : s.name === ref.partlabel));
+    return slot ? [{ slot: slot.name, source: fact.source }] : [];
+  });
+  const named = [...new Set(matches.map((m) => m.slot))];
+  const said = (): string => matches.map((m) => `${m.source} is ${m.slot}`).join('; ');
+  if (named.length > 1) {
+    return unknown('ERR_BOOTED_SLOT_CONFLICT', `the facts about which slot of ${disk} is running disagree (${said()}); every change to the slots is refused`);
+  }
+  const fact = matches[0];
+  if (input.operator !== null) {
+    if (fact && fact.slot !== input.operator) {
+      return unknown('ERR_BOOTED_SLOT_CONFLICT', `--booted ${input.operator} contradicts the running system (${said()}); every change to the slots is refused`);
+    }
+    return { known: true, slot: input.operator, source: fact ? `--booted ${input.operator} and ${fact.source}` : `--booted ${input.operator}` };
+  }
+  if (fact) return { known: true, slot: fact.slot, source: fact.source };
+  const elsewhere = input.facts.map((f) => describeRef(f.ref));
+  const slotsOf = slots.map((s) => `${s.name}=PARTUUID=${s.partuuid}`).join(', ');
+  return unknown(
+    'ERR_BOOTED_SLOT_UNKNOWN',
+    `cannot tell which slot of ${disk} is running, so every change to its slots is refused: ${input.looked.join('; ')}` +
+      `${elsewhere.length > 0 ? `; ${elsewhere.join(', ')} ${elsewhere.length === 1 ? 'is' : 'are'} not among its slots (${slotsOf})` : ''}` +
+      '; for a disk image this host did not boot from, say which slot counts as running with --booted SLOT',
+  );
 }
 
-/** The slot named on the kernel command line, else the last slot marked good; null when neither tells. */
-export async function findBootedSlot(chooser: BootChooser, procCmdline: string): Promise<SlotName | null> {
-  const state = await chooser.read();
-  const cmdline = await readFile(procCmdline, 'utf8').catch(() => '');
-  return bootedSlotOrNull(cmdline, state.slots) ?? lastGoodSlot(state.slots);
+/** The booted slot, or the error that says why it is not known. */
+export function requireBooted(booted: BootedSlot): SlotName {
+  if (!booted.known) throw booted.error;
+  return booted.slot;
+}
+
+export async function findBootedSlot(host: BootedSlotHost, slots: readonly SlotState[], disk: string): Promise<BootedSlot> {
+  return resolveBootedSlot(await readBootFacts(host), slots, disk);
+}
+
+function unknown(code: 'ERR_BOOTED_SLOT_UNKNOWN' | 'ERR_BOOTED_SLOT_CONFLICT', message: string): BootedSlot {
+  return { known: false, error: new SlotError(code, message) };
 }

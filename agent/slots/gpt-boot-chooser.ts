@@ -33,11 +33,14 @@ export class GptBootChooser extends RuleBootChooser {
     }
   }
 
-  /** Read (repairing a damaged copy), apply the pure rule, write back in crash-safe order. */
+  /**
+   * Read, apply the pure rule, write back in crash-safe order. A damaged copy is repaired only by a
+   * change that goes through (both copies are written whole): a refused rule writes nothing.
+   */
   protected async change(rule: SlotRule): Promise<BootState> {
     const device = await this.openDevice({ writable: true });
     try {
-      const result = await readGpt(device, { repair: true });
+      const result = await readGpt(device, { repair: false });
       const { table } = result;
       const before = slotStates(table.entries, device.path);
       const after = rule(before);
@@ -45,8 +48,9 @@ export class GptBootChooser extends RuleBootChooser {
         const slot = after.find((s) => s.partition === entry.index + 1);
         return slot ? { ...entry, attributes: attributesWithFlags(entry.attributes, slot) } : entry;
       });
-      if (entries.some((entry, i) => entry.attributes !== table.entries[i]?.attributes)) await writeGpt(device, table, entries);
-      return bootStateOf(after, gptWarnings(device.path, result));
+      const changed = entries.some((entry, i) => entry.attributes !== table.entries[i]?.attributes);
+      if (changed || result.damaged) await writeGpt(device, table, entries);
+      return bootStateOf(after, gptWarnings(device.path, { ...result, repaired: result.damaged !== null }));
     } finally {
       await device.close();
     }

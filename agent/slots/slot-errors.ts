@@ -14,7 +14,9 @@ export type SlotErrorCode =
   | 'ERR_TRIES_OUT_OF_RANGE'
   | 'ERR_GRUBENV_INVALID'
   | 'ERR_CHOOSER_INVALID'
-  | 'ERR_BOOTED_SLOT_UNKNOWN';
+  | 'ERR_BOOTED_SLOT_UNKNOWN'
+  | 'ERR_BOOTED_SLOT_CONFLICT'
+  | 'ERR_SLOT_BOOTED';
 
 export class SlotError extends CodedError<SlotErrorCode> {
   override name = 'SlotError';

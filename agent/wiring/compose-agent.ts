@@ -72,7 +72,8 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
   });
   // Loaded as soon as the agent answers, so the first check finds it ready; a failure to load it (an
   // unreadable keyring) is logged now, and each check reports it until it is fixed.
-  void updating().catch((error: unknown) => log({ err: error }, 'cannot set up the update path'));
+  // Not while the booted slot is unknown: the agent stays in slot-unknown and never checks.
+  if (path.booted.slot.known) void updating().catch((error: unknown) => log({ err: error }, 'cannot set up the update path'));
   const systemd = new DbusSystemdBus(host.bus);
   return new AgentCore({
     clock,

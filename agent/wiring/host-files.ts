@@ -25,6 +25,9 @@ export function hostFiles(options: HostFileOptions): HostFiles {
   return {
     ...HOST_FILES,
     ...(options.procCmdline === undefined ? {} : { procCmdline: options.procCmdline }),
+    ...(options.procMountinfo === undefined ? {} : { procMountinfo: options.procMountinfo }),
+    ...(options.sysfs === undefined ? {} : { sysfsRoot: options.sysfs }),
+    ...(options.booted === undefined ? {} : { bootedSlot: options.booted }),
     ...(options.osRelease === undefined ? {} : { osRelease: [options.osRelease] }),
     ...(options.configDirs === undefined ? {} : { configDirs: options.configDirs }),
   };

@@ -1,16 +1,20 @@
 // The update path on this host, opened the same way for `slipway agent` and `slipway update --once`:
 // the disk and its boot chooser, the booted slot and version, and (loaded on first use) the got
-// source, the keyring and the slot devices that runUpdateOnce and planUpdate take.
+// source, the keyring and the slot devices that runUpdateOnce and planUpdate take. The chooser and
+// the slot opener are guarded: nothing is written while the booted slot is unknown, and the booted
+// slot's contents never.
 
 import { findBootDisk } from '../slots/boot-disk.ts';
-import { findBootedSlot } from '../slots/booted-slot.ts';
+import { findBootedSlot, requireBooted } from '../slots/booted-slot.ts';
+import { diskUnknownChooser, guardBootChooser, refuseBootedTarget } from '../slots/booted-guard.ts';
+import { SlotError } from '../slots/slot-errors.ts';
 import { FileBlockDevice } from '../slots/file-block-device.ts';
 import { openBootChooser } from '../slots/open-boot-chooser.ts';
 import { openSlot } from '../slots/open-slot.ts';
-import { SlotError } from '../slots/slot-errors.ts';
 import { osReleaseVersion } from '../update-io/os-release.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { BootChooser, SlotName } from '../slots/boot-chooser.ts';
+import type { BootedSlot } from '../slots/booted-slot.ts';
 import type { Settings } from '../config/settings.ts';
 import type { UpdateOnceDeps } from '../update/run-update-once.ts';
 import type { HostFiles } from './host-files.ts';
@@ -34,24 +38,31 @@ export interface UpdateHost {
 export interface UpdatePath {
   readonly disk: string;
   readonly chooser: BootChooser;
-  readonly booted: { readonly slot: SlotName; readonly version: string };
-  /** Everything one pass needs; got, openpgp and the keyring are loaded here, not at open. */
+  /** The running slot as the facts say (known or not, with why), and the running version. */
+  readonly booted: { readonly slot: BootedSlot; readonly version: string };
+  /** Everything one pass needs; got, openpgp and the keyring are loaded here, not at open. Refused while the booted slot is unknown. */
   load(): Promise<UpdateOnceDeps>;
 }
 
 export async function openUpdatePath(request: UpdatePathRequest, host: UpdateHost): Promise<UpdatePath> {
-  const disk = request.disk ?? (await findBootDisk(host.files));
-  const chooser = openBootChooser({ disk, kind: request.chooser, grubenv: request.grubenv ?? undefined, sectorSize: undefined });
-  const slot = request.bootedSlot ?? (await findBootedSlot(chooser, host.files.procCmdline));
-  if (slot === null) {
-    throw new SlotError('ERR_BOOTED_SLOT_UNKNOWN', `cannot tell which slot of ${disk} is running: ${host.files.procCmdline} names none and no slot is marked good (--booted SLOT tells it)`);
+  const found = request.disk ?? (await findBootDisk(host.files).catch((error: unknown) => error));
+  if (typeof found !== 'string') {
+    // No disk is configured and nothing says what booted: an agent still answers (phase slot-unknown).
+    if (!(found instanceof SlotError && found.code === 'ERR_BOOTED_SLOT_UNKNOWN')) throw found;
+    return diskUnknownPath(found, request, host);
   }
+  const disk = found;
+  const unguarded = openBootChooser({ disk, kind: request.chooser, grubenv: request.grubenv ?? undefined, sectorSize: undefined });
+  const { slots } = await unguarded.read();
+  const booted = await findBootedSlot({ ...host.files, bootedSlot: request.bootedSlot ?? host.files.bootedSlot }, slots, disk);
+  const chooser = guardBootChooser(unguarded, booted);
   const version = request.bootedVersion ?? (await osReleaseVersion(host.files.osRelease));
   return {
     disk,
     chooser,
-    booted: { slot, version },
+    booted: { slot: booted, version },
     load: async () => {
+      const slot = requireBooted(booted);
       const [{ loadKeyring }, { OpenpgpReleaseVerifier }, { DEFAULT_HTTP_SETTINGS, HttpUpdateSource }, { zstdPayloadWriter }, { FileRecordStore }] = await Promise.all([
         import('../update-io/keyring.ts'),
         import('../update-io/signature-verifier.ts'),
@@ -67,7 +78,10 @@ export async function openUpdatePath(request: UpdatePathRequest, host: UpdateHos
         source: new HttpUpdateSource({ ...DEFAULT_HTTP_SETTINGS, proxy: host.proxy }, host.clock, host.random),
         payload: zstdPayloadWriter,
         chooser,
-        openSlot: async (target) => openSlot(await FileBlockDevice.open(disk, { writable: true }), target),
+        openSlot: async (target) => {
+          refuseBootedTarget(booted, target, 'write an image into');
+          return openSlot(await FileBlockDevice.open(disk, { writable: true }), target);
+        },
         records: new FileRecordStore(request.stateDir),
         clock: host.clock,
         tries: request.tries,
@@ -76,5 +90,14 @@ export async function openUpdatePath(request: UpdatePathRequest, host: UpdateHos
         log: host.log,
       };
     },
+  };
+}
+
+async function diskUnknownPath(error: SlotError, request: UpdatePathRequest, host: UpdateHost): Promise<UpdatePath> {
+  return {
+    disk: '(unknown)',
+    chooser: diskUnknownChooser(request.chooser, error),
+    booted: { slot: { known: false, error }, version: request.bootedVersion ?? (await osReleaseVersion(host.files.osRelease)) },
+    load: () => Promise.reject(error),
   };
 }

@@ -15,6 +15,7 @@ import { startSystemLikeBus } from './dbus-daemon.ts';
 import { startEtcd } from '../../qemu/etcd-server.ts';
 import { startReleaseServer } from '../../qemu/release-server.ts';
 import { runSlipway } from './run-slipway.ts';
+import { writeHostFixture } from './host-fixture.ts';
 import { startFakeLogind } from '../fakes/fake-logind.ts';
 import { startFakeSystemd } from '../fakes/fake-systemd.ts';
 import type { ChildProcess } from 'node:child_process';
@@ -31,7 +32,7 @@ export interface AgentFixture {
   readonly etcd: EtcdServer;
   readonly server: ReleaseServer;
   readonly env: NodeJS.ProcessEnv;
-  /** slipway's global options that point it at the fixture's files (settings, os-release, command line). */
+  /** slipway's global options that point it at the fixture's files (settings, os-release, command line, mountinfo, sysfs). */
   readonly hostArgs: readonly string[];
   readonly logind: Awaited<ReturnType<typeof startFakeLogind>>;
   readonly systemd: Awaited<ReturnType<typeof startFakeSystemd>>;
@@ -50,6 +51,8 @@ export interface AgentFixtureOptions {
   readonly imageBytes?: number;
   /** false leaves the agent to the caller (the start benchmark spawns the bundle itself). */
   readonly startAgent?: boolean;
+  /** Replaces the kernel command line that says the disk's USR-A is running. */
+  readonly cmdline?: string;
   /** Settings laid over the fixture's own, section by section (`{ lock: { etcd: { lease: '3s' } } }`). */
   readonly settings?: Record<string, Record<string, unknown>>;
 }
@@ -112,13 +115,14 @@ export async function startAgentFixture(options: AgentFixtureOptions = {}): Prom
   }, options.settings ?? {});
   await writeFile(join(config, '50-test.yaml'), `${JSON.stringify(fragment, null, 2)}\n`);
   await writeFile(join(dir, 'os-release'), 'NAME=slipway\nVERSION_ID=1.0.0\n');
-  await writeFile(join(dir, 'cmdline'), 'ro quiet\n');
+  // Booted from the disk's USR-A, as the OS image's GRUB says it; / an overlay, so mountinfo adds nothing.
+  const host = await writeHostFixture(join(dir, 'host'), { cmdline: options.cmdline ?? 'root=PARTLABEL=USR-A ro quiet' });
   const env = {
     ...process.env,
     DBUS_SYSTEM_BUS_ADDRESS: bus.address,
   };
   // The host's files are the fixture's own, through slipway's global options.
-  const hostArgs = ['--config-dir', config, '--os-release', join(dir, 'os-release'), '--proc-cmdline', join(dir, 'cmdline')];
+  const hostArgs = ['--config-dir', config, '--os-release', join(dir, 'os-release'), ...host.hostArgs];
 
   let agent: ChildProcess | null = null;
   let log = '';

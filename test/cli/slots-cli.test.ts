@@ -59,7 +59,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway slots`, () => {
     expect(staged.code).toBe(0);
     expect(staged.stdout).toMatch(/USR-B\s+4\s+\S+\s+2\s+3\s+no\s+next boot/);
     expect(staged.stdout).toMatch(/●\s+USR-A.*booted/);
-    const good = await slipway('slots', 'mark-good', 'usr-b', '--disk', disk, '--json');
+    const good = await slipway('--booted', 'USR-A', 'slots', 'mark-good', 'usr-b', '--disk', disk, '--json');
     expect(JSON.parse(good.stdout)).toMatchObject({ next: 'USR-B', slots: [{ name: 'USR-A' }, { name: 'USR-B', tries: 0, successful: true }] });
   });
 

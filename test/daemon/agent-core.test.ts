@@ -7,6 +7,8 @@ import { AgentCore, RebootCancelled } from '../../agent/daemon/agent-core.ts';
 import { CodedError } from '../../platform/coded-error.ts';
 import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
 import { GptBootChooser } from '../../agent/slots/gpt-boot-chooser.ts';
+import { guardBootChooser } from '../../agent/slots/booted-guard.ts';
+import { SlotError } from '../../agent/slots/slot-errors.ts';
 import { FileRecordStore, loadRecord, saveRecord } from '../../agent/update-io/state-file.ts';
 import { advance, INITIAL_RECORD } from '../../agent/update/update-state.ts';
 import { DEFAULT_SCHEDULE } from '../../agent/update/update-schedule.ts';
@@ -15,6 +17,7 @@ import { missingTools, SGDISK } from '../builders/require-tools.ts';
 import { TestClock } from '../fakes/test-clock.ts';
 import type { AgentCoreDeps } from '../../agent/daemon/agent-core.ts';
 import type { Health } from '../../agent/daemon/health-gate.ts';
+import type { BootedSlot } from '../../agent/slots/booted-slot.ts';
 import type { SlotAttributes } from '../builders/coreos-disk.ts';
 import type { UpdateRecord } from '../../agent/update/update-state.ts';
 
@@ -36,19 +39,21 @@ function stagedRecord(slot: string, version: string): UpdateRecord {
   return advance(record, { type: 'staged', at: '2026-11-22T00:00:00.000Z' });
 }
 
-async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'USR-A' | 'USR-B'; version: string; record?: UpdateRecord; health?: Health; lockTaken?: Promise<void> }) {
+async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'USR-A' | 'USR-B' | null; version: string; record?: UpdateRecord; health?: Health; lockTaken?: Promise<void> }) {
   const path = join(dir(), `disk-${counter++}.img`);
   await makeSmallSlotsImage(path, options.a, options.b);
   const stateDir = join(dir(), `state-${counter}`);
   if (options.record) await saveRecord(stateDir, options.record);
-  const chooser = new GptBootChooser(({ writable }) => FileBlockDevice.open(path, { writable }));
+  const booted: BootedSlot = options.booted === null ? { known: false, error: new SlotError('ERR_BOOTED_SLOT_UNKNOWN', 'cannot tell which slot of the test disk is running') } : { known: true, slot: options.booted, source: 'the test' };
+  // Guarded as the agent's is (update-path.ts): no change while the slot is unknown.
+  const chooser = guardBootChooser(new GptBootChooser(({ writable }) => FileBlockDevice.open(path, { writable })), booted);
   const calls: string[] = [];
   const deps: AgentCoreDeps = {
     clock: new TestClock('2026-11-22T12:00:00Z'),
     random: () => 0.5,
     records: new FileRecordStore(stateDir),
     chooser,
-    booted: { slot: options.booted, version: options.version },
+    booted: { slot: booted, version: options.version },
     updateOnce: () => {
       calls.push('updateOnce');
       return Promise.resolve({ result: 'up-to-date', version: options.version, reason: 'running' });
@@ -213,6 +218,30 @@ describe.skipIf(skip !== null)(`${skip ?? ''} operator requests`, () => {
     expect((await chooser.read()).next).toBe('USR-B');
     expect(core.status()).toMatchObject({ state: 'updated-need-reboot', pinned: '1.0.2' });
     expect(calls).toEqual(['reboot 1.0.2 now=false']);
+  });
+});
+
+describe.skipIf(skip !== null)(`${skip ?? ''} booted slot unknown`, () => {
+  it('stays in slot-unknown: status says why, checks and changes are refused, the disk is untouched, no health gate or lock', async () => {
+    // B on trial and staged: the old guess (the good slot ranked highest) would have said A.
+    const { core, calls, chooser, stateDir } = await setUp({ a: GOOD, b: TRIAL, booted: null, version: '1.0.1', record: stagedRecord('USR-B', '1.0.1') });
+    const before = await chooser.read();
+    expect(core.status()).toMatchObject({
+      activity: 'slot-unknown',
+      health: 'unknown',
+      booted: { slot: null, version: '1.0.1' },
+      bootedUnknown: { code: 'ERR_BOOTED_SLOT_UNKNOWN', message: 'cannot tell which slot of the test disk is running' },
+    });
+    expect(core.status().slots.some((s) => s.booted)).toBe(false);
+    await expect(core.check()).rejects.toMatchObject({ code: 'ERR_BOOTED_SLOT_UNKNOWN' });
+    await expect(core.rollback(true)).rejects.toMatchObject({ code: 'ERR_BOOTED_SLOT_UNKNOWN' });
+    await expect(core.rebootIfNeeded()).rejects.toMatchObject({ code: 'ERR_BOOTED_SLOT_UNKNOWN' });
+    // A pin that would unstage must make the staged slot unbootable: refused, and nothing recorded.
+    await expect(core.pin('1.0.0')).rejects.toMatchObject({ code: 'ERR_BOOTED_SLOT_UNKNOWN' });
+    expect((await loadRecord(stateDir)).record).toMatchObject({ status: 'updated-need-reboot', pinned: null });
+    expect(await chooser.read()).toEqual(before);
+    expect(calls).toEqual([]);
+    expect((await core.report()).lock).toEqual({ max: 1, holders: ['this-host'], heldByThisHost: true });
   });
 });
 

@@ -50,7 +50,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway unskip over D-Bus`, () => 
 
   it('refuses to unskip a version that is not skipped, with its own exit code', async () => {
     const result = await slipway(['unskip', '1.0.1']);
-    expect(result.code).toBe(12);
+    expect(result.code).toBe(13);
     expect(result.stderr).toContain('1.0.1 is not skipped (skipped: none) [ERR_NOT_SKIPPED]');
     expect((await slipway(['unskip', 'latest'])).code).toBe(2);
   });

@@ -24,6 +24,7 @@ const STATUS: AgentStatus = {
   activity: 'idle',
   progress: null,
   booted: { slot: 'USR-A', version: '1.0.0' },
+  bootedUnknown: null,
   slots: [],
   target: null,
   pinned: null,

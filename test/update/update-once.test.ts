@@ -77,7 +77,8 @@ async function publish(version: string, options: { key?: SigningKeyPair; at?: Da
 }
 
 function updateArgs(current = '1.0.0', mirrors: string[] = [server.url]): string[] {
-  return ['update', '--once', ...mirrors.flatMap((m) => ['--server', m]), '--channel', 'stable', '--keyring', keyring, '--disk', disk, '--state-dir', stateDir,
+  // The disk image is not what this host booted from: the operator says USR-A counts as running.
+  return ['--booted', 'USR-A', 'update', '--once', ...mirrors.flatMap((m) => ['--server', m]), '--channel', 'stable', '--keyring', keyring, '--disk', disk, '--state-dir', stateDir,
     '--current-version', current, '--arch', 'x86_64', '--board', 'qemu', '--json'];
 }
 
