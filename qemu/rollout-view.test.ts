@@ -1,30 +1,13 @@
 // The demo's view: the table, the events between two observations, the timeline and the lock verdict.
 
 import { describe, expect, it } from 'vitest';
+import { idleStatus } from '../test/builders/agent-status.ts';
 import { describeHost, diffFleet, lockVerdict, renderFleet, renderTimeline } from './rollout-view.ts';
 import type { StatusReport } from '../agent/daemon/agent-status.ts';
 import type { FleetView, HostView } from './rollout-view.ts';
 
 function status(overrides: Partial<StatusReport>): StatusReport {
-  return {
-    state: 'idle',
-    activity: 'idle',
-    progress: null,
-    booted: { slot: 'USR-A', version: '1.0.0' },
-  bootedUnknown: null,
-    slots: [],
-    target: null,
-    pinned: null,
-    skipped: [],
-    lastCheck: null,
-    lastError: null,
-    health: 'confirmed',
-    strategy: 'etcd-lock',
-    nextCheck: null,
-    nextWindow: null,
-    lock: null,
-    ...overrides,
-  };
+  return { ...idleStatus(), lock: null, ...overrides };
 }
 
 const host = (name: string, s: StatusReport | null, holdsLock = false): HostView => ({ host: name, status: s, holdsLock });

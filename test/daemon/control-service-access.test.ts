@@ -13,29 +13,14 @@ import { missingTools } from '../builders/require-tools.ts';
 import { runSlipway } from '../builders/run-slipway.ts';
 import type { MessageBus } from 'dbus-next';
 import type { ControlledCore } from '../../agent/daemon/dbus-control-service.ts';
+import { idleStatus } from '../builders/agent-status.ts';
 import type { AgentStatus } from '../../agent/daemon/agent-status.ts';
 import type { DbusDaemon } from '../builders/dbus-daemon.ts';
 
 const NOBODY = 65534;
 const skip = missingTools({ 'dbus-daemon': 'dbus-daemon', 'dbus-send': 'dbus-bin' }) ?? (process.getuid?.() === 0 || process.env.CI === 'true' ? null : 'needs root (to serve as root and call as another uid)');
 
-const STATUS: AgentStatus = {
-  state: 'idle',
-  activity: 'idle',
-  progress: null,
-  booted: { slot: 'USR-A', version: '1.0.0' },
-  bootedUnknown: null,
-  slots: [],
-  target: null,
-  pinned: null,
-  skipped: [],
-  lastCheck: null,
-  lastError: null,
-  health: 'confirmed',
-  strategy: 'etcd-lock',
-  nextCheck: null,
-  nextWindow: null,
-};
+const STATUS: AgentStatus = idleStatus();
 
 /** The agent as the service sees it, writing down each request that would change something. */
 function recordingCore(): { core: ControlledCore; changes: string[] } {
