@@ -171,7 +171,8 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and
     });
     const back = await settled(lab, HOST);
     expect(back).toMatchObject({ booted: { slot: 'USR-B', version: '1.0.1' }, health: 'confirmed', state: 'idle' });
-    expect(back.skipped).toEqual([{ version: '1.0.2', reason: 'failed its health gate: critical unit failed: app.service' }]);
+    // A failed health gate is the release's own fault: charged once, and skipped at once.
+    expect(back.skipped).toEqual([{ version: '1.0.2', reason: 'failed its health gate: critical unit failed: app.service', failures: 1 }]);
     expect(back.slots.find((s) => s.name === 'USR-A')).toMatchObject({ successful: false, priority: 0 });
     await lockFree(lab);
     // Never again: the channel still offers 1.0.2.
@@ -208,7 +209,7 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and
     });
     const back = await settled(lab, HOST);
     expect(back).toMatchObject({ booted: { slot: 'USR-A', version: '1.0.3' }, state: 'idle' });
-    expect(back.skipped).toContainEqual({ version: '1.0.4', reason: 'did not boot: its boot tries were used up' });
+    expect(back.skipped).toContainEqual({ version: '1.0.4', reason: 'did not boot: its boot tries were used up', failures: 1 });
     expect(back.slots.find((s) => s.name === 'USR-B')).toMatchObject({ successful: false, priority: 0 });
     const since = vm.console().slice(before);
     const tried = since.match(/Kernel command line:[^\n]*root=PARTLABEL=USR-B/g) ?? [];
