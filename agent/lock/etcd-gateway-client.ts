@@ -78,6 +78,11 @@ export class EtcdGatewayClient {
     });
   }
 
+  /** The clock this client's deadlines run on, for callers that pace their own calls. */
+  now(): number {
+    return this.options.now();
+  }
+
   close(): void {
     this.agents.http.destroy();
     this.agents.https.destroy();

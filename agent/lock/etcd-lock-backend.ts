@@ -188,15 +188,24 @@ export class EtcdLockBackend implements LockBackend {
    */
   async acquireWhenFree(record: HolderRecord): Promise<AcquireResult> {
     const queueKey = this.queueKey(record.id);
-    // Renewed after each third of its TTL; if this process dies, etcd drops its place in the queue.
+    // Renewed after each third of its TTL (by the client's clock, however often the line moves); if this
+    // process dies, etcd drops its place in the queue.
     const renewEveryMs = (this.holdTtlSeconds * 1000) / 3;
     let lease = await this.client.grantLease(this.holdTtlSeconds);
+    let renewedAt = this.client.now();
     // A lease etcd already dropped (it was unreachable for a whole TTL) took the queue entry with it: a
     // new one, and the next read queues again. True while the place in the queue is kept.
     const renew = async (): Promise<boolean> => {
+      renewedAt = this.client.now();
       if ((await this.client.keepAliveLease(lease)) > 0) return true;
       lease = await this.client.grantLease(this.holdTtlSeconds);
       return false;
+    };
+    /** How long a wait may last before the lease is due: renewed first if it is (nearly) due; null when it lapsed. */
+    const untilRenewal = async (): Promise<number | null> => {
+      const left = renewedAt + renewEveryMs - this.client.now();
+      if (left > renewEveryMs / 10) return left;
+      return (await renew()) ? renewEveryMs : null;
     };
     let held = false;
     let broken = 0;
@@ -217,9 +226,11 @@ export class EtcdLockBackend implements LockBackend {
           const ahead = lineUp.ahead(queueKey, Math.max(current.semaphore.max, 1));
           if (ahead !== undefined) {
             // Renewing the lease needs no new read: the watch goes on from the same revision.
-            while ((await this.client.nextChange(ahead, lineUp.at, { deletesOnly: true, maxWaitMs: renewEveryMs })) === 'quiet' && (await renew()));
+            for (let wait = await untilRenewal(); wait !== null; wait = await untilRenewal()) {
+              if ((await this.client.nextChange(ahead, lineUp.at, { deletesOnly: true, maxWaitMs: wait })) === 'changed') break;
+            }
           } else if (lineUp.position(queueKey) >= 0) {
-            const outcome = await this.atTheFront(lineUp, record, lease, renewEveryMs, renew);
+            const outcome = await this.atTheFront(lineUp, record, lease, untilRenewal);
             if (outcome !== 'again') {
               held = outcome.kind === 'acquired';
               return outcome;
@@ -229,6 +240,8 @@ export class EtcdLockBackend implements LockBackend {
         } catch (error) {
           // A watch or write cut off (an etcd member went away): read again, through the next endpoint.
           if (!(error instanceof LockError && error.code === 'ERR_LOCK_UNAVAILABLE') || ++broken > MAX_BROKEN) throw error;
+          // Its lease may be what etcd refused (it lapsed while etcd was away).
+          await renew().catch(() => undefined);
         }
       }
     } finally {
@@ -254,7 +267,7 @@ export class EtcdLockBackend implements LockBackend {
    * event that beat it. The lease is renewed after each third of it; 'again' when the picture must be
    * read anew (or the lease was lost).
    */
-  private async atTheFront(lineUp: LineUp, record: HolderRecord, lease: string, renewEveryMs: number, renew: () => Promise<boolean>): Promise<AcquireResult | 'again'> {
+  private async atTheFront(lineUp: LineUp, record: HolderRecord, lease: string, untilRenewal: () => Promise<number | null>): Promise<AcquireResult | 'again'> {
     const queueKey = this.queueKey(record.id);
     const reclaimed: string[] = [];
     const act = async (): Promise<AcquireResult | 'again' | null> => {
@@ -287,15 +300,15 @@ export class EtcdLockBackend implements LockBackend {
     };
     const first = await act();
     if (first !== null) return first;
-    do {
+    for (let wait = await untilRenewal(); wait !== null; wait = await untilRenewal()) {
       // Decided once per transaction: its events (a holder's record and alive key) arrive together.
-      for await (const events of this.client.watchBatches(holderPrefix(this.group), { end: `${this.key}\0`, startRevision: String(BigInt(lineUp.at) + 1n), maxWaitMs: renewEveryMs })) {
+      for await (const events of this.client.watchBatches(holderPrefix(this.group), { end: `${this.key}\0`, startRevision: String(BigInt(lineUp.at) + 1n), maxWaitMs: wait })) {
         if (events.some((event) => event.type === 'compacted')) return 'again';
         for (const event of events) lineUp.apply(event);
         const outcome = await act();
         if (outcome !== null) return outcome;
       }
-    } while (await renew());
+    }
     return 'again';
   }
 

@@ -20,7 +20,7 @@ const { values } = parseArgs({
     max: { type: 'string', default: '3' },
     'min-hold': { type: 'string', default: '1' },
     'max-hold': { type: 'string', default: '3' },
-    /** Hosts in the killed phase (0 skips it); a tenth of them die while holding. */
+    /** Hosts in the killed phase (0 skips it; --agents 0 runs it alone); a tenth of them die while holding. */
     'kill-agents': { type: 'string' },
     /** The holders' lease in the killed phase, seconds. */
     lease: { type: 'string', default: '5' },
@@ -148,9 +148,9 @@ async function run(phase: Phase): Promise<Record<string, unknown>> {
       }
     })();
 
-    // The killed come from the first 80% to arrive, so hosts still wait behind them to take their places.
+    // The killed come from the first half to arrive, so hosts still wait behind them to take their places.
     const killed = new Set<number>();
-    while (killed.size < Math.round(phase.agents * phase.killShare)) killed.add(Math.floor(Math.random() * phase.agents * 0.8));
+    while (killed.size < Math.round(phase.agents * phase.killShare)) killed.add(Math.floor(Math.random() * phase.agents * 0.5));
     let acquired = 0;
     let lost = 0;
     let totalHold = 0;
@@ -222,7 +222,7 @@ try {
     leaderKill = { killed_leader: cluster.urls[leader], at, new_leader: cluster.urls[next] };
     console.log(`  ${at}: killed the leader ${cluster.urls[leader] ?? ''} (member ${leader}) halfway; the new leader is ${cluster.urls[next] ?? ''} (member ${next})`);
   };
-  results.push(await run({ name: cluster === null ? 'fleet' : `fleet on ${clusterSize} members, leader killed`, group: 'bench', agents, holdTtlSeconds: 600, killShare: 0, halfway: killLeader }));
+  if (agents > 0) results.push(await run({ name: cluster === null ? 'fleet' : `fleet on ${clusterSize} members, leader killed`, group: 'bench', agents, holdTtlSeconds: 600, killShare: 0, halfway: killLeader }));
   if (killAgents > 0) results.push(await run({ name: '10% killed while holding', group: 'bench-killed', agents: killAgents, holdTtlSeconds: killLease, killShare: 0.1 }));
   console.log(`run finished: ${results.reduce((sum, r) => sum + Number(r.violations), 0)} violations`);
   console.log(JSON.stringify({ ...(cluster === null ? {} : { cluster: clusterSize, ...leaderKill }), phases: results }));
