@@ -71,6 +71,13 @@ export interface LockRevision {
   readonly semaphore: Semaphore;
 }
 
+/** The lock as one store revision left it: the semaphore and the ids waiting in line (queue keys). */
+export interface LockView {
+  readonly revision: number;
+  readonly holders: readonly string[];
+  readonly waiting: readonly string[];
+}
+
 /** The cloud-config one host boots with: hostname, update server and channel, etcd lock, extras. */
 export function labUserData(host: string, serverUrl: string, etcdUrl: string, options: Pick<FleetLabOptions, 'channel' | 'agentSettings' | 'units' | 'users' | 'files'>): string {
   const files: LabFile[] = [
@@ -224,6 +231,28 @@ export class FleetLab {
       revision = Number(at.modRevision) - 1;
     }
     return history;
+  }
+
+  /**
+   * The lock at every store revision since the semaphore was created, oldest first: who held a place
+   * and who waited in line. One read per revision, at that revision (etcd here never compacts).
+   */
+  async lockViews(): Promise<LockView[]> {
+    const kv = await this.client.get(this.key());
+    if (kv === null) return [];
+    const root = this.key().slice(0, -'semaphore'.length);
+    const { revision: now } = await this.client.range(this.key());
+    const views: LockView[] = [];
+    for (let revision = Number(kv.createRevision); revision <= Number(now); revision++) {
+      const { kvs } = await this.client.range(root, { prefix: true, revision: String(revision) });
+      const semaphore = kvs.find((k) => k.key === this.key());
+      views.push({
+        revision,
+        holders: semaphore === undefined ? [] : parseSemaphore(semaphore.value, this.key()).holders,
+        waiting: kvs.filter((k) => k.key.startsWith(`${root}queue/`)).map((k) => decodeURIComponent(k.key.slice(`${root}queue/`.length))),
+      });
+    }
+    return views;
   }
 
   /** Holder ids (machine ids) to host names, from the records the agents leave beside the semaphore. */

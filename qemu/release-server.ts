@@ -16,6 +16,11 @@ export interface ServeOptions {
   readonly resetAfter?: number;
   /** Send no more after this many body bytes, keeping the connection open (a VM is cut meanwhile). */
   readonly stallAfter?: number;
+  /**
+   * Send nothing at or past this offset of the file (negative: from its end), whatever the Range asked,
+   * keeping the connection open: every request, resumed ones too, stops at the same byte.
+   */
+  readonly stallAt?: number;
   /** Send at most `bytes` every `everyMs`, to make a download slow enough to interrupt. */
   readonly throttle?: { readonly bytes: number; readonly everyMs: number };
 }
@@ -50,6 +55,12 @@ export async function startReleaseServer(root: string): Promise<ReleaseServer> {
       response.writeHead(200, { 'content-length': info.size, 'accept-ranges': 'bytes' });
     }
     let sent = 0;
+    const stallAt = options.stallAt === undefined ? undefined : options.stallAt < 0 ? info.size + options.stallAt : options.stallAt;
+    const stallAfter = stallAt === undefined ? options.stallAfter : Math.max(0, Math.min(options.stallAfter ?? Infinity, stallAt - start));
+    if (stallAfter === 0) {
+      response.flushHeaders(); // the headers go out; the body never comes
+      return;
+    }
     const stream = createReadStream(path, { start, highWaterMark: options.throttle?.bytes ?? 64 * 1024 });
     if (options.throttle) {
       const { everyMs } = options.throttle;
@@ -66,9 +77,9 @@ export async function startReleaseServer(root: string): Promise<ReleaseServer> {
         response.write(piece.subarray(0, options.resetAfter - sent), () => response.socket?.destroy());
         return;
       }
-      if (options.stallAfter !== undefined && sent + piece.length > options.stallAfter) {
+      if (stallAfter !== undefined && sent + piece.length > stallAfter) {
         stream.destroy();
-        response.write(piece.subarray(0, options.stallAfter - sent));
+        response.write(piece.subarray(0, stallAfter - sent));
         return;
       }
       sent += piece.length;

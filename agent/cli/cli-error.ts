@@ -25,6 +25,7 @@ export const EXIT = {
   lockCorrupt: 9,
   denied: 10,
   agentUnreachable: 11,
+  notSkipped: 12,
 } as const;
 
 const EXIT_BY_CODE: Record<string, number> = {
@@ -54,6 +55,8 @@ const EXIT_BY_CODE: Record<string, number> = {
   ERR_DOWNGRADE_REFUSED: EXIT.refused,
   ERR_NOT_CONFIRMED: EXIT.refused,
   ERR_ACCESS_DENIED: EXIT.denied,
+  ERR_CALLER_NOT_ROOT: EXIT.denied,
+  ERR_CALLER_UNKNOWN: EXIT.denied,
   ERR_CONFIG_INVALID: EXIT.usage,
   ERR_AGENT_UNREACHABLE: EXIT.agentUnreachable,
   ERR_CLOCK_BEHIND: EXIT.refused,
@@ -68,6 +71,8 @@ const EXIT_BY_CODE: Record<string, number> = {
   ERR_PAYLOAD_TOO_LARGE: EXIT.untrusted,
   ERR_PAYLOAD_SIZE_MISMATCH: EXIT.untrusted,
   ERR_PAYLOAD_HASH_MISMATCH: EXIT.untrusted,
+  ERR_PAYLOAD_CORRUPT: EXIT.untrusted,
+  ERR_NOT_SKIPPED: EXIT.notSkipped,
   ERR_SLOT_TOO_SMALL: EXIT.diskLayout,
   ERR_SLOT_VERIFY_FAILED: EXIT.deviceIo,
   ERR_LOCK_CORRUPT: EXIT.lockCorrupt,

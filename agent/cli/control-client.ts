@@ -13,6 +13,8 @@ export interface ControlClient {
   plan(): Promise<PlanDecision>;
   pin(version: string): Promise<AgentStatus>;
   unpin(): Promise<AgentStatus>;
+  /** Gives a skipped version another chance; ERR_NOT_SKIPPED if it is not skipped. */
+  unskip(version: string): Promise<AgentStatus>;
   rollback(reboot: boolean, ignoreInhibitors: boolean): Promise<AgentStatus>;
   /** Called on every status change the agent signals, until closed. */
   onStatus(listener: (status: AgentStatus) => void): Promise<void>;

@@ -19,7 +19,10 @@ function asControlError(error: unknown): Error {
   const text = (error as { text?: unknown }).text;
   const message = typeof text === 'string' ? text : error instanceof Error ? error.message : String(error);
   if (typeof type !== 'string') return new ControlError('ERR_AGENT', message, { cause: error });
-  if (type.startsWith(ERROR_PREFIX)) return new ControlError(type.slice(ERROR_PREFIX.length), message);
+  if (type.startsWith(ERROR_PREFIX)) {
+    const code = type.slice(ERROR_PREFIX.length);
+    return new ControlError(code, code === 'ERR_CALLER_NOT_ROOT' ? `${message}; run it with sudo` : message);
+  }
   if (type === 'org.freedesktop.DBus.Error.AccessDenied') {
     return new ControlError('ERR_ACCESS_DENIED', `only root may ask the agent to do that (${message}); run it with sudo`);
   }
@@ -85,6 +88,10 @@ export class DbusControlClient implements ControlClient {
 
   unpin(): Promise<AgentStatus> {
     return this.json('Unpin');
+  }
+
+  unskip(version: string): Promise<AgentStatus> {
+    return this.json('Unskip', version);
   }
 
   rollback(reboot: boolean, ignoreInhibitors: boolean): Promise<AgentStatus> {

@@ -1,12 +1,13 @@
 // `slipway lock status|acquire|unlock|set-max`: locksmithctl's jobs on the fleet reboot semaphore.
 
 import { causeChain } from '../../platform/coded-error.ts';
+import { parseGoDuration } from '../../platform/locksmith-window.ts';
 import { parseArgs } from 'node:util';
 import { EXIT, UsageError } from './cli-error.ts';
 import { DEFAULT_ETCD_ENDPOINT } from '../lock/etcd-connection.ts';
 import { DEFAULT_SETTINGS } from '../config/settings.ts';
 import type { LoadedSettings } from '../config/load-settings.ts';
-import type { LockBackend, LockRequest } from '../lock/lock-backend.ts';
+import type { HolderRecord, LockBackend, LockRequest, LockStatus, OperatorHold } from '../lock/lock-backend.ts';
 import type { CliIo } from './io.ts';
 
 export interface LockDeps {
@@ -21,7 +22,10 @@ export interface LockDeps {
 
 export const LOCK_USAGE = `usage:
   slipway lock status [--json]
-  slipway lock acquire [ID]        exit 0 when held, 8 when the semaphore is full
+  slipway lock acquire [ID] [--ttl DURATION]
+                                   a maintenance hold: permanent (until unlocked) unless --ttl
+                                   (a Go duration: 30m, 2h, 1h30m) leases it for that long;
+                                   exit 0 when held, 8 when the semaphore is full
   slipway lock unlock [ID]
   slipway lock set-max N
 options: --etcd URL (repeatable) --group G
@@ -33,6 +37,7 @@ ID defaults to /etc/machine-id.`;
 const OPTIONS = {
   etcd: { type: 'string', multiple: true },
   group: { type: 'string' },
+  ttl: { type: 'string' },
   'etcd-cafile': { type: 'string' },
   'etcd-certfile': { type: 'string' },
   'etcd-keyfile': { type: 'string' },
@@ -50,6 +55,8 @@ export async function runLock(argv: readonly string[], deps: LockDeps): Promise<
     return values.help ? 0 : 2;
   }
   if (rest.length > 0) throw new UsageError(`unexpected arguments: ${rest.join(' ')}\n${LOCK_USAGE}`);
+  if (values.ttl !== undefined && action !== 'acquire') throw new UsageError(`--ttl goes only with acquire\n${LOCK_USAGE}`);
+  const hold = operatorHold(values.ttl);
   const backend = await deps.openLock(await lockRequest(values, deps));
   try {
     switch (action) {
@@ -59,22 +66,20 @@ export async function runLock(argv: readonly string[], deps: LockDeps): Promise<
           deps.io.stdout(`${JSON.stringify(status, null, 2)}\n`);
         } else {
           const lines = [`${status.key}: ${status.semaphore.holders.length} of ${status.semaphore.max} held (semaphore ${status.semaphore.semaphore})`];
-          for (const h of status.holders) {
-            const detail = h.record === null ? 'no record (plain locksmith holder)' : `${h.record.host}, since ${h.record.since}, updating to ${h.record.targetVersion}, lease ${h.alive ? 'alive' : 'EXPIRED (reclaimable)'}`;
-            lines.push(`  ${h.id}: ${detail}`);
-          }
+          for (const h of status.holders) lines.push(`  ${h.id}: ${describeHolder(h)}`);
           deps.io.stdout(`${lines.join('\n')}\n`);
         }
         return 0;
       }
       case 'acquire': {
         const id = argument ?? (await deps.machineId());
-        const result = await backend.acquire({ id, host: deps.hostname(), since: deps.now().toISOString(), targetVersion: 'manual' });
+        const result = await backend.hold({ id, host: deps.hostname(), since: deps.now().toISOString(), targetVersion: 'manual' }, hold);
         if (result.kind === 'full') {
           deps.io.stdout(`semaphore is full; held by ${result.holders.join(', ')}\n`);
           return EXIT.lockFull;
         }
-        deps.io.stdout(`${result.kind === 'acquired' ? 'acquired' : 'already held'} by ${id}${result.reclaimed.length ? ` (reclaimed expired ${result.reclaimed.join(', ')})` : ''}\n`);
+        const lasting = hold.kind === 'permanent' ? 'permanently, until unlocked' : `for ${values.ttl ?? ''}`;
+        deps.io.stdout(`${result.kind === 'acquired' ? 'acquired' : 'already held'} by ${id}, ${lasting}${result.reclaimed.length ? ` (reclaimed expired ${result.reclaimed.join(', ')})` : ''}\n`);
         return 0;
       }
       case 'unlock': {
@@ -94,6 +99,32 @@ export async function runLock(argv: readonly string[], deps: LockDeps): Promise<
   } finally {
     backend.close();
   }
+}
+
+/** --ttl as a lease of whole seconds (rounded up), or a permanent hold without it. */
+function operatorHold(ttl: string | undefined): OperatorHold {
+  if (ttl === undefined) return { kind: 'permanent' };
+  let ms: number;
+  try {
+    ms = parseGoDuration(ttl);
+  } catch {
+    throw new UsageError(`--ttl "${ttl}" is not a duration like 30m, 2h or 1h30m`);
+  }
+  if (ms < 1000) throw new UsageError(`--ttl must be at least 1s, not "${ttl}"`);
+  return { kind: 'ttl', ttlSeconds: Math.ceil(ms / 1000) };
+}
+
+/** One holder in `lock status`: who and since when, and how long its place lasts. */
+function describeHolder(h: LockStatus['holders'][number]): string {
+  if (h.record === null) return 'no record (plain locksmith holder)';
+  const r: HolderRecord = h.record;
+  const lasting =
+    r.expires === 'never'
+      ? 'permanent (operator hold, until unlocked)'
+      : r.expires !== undefined
+        ? `operator hold until ${r.expires}${h.alive ? '' : ', EXPIRED (reclaimable)'}`
+        : `lease ${h.alive ? 'alive' : 'EXPIRED (reclaimable)'}`;
+  return `${r.host}, since ${r.since}, updating to ${r.targetVersion}, ${lasting}`;
 }
 
 type LockFlags = Partial<Record<'group' | 'etcd-cafile' | 'etcd-certfile' | 'etcd-keyfile' | 'etcd-username' | 'etcd-password', string>> & { etcd?: string[] };

@@ -14,6 +14,7 @@ import { runConfig } from './config-command.ts';
 import type { ConfigDeps } from './config-command.ts';
 import { runCompletion } from './completion-command.ts';
 import { runPin } from './pin-command.ts';
+import { runUnskip } from './unskip-command.ts';
 import { runPlan } from './plan-command.ts';
 import { runRollback } from './rollback-command.ts';
 import { runStatus } from './status-command.ts';
@@ -45,6 +46,7 @@ commands (talking to the running agent):
   update      the same; --now also reboots into it under the fleet lock
   plan        what the next check would do, and why, without doing it
   pin         hold the host at a version; unpin to follow the channel again
+  unskip      give a skipped version (failed 3 times, or rolled back from) another chance
   rollback    boot the previous good version next (--reboot: now)
 commands (working on their own):
   agent       run the agent daemon (systemd runs this as slipway.service)
@@ -92,6 +94,8 @@ export async function runCli(argv: readonly string[], makeDeps: (options: HostFi
         return await runPin(rest, deps, 'pin');
       case 'unpin':
         return await runPin(rest, deps, 'unpin');
+      case 'unskip':
+        return await runUnskip(rest, deps);
       case 'rollback':
         return await runRollback(rest, deps);
       case 'config':

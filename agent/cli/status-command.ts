@@ -30,7 +30,10 @@ export function formatStatus(status: StatusReport): string {
     lines.push(`${slot.booted ? '●' : ' '} ${slot.name}  ${(slot.version ?? 'unknown').padEnd(10)} ${marks.join(', ')}`);
   }
   if (status.pinned) lines.push(`Pinned: ${status.pinned}`);
-  for (const skipped of status.skipped) lines.push(`Skipped: ${skipped.version} (${skipped.reason})`);
+  for (const skipped of status.skipped) {
+    const count = skipped.failures === 0 ? '' : `; ${skipped.failures} failure${skipped.failures === 1 ? '' : 's'} charged to it`;
+    lines.push(`Skipped: ${skipped.version} (${skipped.reason}${count}; slipway unskip ${skipped.version} gives it another chance)`);
+  }
   lines.push(`Last check: ${status.lastCheck ? `${status.lastCheck.at} (${status.lastCheck.result})` : 'never'}`);
   if (status.lastError) lines.push(`Last error: ${status.lastError.code}: ${status.lastError.message}`);
   lines.push(`Next check: ${status.nextCheck ?? 'none scheduled'}`);

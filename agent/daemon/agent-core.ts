@@ -6,7 +6,8 @@
 import { AgentError } from './agent-errors.ts';
 import { nextPhase, rebootPending, reportedPhase } from './agent-phase.ts';
 import { buildStatus } from './agent-status.ts';
-import { CodedError } from '../../platform/coded-error.ts';
+import { CodedError, errorCode } from '../../platform/coded-error.ts';
+import { faultKind } from '../update/release-fault.ts';
 import { advance } from '../update/update-state.ts';
 import { nextCheckDelay } from '../update/update-schedule.ts';
 import { UpdateError } from '../update/update-errors.ts';
@@ -202,7 +203,7 @@ export class AgentCore {
     this.move('gate-failed');
     this.changed();
     deps.log({ slot: deps.booted.slot, version: deps.booted.version, reason: health.reason }, `${deps.booted.version} failed its health gate (${health.reason}); rolling back`);
-    await this.step({ type: 'skip', version: deps.booted.version, reason: `failed its health gate: ${health.reason}` });
+    await this.step({ type: 'skip', version: deps.booted.version, reason: `failed its health gate: ${health.reason}`, charged: true });
     this.boot = await deps.chooser.rollback(deps.booted.slot);
     this.boot = await deps.chooser.markUnbootable(deps.booted.slot);
     this.changed();
@@ -303,6 +304,21 @@ export class AgentCore {
     });
   }
 
+  /** Gives a skipped version another chance: off the skipped list, its failure count back to 0. */
+  unskip(version: string): Promise<AgentStatus> {
+    return this.exclusive(async () => {
+      const record = this.record ?? (await this.deps.records.load()).record;
+      if (!record.skipped.some((s) => s.version === version)) {
+        const skipped = record.skipped.map((s) => s.version);
+        throw new UpdateError('ERR_NOT_SKIPPED', `${version} is not skipped (skipped: ${skipped.length === 0 ? 'none' : skipped.join(', ')})`);
+      }
+      await this.step({ type: 'unskip', version });
+      this.deps.log({ version }, `unskipped ${version}: the next check may install it again`);
+      this.changed();
+      return this.status();
+    });
+  }
+
   /** Makes the other slot (which must have booted successfully) the next boot, and skips the version rolled back from. */
   rollback(reboot: boolean, ignoreInhibitors = false): Promise<AgentStatus> {
     return this.exclusive(async () => {
@@ -344,7 +360,10 @@ export class AgentCore {
       } catch (error) {
         failures++;
         history = { kind: 'failed', consecutiveFailures: failures };
-        this.deps.log({ err: error }, 'update check failed');
+        // Every failed check backs off; only a release's own fault was charged to it (release-fault.ts).
+        const code = errorCode(error);
+        const fault = faultKind(code);
+        this.deps.log({ err: error, code, fault }, fault === 'transport' ? 'update check failed (transport fault: not charged to the release; backing off)' : 'update check failed');
       }
     }
   }

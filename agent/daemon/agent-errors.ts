@@ -8,7 +8,11 @@ export type AgentErrorCode =
   /** The status was asked for before start() had read the record and the boot flags. */
   | 'ERR_AGENT_NOT_STARTED'
   /** Another process owns org.slipway.Agent1: a second agent must not run beside the first. */
-  | 'ERR_BUS_NAME_TAKEN';
+  | 'ERR_BUS_NAME_TAKEN'
+  /** A method that changes something was called by a user other than root (the service checks, beside the D-Bus policy). */
+  | 'ERR_CALLER_NOT_ROOT'
+  /** The caller of such a method could not be told (no sender, or the bus would not say its uid): refused. */
+  | 'ERR_CALLER_UNKNOWN';
 
 export class AgentError extends CodedError<AgentErrorCode> {
   override name = 'AgentError';

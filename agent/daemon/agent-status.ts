@@ -29,7 +29,8 @@ export interface AgentStatus {
   readonly slots: readonly SlotStatus[];
   readonly target: { readonly version: string; readonly slot: string } | null;
   readonly pinned: string | null;
-  readonly skipped: readonly { readonly version: string; readonly reason: string }[];
+  /** Versions not installed automatically, why, and the failures charged to each (release-fault.ts). */
+  readonly skipped: readonly { readonly version: string; readonly reason: string; readonly failures: number }[];
   readonly lastCheck: { readonly at: string; readonly result: string } | null;
   readonly lastError: { readonly code: string; readonly message: string } | null;
   readonly health: BootHealth;
@@ -72,7 +73,7 @@ export function buildStatus(parts: {
     })),
     target: record.target === null ? null : { version: record.target.version, slot: record.target.slot },
     pinned: record.pinned,
-    skipped: record.skipped,
+    skipped: record.skipped.map((s) => ({ version: s.version, reason: s.reason, failures: record.failures[s.version] ?? 0 })),
     lastCheck: record.lastCheck,
     lastError: record.lastError,
     health: parts.health,

@@ -1,9 +1,11 @@
 // The agent's control interface on the system bus (dbus-next): org.slipway.Agent1 at
 // /org/slipway/Agent1. Status as properties and a JSON document, a StatusChanged signal on every
-// change, and the operator's methods. Who may call what is the D-Bus policy's job
-// (images/dbus/org.slipway.Agent1.conf: only root changes anything, anyone reads).
+// change, and the operator's methods. Only root changes anything, anyone reads: the D-Bus policy says
+// so (images/dbus/org.slipway.Agent1.conf), and every method that changes something checks its
+// caller's uid itself as well (dbus-caller.ts), so a missing or loosened policy opens nothing.
 
 import { AgentError } from './agent-errors.ts';
+import { CallerTracker, requireRoot } from './dbus-caller.ts';
 import dbus from 'dbus-next';
 import { causeChain } from '../../platform/coded-error.ts';
 import type { MessageBus } from 'dbus-next';
@@ -26,13 +28,20 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** What the service needs of the agent: its status and the operator's requests. */
+export type ControlledCore = Pick<AgentCore, 'onChange' | 'status' | 'report' | 'check' | 'plan' | 'pin' | 'unskip' | 'rollback' | 'rebootIfNeeded'>;
+
 class Agent1 extends dbus.interface.Interface {
-  private readonly core: AgentCore;
+  private readonly core: ControlledCore;
+  private readonly bus: MessageBus;
+  private readonly callers: CallerTracker;
   private current: AgentStatus;
 
-  constructor(core: AgentCore) {
+  constructor(core: ControlledCore, bus: MessageBus) {
     super(INTERFACE);
     this.core = core;
+    this.bus = bus;
+    this.callers = new CallerTracker(bus, OBJECT_PATH);
     this.current = core.status();
     core.onChange((status) => {
       this.current = status;
@@ -93,12 +102,24 @@ class Agent1 extends dbus.interface.Interface {
     return guarded(async () => JSON.stringify(await this.core.report()));
   }
 
+  /**
+   * A method that changes something: runs `work` only for root. The sender is taken now, in the
+   * method's first synchronous step (see CallerTracker); each such method must call this first.
+   */
+  private changing<T>(member: string, work: () => Promise<T>): Promise<T> {
+    const sender = this.callers.take(INTERFACE, member);
+    return guarded(async () => {
+      await requireRoot(this.bus, sender, member);
+      return work();
+    });
+  }
+
   async CheckForUpdate(): Promise<string> {
-    return guarded(async () => JSON.stringify(await this.core.check()));
+    return this.changing('CheckForUpdate', async () => JSON.stringify(await this.core.check()));
   }
 
   async ApplyUpdate(ignoreInhibitors: boolean): Promise<string> {
-    return guarded(async () => JSON.stringify(await this.core.check({ rebootNow: true, ignoreInhibitors })));
+    return this.changing('ApplyUpdate', async () => JSON.stringify(await this.core.check({ rebootNow: true, ignoreInhibitors })));
   }
 
   async Plan(): Promise<string> {
@@ -106,19 +127,23 @@ class Agent1 extends dbus.interface.Interface {
   }
 
   async Pin(version: string): Promise<string> {
-    return guarded(async () => JSON.stringify(await this.core.pin(version)));
+    return this.changing('Pin', async () => JSON.stringify(await this.core.pin(version)));
   }
 
   async Unpin(): Promise<string> {
-    return guarded(async () => JSON.stringify(await this.core.pin(null)));
+    return this.changing('Unpin', async () => JSON.stringify(await this.core.pin(null)));
+  }
+
+  async Unskip(version: string): Promise<string> {
+    return this.changing('Unskip', async () => JSON.stringify(await this.core.unskip(version)));
   }
 
   async Rollback(reboot: boolean, ignoreInhibitors: boolean): Promise<string> {
-    return guarded(async () => JSON.stringify(await this.core.rollback(reboot, ignoreInhibitors)));
+    return this.changing('Rollback', async () => JSON.stringify(await this.core.rollback(reboot, ignoreInhibitors)));
   }
 
   async RebootIfNeeded(ignoreInhibitors: boolean): Promise<boolean> {
-    return guarded(() => this.core.rebootIfNeeded(ignoreInhibitors));
+    return this.changing('RebootIfNeeded', () => this.core.rebootIfNeeded(ignoreInhibitors));
   }
 
   StatusChanged(status: string): string {
@@ -148,6 +173,7 @@ Agent1.configureMembers({
     Plan: { outSignature: 's' },
     Pin: { inSignature: 's', outSignature: 's' },
     Unpin: { outSignature: 's' },
+    Unskip: { inSignature: 's', outSignature: 's' },
     Rollback: { inSignature: 'bb', outSignature: 's' },
     RebootIfNeeded: { inSignature: 'b', outSignature: 'b' },
   },
@@ -155,8 +181,8 @@ Agent1.configureMembers({
 });
 
 /** Exports the core on `bus` and takes the well-known name (refused if another agent has it). */
-export async function exportControlService(bus: MessageBus, core: AgentCore): Promise<void> {
-  bus.export(OBJECT_PATH, new Agent1(core));
+export async function exportControlService(bus: MessageBus, core: ControlledCore): Promise<void> {
+  bus.export(OBJECT_PATH, new Agent1(core, bus));
   const reply = await bus.requestName(BUS_NAME, dbus.NameFlag.DO_NOT_QUEUE);
   if (reply !== dbus.RequestNameReply.PRIMARY_OWNER) throw new AgentError('ERR_BUS_NAME_TAKEN', `another process owns ${BUS_NAME} on this bus; is slipway already running?`);
 }

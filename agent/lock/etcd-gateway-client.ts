@@ -117,10 +117,16 @@ export class EtcdGatewayClient {
 
   /** A lease of `ttlSeconds`; its id. */
   async grantLease(ttlSeconds: number): Promise<string> {
+    return (await this.grantLeaseFor(ttlSeconds)).id;
+  }
+
+  /** A lease of `ttlSeconds`, or etcd's minimum when that is longer (etcd raises a shorter TTL): its id and the TTL granted. */
+  async grantLeaseFor(ttlSeconds: number): Promise<{ id: string; ttlSeconds: number }> {
     const reply = await this.call('/v3/lease/grant', { TTL: String(ttlSeconds) }, `grant a ${ttlSeconds} s lease`);
     const id = int64(reply.ID);
     if (id === '0') throw new LockError('ERR_LOCK_UNAVAILABLE', `etcd granted no lease for ${ttlSeconds} s: ${JSON.stringify(reply)}`);
-    return id;
+    const granted = Number(int64(reply.TTL));
+    return { id, ttlSeconds: granted > 0 ? granted : ttlSeconds };
   }
 
   /** Renews a lease to its full TTL; the seconds it now has left, 0 when etcd no longer knows it. */

@@ -3,15 +3,18 @@
 // absent, a corrupt value reported and never overwritten. Beside it, per holder, a permanent record
 // and a lease-bound "alive" key: a holder whose record remains but whose lease etcd expired may be
 // removed by others; a holder without a record (plain locksmith) is never removed automatically.
+// An operator's hold binds its alive key to no lease (never reclaimed) or to one of its own length,
+// which nobody renews.
 
 import { readEtcdTls } from './etcd-connection.ts';
 import { EtcdGatewayClient } from './etcd-gateway-client.ts';
 import { LineUp } from './etcd-line-up.ts';
+import { goQueryEscape } from './go-query-escape.ts';
 import { LockError } from './lock-errors.ts';
 import { emptySemaphore, lock, parseSemaphore, serializeSemaphore, setMax, unlock } from './semaphore.ts';
 import type { EtcdConnection, EtcdTls } from './etcd-connection.ts';
 import type { EtcdCompare } from './etcd-gateway-wire.ts';
-import type { AcquireResult, HolderRecord, LockBackend, LockStatus } from './lock-backend.ts';
+import type { AcquireResult, HolderRecord, LockBackend, LockStatus, OperatorHold } from './lock-backend.ts';
 import type { Semaphore } from './semaphore.ts';
 
 const ROOT = 'coreos.com/updateengine/rebootlock';
@@ -21,6 +24,9 @@ const MAX_ROUNDS = 64;
 const AGAIN = Symbol('again');
 /** Watches or writes cut off in a row (an etcd member going away) that a waiter rides out by reading again. */
 const MAX_BROKEN = 8;
+
+/** How a new holder's alive key is bound: the agent's lease (kept alive by it), or an operator's hold. */
+type Binding = { readonly kind: 'kept' } | OperatorHold;
 
 export interface EtcdLockBackendOptions {
   readonly connection: EtcdConnection;
@@ -42,9 +48,18 @@ export async function openEtcdLockBackend(options: EtcdLockBackendOptions, tls?:
   return new EtcdLockBackend(client, options);
 }
 
-/** locksmith's key: the default semaphore, or one per URL-escaped group. */
+/**
+ * locksmith's key (lock/etcd.go, NewEtcdLockClient): the default semaphore for an empty group, else
+ * path.Join of the prefix, "groups", url.QueryEscape(group) and "semaphore". The escaped group holds
+ * no "/" (QueryEscape writes it %2F), but path.Join cleans the joined path, so a group of "." drops
+ * out and ".." removes "groups": locksmith's key for ".." is the default semaphore, and so is ours.
+ */
 export function semaphoreKey(group: string): string {
-  return group === '' ? `${ROOT}/semaphore` : `${ROOT}/groups/${encodeURIComponent(group)}/semaphore`;
+  if (group === '') return `${ROOT}/semaphore`;
+  const escaped = goQueryEscape(group);
+  if (escaped === '.') return `${ROOT}/groups/semaphore`;
+  if (escaped === '..') return `${ROOT}/semaphore`;
+  return `${ROOT}/groups/${escaped}/semaphore`;
 }
 
 function holderPrefix(group: string): string {
@@ -74,16 +89,17 @@ export class EtcdLockBackend implements LockBackend {
     this.client.close();
   }
 
+  // Holder ids go into slipway's own keys (locksmith keeps none) escaped as groups are, one rule for both.
   private recordKey(id: string): string {
-    return `${holderPrefix(this.group)}${encodeURIComponent(id)}/record`;
+    return `${holderPrefix(this.group)}${goQueryEscape(id)}/record`;
   }
 
   private queueKey(id: string): string {
-    return `${holderPrefix(this.group).slice(0, -'holders/'.length)}queue/${encodeURIComponent(id)}`;
+    return `${holderPrefix(this.group).slice(0, -'holders/'.length)}queue/${goQueryEscape(id)}`;
   }
 
   private aliveKey(id: string): string {
-    return `${holderPrefix(this.group)}${encodeURIComponent(id)}/alive`;
+    return `${holderPrefix(this.group)}${goQueryEscape(id)}/alive`;
   }
 
   /** The compare every change of the semaphore carries. */
@@ -122,12 +138,28 @@ export class EtcdLockBackend implements LockBackend {
     return this.swap('reading', (current) => Promise.resolve(current));
   }
 
-  async acquire(record: HolderRecord): Promise<AcquireResult> {
+  acquire(record: HolderRecord): Promise<AcquireResult> {
+    return this.take(record, { kind: 'kept' });
+  }
+
+  /**
+   * An operator's maintenance hold (`slipway lock acquire`): without a TTL the alive key has no lease,
+   * so etcd never drops it and nobody reclaims the place until it is unlocked; with one, a lease of
+   * that length that nobody renews, the record saying when it runs out. Held already, the hold is
+   * made anew as asked.
+   */
+  hold(record: HolderRecord, hold: OperatorHold): Promise<AcquireResult> {
+    return this.take(record, hold);
+  }
+
+  private async take(asked: HolderRecord, binding: Binding): Promise<AcquireResult> {
     const reclaimed: string[] = [];
     return this.swap('acquiring', async ({ semaphore, revision }) => {
-      const outcome = lock(semaphore, record.id);
+      const outcome = lock(semaphore, asked.id);
       if (outcome.kind === 'already-held') {
-        await this.writeRecord(record);
+        const { record, lease } = await this.bind(asked, binding);
+        await this.client.put(this.recordKey(record.id), JSON.stringify(record));
+        await this.client.put(this.aliveKey(record.id), record.since, lease);
         return { kind: 'already-held', reclaimed };
       }
       if (outcome.kind === 'full') {
@@ -136,26 +168,30 @@ export class EtcdLockBackend implements LockBackend {
         if (expired.kind === 'reclaimed') reclaimed.push(expired.id);
         return AGAIN;
       }
-      const lease = await this.client.grantLease(this.holdTtlSeconds);
+      const { record, lease } = await this.bind(asked, binding);
       const { succeeded } = await this.client.txn(
         [this.unchanged(revision)],
         [
           { put: this.key, value: serializeSemaphore(outcome.next) },
           { put: this.recordKey(record.id), value: JSON.stringify(record) },
-          { put: this.aliveKey(record.id), value: record.since, lease },
+          { put: this.aliveKey(record.id), value: record.since, ...(lease === undefined ? {} : { lease }) },
         ],
       );
       if (succeeded) return { kind: 'acquired', reclaimed };
       // The lease binds nothing: give it back now rather than leave it to its TTL (it expires anyway).
-      await this.client.revokeLease(lease).catch(() => undefined);
+      if (lease !== undefined) await this.client.revokeLease(lease).catch(() => undefined);
       return AGAIN;
     });
   }
 
-  private async writeRecord(record: HolderRecord): Promise<void> {
-    const lease = await this.client.grantLease(this.holdTtlSeconds);
-    await this.client.put(this.recordKey(record.id), JSON.stringify(record));
-    await this.client.put(this.aliveKey(record.id), record.since, lease);
+  /** The lease for a new alive key (none for a permanent hold) and the record that says which it is. */
+  private async bind(record: HolderRecord, binding: Binding): Promise<{ record: HolderRecord; lease: string | undefined }> {
+    const plain: HolderRecord = { id: record.id, host: record.host, since: record.since, targetVersion: record.targetVersion };
+    if (binding.kind === 'kept') return { record: plain, lease: await this.client.grantLease(this.holdTtlSeconds) };
+    if (binding.kind === 'permanent') return { record: { ...plain, expires: 'never' }, lease: undefined };
+    // etcd may grant longer than asked (its minimum TTL): the record says what it granted.
+    const granted = await this.client.grantLeaseFor(binding.ttlSeconds);
+    return { record: { ...plain, expires: new Date(Date.parse(record.since) + granted.ttlSeconds * 1000).toISOString() }, lease: granted.id };
   }
 
   /**
@@ -280,7 +316,8 @@ export class EtcdLockBackend implements LockBackend {
           [this.unchanged(current.revision)],
           [
             { put: this.key, value: serializeSemaphore(outcome.next) },
-            { put: this.recordKey(record.id), value: JSON.stringify(record) },
+            // The agent's own record, as acquire writes it: no operator's expiry.
+            { put: this.recordKey(record.id), value: JSON.stringify({ id: record.id, host: record.host, since: record.since, targetVersion: record.targetVersion }) },
             { put: this.aliveKey(record.id), value: record.since, lease },
             { delete: queueKey },
           ],
@@ -321,7 +358,9 @@ export class EtcdLockBackend implements LockBackend {
     return this.swap('keeping a place in', async ({ semaphore, revision }) => {
       if (!semaphore.holders.includes(record.id)) return 'not-held';
       const [alive, stored] = await Promise.all([this.client.get(this.aliveKey(record.id)), this.client.get(this.recordKey(record.id))]);
-      if (alive !== null && alive.lease !== '0' && (await this.client.keepAliveLease(alive.lease)) > 0) return 'held';
+      // An alive key without a lease is an operator's permanent hold on this id: held, and left permanent.
+      if (alive !== null && alive.lease === '0') return 'held';
+      if (alive !== null && (await this.client.keepAliveLease(alive.lease)) > 0) return 'held';
       // Bound again only while the semaphore still lists this holder and nobody changed its alive key:
       // a reclaim that won meanwhile changed the semaphore, and this round reads it again.
       const lease = await this.client.grantLease(this.holdTtlSeconds);

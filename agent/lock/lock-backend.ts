@@ -9,7 +9,15 @@ export interface HolderRecord {
   readonly host: string;
   readonly since: string;
   readonly targetVersion: string;
+  /**
+   * Only on an operator's hold: "never" (no lease; held until unlocked) or the ISO time its lease runs
+   * out. An agent's record has none: its lease is renewed while it holds the place.
+   */
+  readonly expires?: string;
 }
+
+/** How long an operator's hold lasts: until unlocked, or a lease of this many seconds nobody renews. */
+export type OperatorHold = { readonly kind: 'permanent' } | { readonly kind: 'ttl'; readonly ttlSeconds: number };
 
 export type AcquireResult =
   | { readonly kind: 'acquired' | 'already-held'; readonly reclaimed: readonly string[] }
@@ -35,8 +43,10 @@ export interface RebootLock {
   keep?(record: HolderRecord): Promise<'held' | 'not-held'>;
 }
 
-/** A backend an operator can also inspect and resize (etcd, as locksmithctl does). */
+/** A backend an operator can also inspect, hold and resize (etcd, as locksmithctl does). */
 export interface LockBackend extends RebootLock {
+  /** A maintenance hold, taken as `hold` says (see OperatorHold). */
+  hold(record: HolderRecord, hold: OperatorHold): Promise<AcquireResult>;
   status(): Promise<LockStatus>;
   setMax(max: number): Promise<Semaphore>;
 }

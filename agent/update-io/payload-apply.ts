@@ -33,10 +33,17 @@ const DECODED_PIECE = 1024 * 1024;
 /** Takes bytes from an async iterable in pieces of at most n, keeping what is left over. */
 class ByteReader {
   private readonly iterator: AsyncIterator<Uint8Array>;
+  private readonly body: AsyncIterable<Uint8Array>;
   private pending: Uint8Array | null = null;
 
   constructor(body: AsyncIterable<Uint8Array>) {
+    this.body = body;
     this.iterator = body[Symbol.asyncIterator]();
+  }
+
+  /** Ends a read waiting on the connection: `return()` would wait for it to finish first. */
+  destroy(): void {
+    (this.body as { destroy?: () => void }).destroy?.();
   }
 
   async next(max: number): Promise<Uint8Array | null> {
@@ -101,22 +108,31 @@ async function applyConnection(reader: ByteReader, options: ApplyOptions, cursor
   const inflater = createZstdDecompress({ chunkSize: DECODED_PIECE });
   // An object, not a `let`: the feeder sets it from a callback, which narrowing cannot see.
   const input: { error: Error | null } = { error: null };
+  // Aborted once the writing side is done, well or not: a feeder waiting for 'drain' from a decoder
+  // that failed on a corrupt frame (and so never drains) would otherwise wait for ever.
+  const stop = new AbortController();
   const feed = (async () => {
     for (let frame = cursor.chunk; frame < payload.chunks.length; frame++) {
       const size = payload.chunks[frame] ?? 0;
       const whole = await readFrame(reader, size);
+      if (stop.signal.aborted || inflater.destroyed) return;
       if (whole === null) {
         // A body that stops early is a broken connection: resumable, unlike bad content.
         const left = payload.size - compressedOffset(payload, frame);
         throw new UpdateError('ERR_HTTP', `payload connection ended within frame ${frame}, up to ${left} bytes early`);
       }
-      if (!inflater.write(whole)) await once(inflater, 'drain');
+      // The decoder's own error reaches the writing side through its output, not through here.
+      if (!inflater.write(whole)) await once(inflater, 'drain', { signal: stop.signal }).catch(() => undefined);
     }
+    if (stop.signal.aborted || inflater.destroyed) return;
     if (await reader.next(1)) throw new UpdateError('ERR_PAYLOAD_TOO_LARGE', `payload is longer than the ${payload.size} bytes the manifest declares`);
     inflater.end();
   })().catch((error: unknown) => {
+    // Reads cut short by the writing side giving up are not the connection's fault.
+    if (stop.signal.aborted) return;
     // The decoder holds only whole frames: ending it hands them all over, and they still count.
-    input.error = error instanceof Error ? error : new UpdateError('ERR_HTTP', 'payload connection failed', { cause: error });
+    // got's read errors (a reset, an aborted body) are the connection's: ERR_HTTP, so they are judged as transport.
+    input.error = error instanceof UpdateError ? error : new UpdateError('ERR_HTTP', 'payload connection failed', { cause: error });
     inflater.end();
   });
   try {
@@ -147,7 +163,9 @@ async function applyConnection(reader: ByteReader, options: ApplyOptions, cursor
       }
     }
   } finally {
+    stop.abort();
     inflater.destroy();
+    reader.destroy();
     await feed;
   }
   if (input.error !== null) throw input.error;
@@ -168,7 +186,7 @@ async function* decompressed(inflater: AsyncIterable<Buffer>, inputError: () => 
     if (broken !== null) throw broken;
     const code = (error as { code?: unknown }).code;
     if (typeof code === 'string' && /^(ZSTD_error|Z_)/.test(code)) {
-      throw new UpdateError('ERR_PAYLOAD_HASH_MISMATCH', `payload is corrupt: zstd could not decompress it`, { cause: error });
+      throw new UpdateError('ERR_PAYLOAD_CORRUPT', `payload is corrupt: zstd could not decompress it`, { cause: error });
     }
     throw error;
   }

@@ -5,11 +5,12 @@
 
 import { causeChain, errorCode } from '../../platform/coded-error.ts';
 import { createHash } from 'node:crypto';
-import { parseManifest, MANIFEST_FILE, SIGNATURE_FILE } from '../../images/release-manifest.ts';
+import { isVersion, parseManifest, MANIFEST_FILE, SIGNATURE_FILE } from '../../images/release-manifest.ts';
 import { otherSlot } from '../slots/boot-chooser.ts';
 import { decide } from './update-policy.ts';
 import { advance } from './update-state.ts';
 import { UpdateError } from './update-errors.ts';
+import { chargedToRelease, faultKind } from './release-fault.ts';
 import type { BlockDevice } from '../slots/block-device.ts';
 import type { BootChooser, SlotName } from '../slots/boot-chooser.ts';
 import type { Clock } from '../../platform/clock.ts';
@@ -51,8 +52,17 @@ export type UpdateOutcome =
   | { readonly result: 'up-to-date'; readonly version: string; readonly reason: string }
   | { readonly result: 'staged'; readonly version: string; readonly slot: SlotName; readonly resumedFromChunk: number };
 
-/** Content errors mean the bytes in the slot are worthless: the next attempt starts from the first frame. */
-const CONTENT_ERRORS = new Set(['ERR_PAYLOAD_HASH_MISMATCH', 'ERR_PAYLOAD_SIZE_MISMATCH', 'ERR_PAYLOAD_TOO_LARGE', 'ERR_SLOT_VERIFY_FAILED']);
+/** After these the bytes in the slot are worthless: the next attempt starts from the first frame. */
+function spoilsSlot(code: string): boolean {
+  return faultKind(code) === 'suspect-content' || code === 'ERR_PAYLOAD_TOO_LARGE' || code === 'ERR_SLOT_VERIFY_FAILED';
+}
+
+/** What the pass was fetching when it failed: the failure is charged to this release, never to an earlier target. */
+interface Attempt {
+  version: string | null;
+  /** Full downloads of the payload in this pass: corrupt content is blamed only after the second. */
+  contentTries: number;
+}
 
 export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome> {
   const loaded = await deps.records.load();
@@ -69,8 +79,11 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
     return { result: 'staged', version: record.target.version, slot: record.target.slot as SlotName, resumedFromChunk: record.progress?.chunksDone ?? 0 };
   }
   await step({ type: 'check-started' });
+  const attempt: Attempt = { version: null, contentTries: 0 };
   try {
-    const { base, manifestUrl, manifestBytes, signer } = await fetchVerifiedManifest(deps);
+    const { mirror, manifestUrl, manifestBytes, signer } = await fetchVerifiedManifest(deps, attempt);
+    // A mirror's bad signature before this one verified is not this pass's failure.
+    attempt.version = null;
     const manifest = parseManifest(manifestBytes, manifestUrl);
     const decision = decide(manifest, deps.host, record, deps.clock.now());
     // Only signed times move lastKnownTime: a clock set far ahead must not poison it.
@@ -83,6 +96,7 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
 
     const slot = otherSlot(deps.bootedSlot);
     const manifestSha256 = createHash('sha256').update(manifestBytes).digest('hex');
+    attempt.version = manifest.version;
     await step({ type: 'update-found', target: { version: manifest.version, slot, manifestSha256 } });
     const resumeFrom = record.progress?.chunksDone ?? 0;
     await deps.chooser.markUnbootable(slot);
@@ -90,17 +104,31 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
 
     const device = await deps.openSlot(slot);
     try {
-      const written = await deps.payload.write({
-        payload: manifest.payload,
-        source: deps.source.payloadSource(new URL(manifest.payload.url, base).toString()),
-        slot: device,
-        chunksDone: resumeFrom,
-        maxResumes: deps.maxResumes,
-        onProgress: (chunksDone, bytesDone) => step({ type: 'progress', chunksDone, bytesDone }),
-        onResume: ({ chunk, offset, cause }) => deps.log({ chunk, offset, code: errorCode(cause), cause: causeChain(cause) }, 'payload connection broke; resuming with a Range request'),
-      });
-      if (written !== manifest.payload.imageSha256) {
-        throw new UpdateError('ERR_PAYLOAD_HASH_MISMATCH', `payload of ${manifest.version} hashes to ${written}, the signed manifest says ${manifest.payload.imageSha256}`);
+      for (let from = resumeFrom, server = mirror; ; server = (server + 1) % deps.serverUrls.length) {
+        attempt.contentTries++;
+        try {
+          const written = await deps.payload.write({
+            payload: manifest.payload,
+            source: deps.source.payloadSource(new URL(manifest.payload.url, channelBase(deps.serverUrls[server] ?? '', deps.host.channel)).toString()),
+            slot: device,
+            chunksDone: from,
+            maxResumes: deps.maxResumes,
+            onProgress: (chunksDone, bytesDone) => step({ type: 'progress', chunksDone, bytesDone }),
+            onResume: ({ chunk, offset, cause }) => deps.log({ chunk, offset, code: errorCode(cause), cause: causeChain(cause) }, 'payload connection broke; resuming with a Range request'),
+          });
+          if (written !== manifest.payload.imageSha256) {
+            throw new UpdateError('ERR_PAYLOAD_HASH_MISMATCH', `payload of ${manifest.version} hashes to ${written}, the signed manifest says ${manifest.payload.imageSha256}`);
+          }
+          break;
+        } catch (error) {
+          // Content a mirror (or a resume over frames an earlier run left) may have spoiled is
+          // fetched once more, from the first frame and the next mirror, before the release is blamed.
+          if (faultKind(errorCode(error)) !== 'suspect-content' || attempt.contentTries >= 2) throw error;
+          from = 0;
+          await step({ type: 'progress', chunksDone: 0, bytesDone: 0 });
+          const next = deps.serverUrls[(server + 1) % deps.serverUrls.length];
+          deps.log({ version: manifest.version, code: errorCode(error), cause: causeChain(error), mirror: next }, 'payload content is bad; fetching it once more from the first frame before blaming the release');
+        }
       }
       await step({ type: 'download-finished' });
       const reread = await deps.payload.hash(device, manifest.payload.imageSize);
@@ -118,7 +146,9 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
     }
     return { result: 'staged', version: manifest.version, slot, resumedFromChunk: resumeFrom };
   } catch (error) {
-    deps.onRecord?.(await recordFailure(error, record, deps.records, now()));
+    // Recorded whoever listens: `update --once` has no listener, and its rerun must start clean.
+    const failed = await recordFailure(error, record, attempt, deps.records, now());
+    deps.onRecord?.(failed);
     throw error;
   }
 }
@@ -140,18 +170,30 @@ export async function planUpdate(deps: Omit<UpdateOnceDeps, 'openSlot' | 'choose
   }
 }
 
-/** The first mirror that serves a manifest whose signature verifies; otherwise the first error. */
-async function fetchVerifiedManifest(deps: Pick<UpdateOnceDeps, 'serverUrls' | 'host' | 'source' | 'caps' | 'verifier' | 'clock' | 'log'>): Promise<{ base: string; manifestUrl: string; manifestBytes: Uint8Array; signer: { fingerprint: string } }> {
+function channelBase(server: string, channel: string): string {
+  return `${server.replace(/\/+$/, '')}/${encodeURIComponent(channel)}/`;
+}
+
+/**
+ * The first mirror (its index) that serves a manifest whose signature verifies; otherwise the first
+ * error, and in `blame` the version that mirror's unverified manifest claims, to charge a bad signature to.
+ */
+async function fetchVerifiedManifest(
+  deps: Pick<UpdateOnceDeps, 'serverUrls' | 'host' | 'source' | 'caps' | 'verifier' | 'clock' | 'log'>,
+  blame: { version: string | null } = { version: null },
+): Promise<{ mirror: number; manifestUrl: string; manifestBytes: Uint8Array; signer: { fingerprint: string } }> {
   let firstError: unknown = null;
-  for (const server of deps.serverUrls) {
-    const base = `${server.replace(/\/+$/, '')}/${encodeURIComponent(deps.host.channel)}/`;
+  for (const [mirror, server] of deps.serverUrls.entries()) {
+    const base = channelBase(server, deps.host.channel);
     const manifestUrl = new URL(MANIFEST_FILE, base).toString();
+    let manifestBytes: Uint8Array | null = null;
     try {
-      const manifestBytes = await deps.source.fetchSmall(manifestUrl, deps.caps.manifest);
+      manifestBytes = await deps.source.fetchSmall(manifestUrl, deps.caps.manifest);
       const signature = await deps.source.fetchSmall(new URL(SIGNATURE_FILE, base).toString(), deps.caps.signature);
       const signer = await deps.verifier.verify(manifestBytes, Buffer.from(signature).toString('utf8'), deps.clock.now());
-      return { base, manifestUrl, manifestBytes, signer };
+      return { mirror, manifestUrl, manifestBytes, signer };
     } catch (error) {
+      if (firstError === null && manifestBytes !== null) blame.version = claimedVersion(manifestBytes);
       firstError ??= error;
       deps.log({ mirror: server, code: errorCode(error), error: causeChain(error) }, 'mirror failed; trying the next');
     }
@@ -160,11 +202,22 @@ async function fetchVerifiedManifest(deps: Pick<UpdateOnceDeps, 'serverUrls' | '
   throw new UpdateError('ERR_HTTP', firstError === null ? 'no update server configured' : 'every mirror failed', { cause: firstError });
 }
 
-async function recordFailure(error: unknown, record: UpdateRecord, records: RecordStore, at: string): Promise<UpdateRecord> {
+/** The version an unverified manifest names, only to charge its bad signature to; null if it names none. */
+function claimedVersion(bytes: Uint8Array): string | null {
+  try {
+    const { version } = JSON.parse(Buffer.from(bytes).toString('utf8')) as { version?: unknown };
+    return typeof version === 'string' && isVersion(version) ? version : null;
+  } catch {
+    return null;
+  }
+}
+
+async function recordFailure(error: unknown, record: UpdateRecord, attempt: Attempt, records: RecordStore, at: string): Promise<UpdateRecord> {
   const code = errorCode(error);
   const message = error instanceof Error ? error.message : String(error);
-  let next = advance(record, { type: 'failed', code, message, at });
-  if (CONTENT_ERRORS.has(code)) next = { ...next, progress: null };
+  const charge = attempt.version !== null && chargedToRelease(code, attempt.contentTries) ? attempt.version : null;
+  let next = advance(record, { type: 'failed', code, message, at, charge });
+  if (spoilsSlot(code)) next = { ...next, progress: null };
   const reported = advance(next, { type: 'error-reported' });
   await records.save(reported);
   return reported;

@@ -28,6 +28,8 @@ export type UpdateErrorCode =
   | 'ERR_PAYLOAD_TOO_LARGE'
   | 'ERR_PAYLOAD_SIZE_MISMATCH'
   | 'ERR_PAYLOAD_HASH_MISMATCH'
+  /** A zstd frame that does not decompress. */
+  | 'ERR_PAYLOAD_CORRUPT'
   | 'ERR_SLOT_TOO_SMALL'
   | 'ERR_SLOT_VERIFY_FAILED'
   // state
@@ -37,7 +39,9 @@ export type UpdateErrorCode =
   /** An event the update state machine does not take in its state: a bug in the caller. */
   | 'ERR_ILLEGAL_TRANSITION'
   /** The running boot has not passed its health gate: no update may start before it does. */
-  | 'ERR_NOT_CONFIRMED';
+  | 'ERR_NOT_CONFIRMED'
+  /** `slipway unskip` of a version that is not skipped. */
+  | 'ERR_NOT_SKIPPED';
 
 export class UpdateError extends CodedError<UpdateErrorCode> {
   override name = 'UpdateError';

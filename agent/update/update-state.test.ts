@@ -38,7 +38,7 @@ describe('update record around reboots', () => {
 
   it('skips a version whose boot failed, forgets its slot, and only from the staged state', () => {
     const failed = advance(staged(), { type: 'boot-failed', reason: 'failed its health gate', at: AT });
-    expect(failed).toMatchObject({ status: 'idle', target: null, skipped: [{ version: '1.0.1', reason: 'failed its health gate' }], slotVersions: { 'USR-A': '1.0.0' } });
+    expect(failed).toMatchObject({ status: 'idle', target: null, skipped: [{ version: '1.0.1', reason: 'failed its health gate' }], failures: { '1.0.1': 1 }, slotVersions: { 'USR-A': '1.0.0' } });
     expect(() => advance(INITIAL_RECORD, { type: 'boot-failed', reason: 'x', at: AT })).toThrow('"boot-failed" is not allowed in state "idle"');
   });
 
@@ -48,6 +48,9 @@ describe('update record around reboots', () => {
     expect(advance(staged(), { type: 'pin', version: null })).toMatchObject({ pinned: null, status: 'updated-need-reboot', target });
     const once = advance(INITIAL_RECORD, { type: 'skip', version: '1.0.2', reason: 'rolled back by an operator' });
     expect(advance(once, { type: 'skip', version: '1.0.2', reason: 'again' }).skipped).toEqual([{ version: '1.0.2', reason: 'rolled back by an operator' }]);
+    expect(once.failures).toEqual({});
+    // A failed health gate is the release's fault: counted as well as skipped.
+    expect(advance(INITIAL_RECORD, { type: 'skip', version: '1.0.2', reason: 'failed its health gate: x', charged: true })).toMatchObject({ failures: { '1.0.2': 1 }, skipped: [{ version: '1.0.2' }] });
   });
 
   it('unstages an update when pinned to another version, keeping what the slot holds', () => {

@@ -76,7 +76,8 @@ export type UpdateEvent =
   | { readonly type: 'staged'; readonly at: string }
   /** The staged slot is now the next boot (at once with strategy off, else by the coordinated reboot). */
   | { readonly type: 'armed' }
-  | { readonly type: 'failed'; readonly code: string; readonly message: string; readonly at: string }
+  /** `charge`: the version the failure is the release's fault of (release-fault.ts), or null when it is not. */
+  | { readonly type: 'failed'; readonly code: string; readonly message: string; readonly at: string; readonly charge: string | null }
   | { readonly type: 'error-reported' }
   /** The agent started on a booted slot: remembers its version, and a staged update that is now running is done. */
   | { readonly type: 'booted'; readonly slot: string; readonly version: string }
@@ -84,7 +85,10 @@ export type UpdateEvent =
   | { readonly type: 'boot-failed'; readonly reason: string; readonly at: string }
   /** An operator's pin (null: unpin); pinning another version than the staged one unstages it. */
   | { readonly type: 'pin'; readonly version: string | null }
-  | { readonly type: 'skip'; readonly version: string; readonly reason: string };
+  /** `charged`: the release's own fault (its health gate failed), counted as well; an operator's rollback is not. */
+  | { readonly type: 'skip'; readonly version: string; readonly reason: string; readonly charged?: boolean }
+  /** An operator gives a skipped version another chance: off the list, its failure count back to 0. */
+  | { readonly type: 'unskip'; readonly version: string };
 
 const ANY: readonly UpdateStatus[] = UPDATE_STATUSES;
 
@@ -105,6 +109,7 @@ const ALLOWED_FROM: Record<UpdateEvent['type'], readonly UpdateStatus[]> = {
   'boot-failed': ['updated-need-reboot'],
   pin: ANY,
   skip: ANY,
+  unskip: ANY,
 };
 
 /** How many failures of one version before it is skipped until a newer one appears. */
@@ -140,10 +145,11 @@ export function advance(record: UpdateRecord, event: UpdateEvent): UpdateRecord 
     case 'armed':
       return record.target === null ? record : { ...record, target: { ...record.target, armed: true } };
     case 'failed': {
-      const version = record.target?.version;
-      const failures = version === undefined ? record.failures : { ...record.failures, [version]: (record.failures[version] ?? 0) + 1 };
-      const giveUp = version !== undefined && (failures[version] ?? 0) >= MAX_FAILURES_PER_VERSION && !record.skipped.some((s) => s.version === version);
-      const skipped = giveUp ? [...record.skipped, { version, reason: `failed ${MAX_FAILURES_PER_VERSION} times` }] : record.skipped;
+      // Charged only to the release the pass was fetching, never to an earlier target still in the record.
+      const version = event.charge;
+      const failures = version === null ? record.failures : { ...record.failures, [version]: (record.failures[version] ?? 0) + 1 };
+      const giveUp = version !== null && (failures[version] ?? 0) >= MAX_FAILURES_PER_VERSION && !record.skipped.some((s) => s.version === version);
+      const skipped = giveUp ? [...record.skipped, { version, reason: `failed ${MAX_FAILURES_PER_VERSION} times, last with ${event.code}` }] : record.skipped;
       return {
         ...record,
         status: 'reporting-error',
@@ -165,15 +171,24 @@ export function advance(record: UpdateRecord, event: UpdateEvent): UpdateRecord 
     case 'boot-failed': {
       const version = record.target?.version;
       const skipped = version === undefined || record.skipped.some((s) => s.version === version) ? record.skipped : [...record.skipped, { version, reason: event.reason }];
-      return { ...record, status: 'idle', target: null, progress: null, skipped, slotVersions: without(record.slotVersions, record.target?.slot), lastCheck: { at: event.at, result: `rolled back from ${version ?? 'unknown'}` } };
+      // A boot that failed is the release's fault: charged, and skipped at once.
+      const failures = version === undefined ? record.failures : { ...record.failures, [version]: (record.failures[version] ?? 0) + 1 };
+      return { ...record, status: 'idle', target: null, progress: null, skipped, failures, slotVersions: without(record.slotVersions, record.target?.slot), lastCheck: { at: event.at, result: `rolled back from ${version ?? 'unknown'}` } };
     }
     case 'pin': {
       // Pinned to another version than the one staged: the staged one is no longer wanted.
       const unstage = record.status === 'updated-need-reboot' && event.version !== null && record.target !== null && record.target.version !== event.version;
       return unstage ? { ...record, pinned: event.version, status: 'idle', target: null, progress: null } : { ...record, pinned: event.version };
     }
-    case 'skip':
-      return record.skipped.some((s) => s.version === event.version) ? record : { ...record, skipped: [...record.skipped, { version: event.version, reason: event.reason }] };
+    case 'skip': {
+      const failures = event.charged === true ? { ...record.failures, [event.version]: (record.failures[event.version] ?? 0) + 1 } : record.failures;
+      const skipped = record.skipped.some((s) => s.version === event.version) ? record.skipped : [...record.skipped, { version: event.version, reason: event.reason }];
+      return { ...record, failures, skipped };
+    }
+    case 'unskip': {
+      const failures = Object.fromEntries(Object.entries(record.failures).filter(([version]) => version !== event.version));
+      return { ...record, failures, skipped: record.skipped.filter((s) => s.version !== event.version) };
+    }
   }
 }
 

@@ -3,6 +3,7 @@
 
 import { readEtcdTls } from '../lock/etcd-connection.ts';
 import { loadedAfter } from './loaded-after.ts';
+import { DEFAULT_SETTINGS } from '../config/settings.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Settings } from '../config/settings.ts';
 import type { EtcdTls } from '../lock/etcd-connection.ts';
@@ -11,9 +12,6 @@ import type { LockRequest, RebootLock } from '../lock/lock-backend.ts';
 import type { Semaphore } from '../lock/semaphore.ts';
 
 export type AgentLock = RebootLock & { view?: () => Promise<Semaphore> };
-
-/** A holder's lease when `slipway lock` has no agent setting to go by: locksmith-era hosts rebooted well within it. */
-const OPERATOR_LEASE_SECONDS = 600;
 
 /**
  * The etcd reboot lock, a holder keeping its place for `leaseSeconds` after it stops renewing it. The
@@ -25,9 +23,13 @@ async function etcdLock(request: LockRequest, leaseSeconds: number, tls: EtcdTls
   return openEtcdLockBackend({ connection: request.connection, group: request.group, holdTtlSeconds: leaseSeconds, callTimeoutMs: 10_000, now }, tls);
 }
 
-/** `slipway lock`: the etcd semaphore an operator inspects and changes. */
+/**
+ * `slipway lock`: the etcd semaphore an operator inspects and changes. Its holds are permanent or
+ * leased for the operator's --ttl (EtcdLockBackend.hold); the agent's lease length is passed only
+ * because the backend's agent methods need one, and the CLI does not call them.
+ */
 export async function openOperatorLock(request: LockRequest, clock: Clock): Promise<EtcdLockBackend> {
-  return etcdLock(request, OPERATOR_LEASE_SECONDS, await readEtcdTls(request.connection), () => clock.now().getTime());
+  return etcdLock(request, DEFAULT_SETTINGS.lock.etcd.leaseSeconds, await readEtcdTls(request.connection), () => clock.now().getTime());
 }
 
 /** The lock the agent reboots under, or null for a strategy without one; etcd's TLS files are read now, so a wrong path stops the agent at start. */

@@ -58,3 +58,14 @@ export async function startSystemLikeBus(policyFiles: readonly string[]): Promis
   await chmod(dirname(bus.address.replace(/^unix:path=/, '').split(',')[0] ?? ''), 0o755);
   return bus;
 }
+
+/**
+ * A private bus with no policy in the way: every user may connect (its socket reachable by others),
+ * own any name and call anything. `mandatory` rules are applied on top, to take one thing away.
+ */
+export async function startOpenBus(mandatory = ''): Promise<DbusDaemon> {
+  const bus = await startDbusDaemon(`<policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/></policy>
+  <policy context="mandatory">${mandatory}</policy>`);
+  await chmod(dirname(bus.address.replace(/^unix:path=/, '').split(',')[0] ?? ''), 0o755);
+  return bus;
+}

@@ -2,7 +2,7 @@
 // for and the boot after it, and read the lock from etcd until it is free.
 
 import { expect } from 'vitest';
-import type { FleetLab } from '../../qemu/fleet-lab.ts';
+import type { FleetLab, LockRevision, LockView } from '../../qemu/fleet-lab.ts';
 import type { StatusReport } from '../../agent/daemon/agent-status.ts';
 
 export const BOOT_MS = 600_000;
@@ -41,6 +41,26 @@ export async function lockFree(lab: FleetLab): Promise<void> {
     }
     await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
+}
+
+/** Revisions at which a host waited in line while another held a place: contention really happened. */
+export function contention(views: readonly LockView[]): { revision: number; waiting: string; holders: readonly string[] }[] {
+  return views.flatMap((v) => v.waiting.filter((id) => v.holders.length > 0 && !v.holders.includes(id)).map((waiting) => ({ revision: v.revision, waiting, holders: v.holders })));
+}
+
+/**
+ * Writes of the semaphore that let a new holder in where the value before had no room, or that put
+ * one holder in another's place in one write: each must be empty.
+ */
+export function unsafeHandoffs(history: readonly LockRevision[]): { revision: number; before: readonly string[]; after: readonly string[] }[] {
+  return history.slice(1).flatMap((next, i) => {
+    const before = history[i]?.semaphore;
+    if (before === undefined) return [];
+    const added = next.semaphore.holders.filter((h) => !before.holders.includes(h));
+    const removed = before.holders.filter((h) => !next.semaphore.holders.includes(h));
+    const roomBefore = before.holders.length < before.max;
+    return added.length > 0 && (removed.length > 0 || !roomBefore) ? [{ revision: next.revision, before: before.holders, after: next.semaphore.holders }] : [];
+  });
 }
 
 /** The most holders the semaphore ever had at once, over its whole etcd history. */

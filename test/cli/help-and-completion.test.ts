@@ -29,6 +29,7 @@ describe('bash completion', () => {
         });
       });
     expect(await complete('slipway st')).toBe('status');
+    expect(await complete('slipway uns')).toBe('unskip');
     expect(await complete('slipway rollback --r')).toBe('--reboot');
     expect(await complete('slipway cloud-config a')).toBe('apply');
   });

@@ -127,7 +127,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} the one-file bundle for the OS ima
     const etcd = await startEtcd();
     try {
       const locked = await bundled('lock', 'acquire', 'bundle-host', '--etcd', etcd.url);
-      expect(locked).toMatchObject({ code: 0, stdout: 'acquired by bundle-host\n' });
+      expect(locked).toMatchObject({ code: 0, stdout: 'acquired by bundle-host, permanently, until unlocked\n' });
     } finally {
       await etcd.stop();
     }

@@ -59,6 +59,8 @@ describe('a bad fragment', () => {
     ],
     ['a unit name without type', 'health:\n  critical_units: [app]\n', [`${F} line 2: health.critical_units[0]: must be a systemd unit name like app.service, not "app"`]],
     ['a zero health timeout', 'health:\n  timeout: 0s\n', [`${F} line 2: health.timeout: must be at least 1s, not "0s"`]],
+    ['a lock lease too short to renew', 'lock:\n  etcd:\n    lease: 1s\n', [`${F} line 3: lock.etcd.lease: must be at least 3s, not "1s"`]],
+    ['an inhibitor wait that is not a duration', 'reboot:\n  inhibitor_wait: soon\n', [`${F} line 2: reboot.inhibitor_wait: must be a duration like "30s", "5m" or "1h30m", not "soon"`]],
     ['a bare port', 'metrics:\n  listen: 9527\n', [`${F} line 2: metrics.listen: must be "host:port" like "127.0.0.1:9527", or false, not 9527`]],
     ['true for listen', 'metrics:\n  listen: true\n', [`${F} line 2: metrics.listen: must be "host:port" like "127.0.0.1:9527", or false, not true`]],
   ])('reports %s', async (_name, text, expected) => {

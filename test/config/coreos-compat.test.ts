@@ -92,7 +92,7 @@ Environment=GOMAXPROCS=1
     const { settings, sources, warnings } = await loadSettings(await layers({ 'usr/config.d/00-base.yaml': `${BASE}update:\n  servers: [http://u/]\n`, [DROP_INS[0] ?? '']: dropIn }));
     expect(settings.lock).toEqual({
       group: 'web',
-      etcd: { endpoints: ['http://a:2379', 'http://b:2379'], caFile: '/etc/ssl/ca.pem', certFile: '/etc/ssl/cert.pem', keyFile: '/etc/ssl/key.pem', username: 'agent', password: 'pa ss' },
+      etcd: { endpoints: ['http://a:2379', 'http://b:2379'], caFile: '/etc/ssl/ca.pem', certFile: '/etc/ssl/cert.pem', keyFile: '/etc/ssl/key.pem', username: 'agent', password: 'pa ss', leaseSeconds: 600 },
       fleetLockUrl: null,
     });
     expect(settings.reboot.windows).toEqual([{ start: 'Sat 22:00', length: '4h' }]);

@@ -48,6 +48,7 @@ reboot:
     - { start: "Sat 22:00", length: 4h }
     - start: "03:00"
       length: 30m
+  inhibitor_wait: 2m
 lock:
   group: web
   etcd:
@@ -57,6 +58,7 @@ lock:
     key_file: /etc/ssl/key.pem
     username: agent
     password: 0123
+    lease: 5m
   fleet_lock_url: https://fleetlock.example/
 health:
   timeout: 10m
@@ -68,11 +70,11 @@ metrics:
     expect(settings).toEqual({
       update: { servers: ['https://updates.example/stable'], channel: 'beta', arch: 'aarch64', board: 'rpi4', keyring: '/etc/slipway/keys.asc', stateDir: '/var/lib/other', checks: false, firstCheckSeconds: 90, intervalSeconds: 5400, tries: 5 },
       slots: { disk: '/dev/vda', chooser: 'grubenv', grubenv: '/boot/grub/grubenv' },
-      reboot: { strategy: 'fleet-lock', timeZone: 'Europe/Berlin', windows: [{ start: 'Sat 22:00', length: '4h' }, { start: '03:00', length: '30m' }] },
+      reboot: { strategy: 'fleet-lock', timeZone: 'Europe/Berlin', windows: [{ start: 'Sat 22:00', length: '4h' }, { start: '03:00', length: '30m' }], inhibitorWaitSeconds: 120 },
       lock: {
         group: 'web',
         // A number written where a string is meant keeps its text: 0123, not 123.
-        etcd: { endpoints: ['http://a:2379', 'http://b:2379'], caFile: '/etc/ssl/ca.pem', certFile: '/etc/ssl/cert.pem', keyFile: '/etc/ssl/key.pem', username: 'agent', password: '0123' },
+        etcd: { endpoints: ['http://a:2379', 'http://b:2379'], caFile: '/etc/ssl/ca.pem', certFile: '/etc/ssl/cert.pem', keyFile: '/etc/ssl/key.pem', username: 'agent', password: '0123', leaseSeconds: 300 },
         fleetLockUrl: 'https://fleetlock.example/',
       },
       health: { timeoutSeconds: 600, criticalUnits: ['app.service', 'db.socket'] },

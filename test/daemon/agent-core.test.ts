@@ -118,6 +118,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} agent after boot`, () => {
     expect(state.next).toBe('USR-A');
     expect(state.slots.find((s) => s.name === 'USR-B')).toMatchObject({ priority: 0, successful: false });
     expect((await loadRecord(stateDir)).record.skipped).toEqual([{ version: '1.0.2', reason: 'failed its health gate: critical unit failed: app.service' }]);
+    expect((await loadRecord(stateDir)).record.failures).toEqual({ '1.0.2': 1 });
     expect(core.status().health).toBe('failed');
     await expect(core.check()).rejects.toMatchObject({ code: 'ERR_NOT_CONFIRMED' });
   });
@@ -152,7 +153,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} operator requests`, () => {
     const good = await setUp({ a: GOOD, b: GOOD, booted: 'USR-B', version: '1.0.1', record: { ...INITIAL_RECORD, slotVersions: { 'USR-A': '1.0.0' } } });
     const status = await good.core.rollback(true);
     expect(status.slots.find((s) => s.next)?.name).toBe('USR-A');
-    expect(status.skipped).toEqual([{ version: '1.0.1', reason: 'rolled back by an operator' }]);
+    expect(status.skipped).toEqual([{ version: '1.0.1', reason: 'rolled back by an operator', failures: 0 }]);
     expect(good.calls.at(-1)).toBe('reboot 1.0.0 now=true');
 
     const fresh = await setUp({ a: GOOD, b: EMPTY, booted: 'USR-A', version: '1.0.0' });

@@ -45,7 +45,7 @@ const record = (id: string): HolderRecord => ({ id, host: `${id}.example`, since
 describe.skipIf(skip !== null)(`${skip ?? ''} EtcdLockBackend`, () => {
   it('uses locksmith keys and creates the semaphore only if absent', async () => {
     expect(semaphoreKey('')).toBe('coreos.com/updateengine/rebootlock/semaphore');
-    expect(semaphoreKey('web servers')).toBe('coreos.com/updateengine/rebootlock/groups/web%20servers/semaphore');
+    expect(semaphoreKey('web servers')).toBe('coreos.com/updateengine/rebootlock/groups/web+servers/semaphore');
     const group = `g${groups++}`;
     expect(await backend(group).acquire(record('m1'))).toEqual({ kind: 'acquired', reclaimed: [] });
     expect(await text(semaphoreKey(group))).toBe('{"semaphore":0,"max":1,"holders":["m1"]}');
@@ -281,6 +281,32 @@ describe.skipIf(skip !== null)(`${skip ?? ''} EtcdLockBackend`, () => {
     await raw.put(semaphoreKey(group), '{"semaphore":0,"max":1,"holders":["old-locksmith"]}');
     expect(await backend(group).acquire(record('m1'))).toEqual({ kind: 'full', holders: ['old-locksmith'] });
     expect((await backend(group).status()).holders).toEqual([{ id: 'old-locksmith', record: null, alive: null }]);
+  });
+
+  it("holds for an operator: permanent without a lease, which the agent's keep leaves so; or leased for the TTL etcd granted", async () => {
+    const group = `g${groups++}`;
+    const b = backend(group);
+    await b.setMax(3);
+    expect(await b.hold(record('ops'), { kind: 'permanent' })).toEqual({ kind: 'acquired', reclaimed: [] });
+    const alive = `coreos.com/updateengine/rebootlock/groups/${group}/holders/ops/alive`;
+    expect((await raw.get(alive))?.lease).toBe('0');
+    // The agent's keep on the same id reports it held and binds no lease to it.
+    expect(await b.keep(record('ops'))).toBe('held');
+    expect((await raw.get(alive))?.lease).toBe('0');
+    // etcd raises a TTL below its minimum; the record says what etcd granted.
+    expect((await b.hold(record('brief'), { kind: 'ttl', ttlSeconds: 1 })).kind).toBe('acquired');
+    const brief = (await b.status()).holders.find((h) => h.id === 'brief');
+    const leased = await raw.get(`coreos.com/updateengine/rebootlock/groups/${group}/holders/brief/alive`);
+    expect(leased?.lease).not.toBe('0');
+    const left = await raw.keepAliveLease(leased?.lease ?? '0');
+    expect(Date.parse(brief?.record?.expires ?? '') - Date.parse(record('brief').since)).toBe(left * 1000);
+    // Held again as permanent: the record and the alive key say so.
+    expect((await b.hold(record('brief'), { kind: 'permanent' })).kind).toBe('already-held');
+    expect((await raw.get(`coreos.com/updateengine/rebootlock/groups/${group}/holders/brief/alive`))?.lease).toBe('0');
+    expect((await b.status()).holders.find((h) => h.id === 'brief')?.record?.expires).toBe('never');
+    // The agent's own acquire writes no expiry: its lease is kept alive.
+    expect((await b.acquire(record('agent'))).kind).toBe('acquired');
+    expect((await b.status()).holders.find((h) => h.id === 'agent')).toEqual({ id: 'agent', record: record('agent'), alive: true });
   });
 
   it('reports holders with their records in status', async () => {

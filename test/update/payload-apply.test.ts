@@ -185,7 +185,25 @@ describe.skipIf(skip !== null)(`${skip ?? ''} applying a payload`, () => {
       applyPayload({ payload, source: source().payloadSource(`${server.url}/flipped.zst`), slot, chunksDone: 0, maxResumes: 1, onProgress: () => Promise.resolve() }),
     ).then((hash) => ({ hash }), (error: unknown) => ({ error }));
     if ('hash' in outcome) expect(outcome.hash).not.toBe(payload.imageSha256);
-    else expect(outcome.error).toMatchObject({ code: 'ERR_PAYLOAD_HASH_MISMATCH' });
+    else expect(['ERR_PAYLOAD_HASH_MISMATCH', 'ERR_PAYLOAD_CORRUPT']).toContain((outcome.error as { code?: string }).code);
+  });
+
+  it('refuses a frame zstd cannot decode as corrupt content, without waiting on the decoder or the connection', async () => {
+    const bytes = await readFile(join(dir.path, 'www', 'payload.zst'));
+    // The fourth frame's magic number overwritten: the decoder fails there, with frames still to come.
+    const at = payload.chunks.slice(0, 3).reduce((a, b) => a + b, 0);
+    bytes.fill(0xee, at, at + 8);
+    await writeFile(join(dir.path, 'www', 'corrupt.zst'), bytes);
+    // Slow, so the feeder is waiting on the connection (or on the decoder) when the decoder gives up.
+    server.handle((_req, _res, serve) => serve({ throttle: { bytes: 16 * 1024, everyMs: 5 } }));
+    const progress: number[] = [];
+    const error = await withSlot((slot) =>
+      applyPayload({ payload, source: source().payloadSource(`${server.url}/corrupt.zst`), slot, chunksDone: 0, maxResumes: 3, commitBytes: CHUNK, onProgress: (chunks) => { progress.push(chunks); return Promise.resolve(); } }),
+    ).then(() => null, (e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_PAYLOAD_CORRUPT' });
+    // Corrupt content is not resumed: one request, and only the frames before the bad one counted.
+    expect(server.requests).toHaveLength(1);
+    expect(Math.max(0, ...progress)).toBeLessThanOrEqual(3);
   });
 
   it('refuses a payload longer than declared', async () => {

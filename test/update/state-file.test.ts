@@ -68,15 +68,31 @@ describe('the state machine', () => {
     expect(() => advance(INITIAL_RECORD, { type: 'verified' })).toThrow('"verified" is not allowed in state "idle"');
   });
 
-  it('skips a version after it failed three times, until a newer one appears', () => {
+  it('skips a version after it was charged three failures, until a newer one appears', () => {
     let record = INITIAL_RECORD;
     const target = { version: '1.0.2', slot: 'USR-B', manifestSha256: 'b'.repeat(64) };
     for (let i = 0; i < 3; i++) {
-      record = advance(advance(advance(record, { type: 'check-started' }), { type: 'update-found', target }), { type: 'failed', code: 'ERR_HTTP', message: 'x', at: 't' });
+      record = advance(advance(advance(record, { type: 'check-started' }), { type: 'update-found', target }), { type: 'failed', code: 'ERR_SIGNATURE_INVALID', message: 'x', at: 't', charge: '1.0.2' });
       record = advance(record, { type: 'error-reported' });
     }
     expect(record.failures).toEqual({ '1.0.2': 3 });
-    expect(record.skipped).toEqual([{ version: '1.0.2', reason: 'failed 3 times' }]);
+    expect(record.skipped).toEqual([{ version: '1.0.2', reason: 'failed 3 times, last with ERR_SIGNATURE_INVALID' }]);
+  });
+
+  it('charges nothing for a failure that is not the release\'s, even with an earlier target in the record', () => {
+    let record = INITIAL_RECORD;
+    const target = { version: '1.0.2', slot: 'USR-B', manifestSha256: 'b'.repeat(64) };
+    record = advance(advance(advance(record, { type: 'check-started' }), { type: 'update-found', target }), { type: 'download-started', totalBytes: 10, chunksDone: 0, bytesDone: 0 });
+    for (let i = 0; i < 5; i++) {
+      record = advance(advance(record, { type: 'check-started' }), { type: 'failed', code: 'ERR_HTTP', message: 'refused', at: 't', charge: null });
+      record = advance(record, { type: 'error-reported' });
+    }
+    expect(record).toMatchObject({ failures: {}, skipped: [], target, lastError: { code: 'ERR_HTTP' } });
+  });
+
+  it('unskips a version: off the list and its count back to zero, other versions kept', () => {
+    const record = { ...INITIAL_RECORD, failures: { '1.0.2': 3, '1.0.3': 1 }, skipped: [{ version: '1.0.2', reason: 'failed 3 times' }, { version: '1.0.4', reason: 'rolled back' }] };
+    expect(advance(record, { type: 'unskip', version: '1.0.2' })).toMatchObject({ failures: { '1.0.3': 1 }, skipped: [{ version: '1.0.4', reason: 'rolled back' }] });
   });
 
   it('resumes the same release after a restart, but not a different one', () => {

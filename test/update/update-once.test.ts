@@ -173,6 +173,33 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway update --once`, () => {
     expect(state.slots[1]).toMatchObject({ priority: 0, tries: 0, successful: false });
   });
 
+  it('records a failure, and a rerun recovers by itself once the mirror serves the right frames again', async () => {
+    await publish('1.0.1');
+    const payload = join(www, 'stable', 'releases', '1.0.1', 'payload.img.zst');
+    const good = await readFile(payload);
+    const manifest = JSON.parse(await readFile(join(www, 'stable', 'manifest.json'), 'utf8')) as { payload: { chunks: number[] } };
+    // Bytes inside frame 11 changed: zstd still decodes it, into other bytes than were signed.
+    const bad = Buffer.from(good);
+    const at = manifest.payload.chunks.slice(0, 11).reduce((a, b) => a + b, 0) + 20;
+    for (let i = at; i < at + 40; i++) bad[i] = (bad[i] ?? 0) ^ 0xff;
+    await writeFile(payload, bad);
+    const stateFile = join(stateDir, 'update-state.json');
+    for (let run = 1; run <= 2; run++) {
+      const result = await slipwayUpdate();
+      expect(result.code).toBe(6);
+      expect(result.stderr).toMatch(/\[ERR_PAYLOAD_(HASH_MISMATCH|CORRUPT)\]/);
+      const record = JSON.parse(await readFile(stateFile, 'utf8')) as Record<string, unknown>;
+      // Recorded, and each failed pass fetched the payload twice before charging it once.
+      expect(record).toMatchObject({ status: 'idle', progress: null, failures: { '1.0.1': run }, skipped: [] });
+    }
+    await writeFile(payload, good);
+    const fixed = await slipwayUpdate();
+    expect(fixed.code).toBe(0);
+    expect(JSON.parse(fixed.stdout)).toMatchObject({ result: 'staged', version: '1.0.1', resumedFromChunk: 0 });
+    expect(Buffer.compare(await slotB(), image)).toBe(0);
+    expect((await chooser().read()).next).toBe('USR-B');
+  });
+
   it('refuses a replayed older manifest after a newer one was accepted', async () => {
     await publish('1.0.2');
     expect((await slipwayUpdate()).code).toBe(0);
@@ -188,20 +215,37 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway update --once`, () => {
     expect(result.stderr).toContain('below 1.0.2 which this host already accepted');
   });
 
-  it('survives SIGKILL at random points: the old slot boots until staging completes, and a re-run finishes', async () => {
+  it('survives SIGKILL inside the download: the old slot boots until staging completes, and a re-run finishes', async () => {
     await publish('1.0.1');
-    // Throttle the payload (64 KiB every 20 ms, about 3 MB/s) so that kills land inside the download.
+    // Throttle the payload (64 KiB every 20 ms) so the download spans many state writes; each kill
+    // waits for a state (not a time), so a slow machine moves the kills, not what they hit.
     server.handle((_req, _res, serve) => serve({ throttle: { bytes: 64 * 1024, everyMs: 20 } }));
-    const delays = [150, 400, 700, 1000, 1300];
+    type Saved = { status?: string; progress?: { chunksDone?: number } | null };
+    const saved = async (): Promise<Saved> => {
+      const text = await readFile(join(stateDir, 'update-state.json'), 'utf8').catch(() => '{}');
+      try {
+        return JSON.parse(text) as Saved;
+      } catch {
+        return {}; // caught mid-write by a reader: read again
+      }
+    };
+    const chunks = (record: Saved): number => record.progress?.chunksDone ?? 0;
+    // Just after the download started, after one more frame, after two more.
+    const killWhen: ((record: Saved, before: number) => boolean)[] = [
+      (r) => r.status === 'downloading',
+      (r, before) => r.status === 'downloading' && chunks(r) > before,
+      (r, before) => r.status === 'downloading' && chunks(r) > before + 1,
+    ];
     const seen = new Set<string>();
-    for (const delay of delays) {
+    for (const when of killWhen) {
+      const before = chunks(await saved());
       const child = spawn(process.execPath, ['agent/main.ts', ...updateArgs()], { stdio: 'ignore' });
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      let done = false;
+      const exited = new Promise((resolve) => child.once('exit', () => resolve((done = true))));
+      while (!done && !when(await saved(), before)) await new Promise((resolve) => setTimeout(resolve, 5));
       child.kill('SIGKILL');
       await exited;
-      const record = await readFile(join(stateDir, 'update-state.json'), 'utf8').catch(() => '{}');
-      seen.add(String((JSON.parse(record) as { status?: string }).status));
+      seen.add(String((await saved()).status));
       const state = await chooser().read();
       if (state.next !== 'USR-A') {
         // Only a run that completed may have made USR-B the next boot, and then it holds the image.

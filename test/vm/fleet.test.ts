@@ -1,8 +1,9 @@
 // Scenarios 5 and 4 of the VM suite: three hosts on 1.0.0 share a reboot lock of one place (real
 // etcd on the host). host-3 is pinned to 1.0.0 and holds while the others find 1.0.1 by their own
 // periodic checks and reboot one at a time; unpinned, it follows. Every value the lock key ever had
-// (etcd's revision history) has at most one holder, and each host gave its place back only after
-// its new boot was confirmed. Then `slipway rollback --reboot` takes host-1 back to 1.0.0 under the lock.
+// (etcd's revision history) has at most one holder, none came in where the value had no room or
+// replaced another in one write, some host waited in line while another held (contention happened),
+// and each host gave its place back only after its new boot was confirmed. Then `slipway rollback --reboot` takes host-1 back to 1.0.0 under the lock.
 
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FleetLab } from '../../qemu/fleet-lab.ts';
 import { Timings } from '../../qemu/timings.ts';
-import { BOOT_MS, lockFree, mark, mostHoldersEver, rebootInto, settled, slipwayIn } from '../builders/vm-steps.ts';
+import { BOOT_MS, contention, lockFree, mark, mostHoldersEver, rebootInto, settled, slipwayIn, unsafeHandoffs } from '../builders/vm-steps.ts';
 import { VM_TOOLS } from '../builders/vm-images.ts';
 import type { StatusReport } from '../../agent/daemon/agent-status.ts';
 
@@ -107,6 +108,12 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} a rolling update of three 
     }
     expect(await mostHoldersEver(lab)).toBe(1);
     const history = await lab.lockHistory();
+    // No value let a host in without room, or put one holder in another's place in one write.
+    expect(unsafeHandoffs(history)).toEqual([]);
+    // The lock was contended for real: at some revision a host waited in line while another held it.
+    const waits = contention(await lab.lockViews());
+    expect(waits.length, 'a host waited in line while another held the place').toBeGreaterThan(0);
+    expect(waits.every((w) => w.holders.length === 1)).toBe(true);
     const holders = history.flatMap((r) => r.semaphore.holders).filter((h, i, all) => all.indexOf(h) === i);
     expect(holders.map((id) => machineIds.get(id)).sort()).toEqual([...HOSTS]);
     expect(releases.map((r) => r.host).sort()).toEqual([...HOSTS]);

@@ -1,7 +1,10 @@
 // Scenario 3 of the VM suite: QEMU is killed (SIGKILL: the guest's unflushed writes are lost) while
-// the payload is downloading, while frames are being written at full speed, and after the release
-// was staged while the host waited for the reboot lock. Each time the host boots its good slot
-// (1.0.0 in USR-A), and afterwards finishes the update by itself under the lock.
+// the payload is downloading, while frames are being written at full speed, after the release was
+// staged while the host waited for the reboot lock, after the slot was armed with the lock held
+// (logind delaying the reboot), and during the new slot's health gate. Each time the host boots a
+// good slot, and afterwards finishes the update by itself under the lock, which it keeps through
+// the cuts and gives back after the gate. Every stall holds until the test lets it go: nothing here
+// depends on how fast the machine is.
 
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,13 +13,16 @@ import { join } from 'node:path';
 import { openEtcdLockBackend } from '../../agent/lock/etcd-lock-backend.ts';
 import { FleetLab } from '../../qemu/fleet-lab.ts';
 import { Timings } from '../../qemu/timings.ts';
-import { BOOT_MS, lockFree, mark, rebootInto, settled } from '../builders/vm-steps.ts';
+import { BOOT_MS, lockFree, settled } from '../builders/vm-steps.ts';
 import { VM_TOOLS } from '../builders/vm-images.ts';
 import type { StatusReport } from '../../agent/daemon/agent-status.ts';
 import type { EtcdLockBackend } from '../../agent/lock/etcd-lock-backend.ts';
 
 const HOST = 'host-1';
 const PAYLOAD = /\/releases\/1\.0\.1\/payload\.img\.zst$/;
+const MIB = 1024 * 1024;
+/** While it exists, multi-user.target waits (so the health gate does), on every boot. */
+const GATE_HOLD = '/var/lib/slipway-test/hold-gate';
 const timings = new Timings();
 
 describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an update, in a VM`, { timeout: 1_800_000 }, () => {
@@ -25,7 +31,9 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
   // An operator's hold on the only place in the lock, from the first cut to the last: the staged
   // release must wait for it, and the finished download cannot race ahead into a reboot.
   let operator: EtcdLockBackend | null = null;
-  let stalled = false;
+  /** Where every payload request stops until the test moves it: 40 MiB, then 8 MiB short of the end, then nowhere. */
+  let stallAt: number | null = 40 * MIB;
+  let machineId = '';
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'slipway-vm-power-'));
@@ -35,18 +43,24 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
       hosts: [HOST],
       first: '1.0.0',
       releases: [{ version: '1.0.1' }],
-      // The agent checks by itself soon after each boot: nobody asks it to finish the update.
-      agentSettings: { update: { first_check: '10s', interval: '15s' } },
+      // The agent checks by itself soon after each boot: nobody asks it to finish the update. Three
+      // tries: a cut during a trial boot's gate costs one.
+      agentSettings: { update: { first_check: '10s', interval: '15s', tries: 3 }, health: { timeout: '30m' } },
+      files: [{ path: '/etc/systemd/logind.conf.d/50-slipway-test.conf', permissions: '0644', content: '[Login]\nInhibitDelayMaxSec=30min\n' }],
+      units: [
+        {
+          name: 'hold-gate.service',
+          enable: true,
+          content: `[Unit]\nDescription=Holds multi-user.target while ${GATE_HOLD} exists\n[Service]\nType=oneshot\nRemainAfterExit=yes\nTimeoutStartSec=infinity\nExecStart=/bin/sh -c 'while [ -e ${GATE_HOLD} ]; do sleep 1; done'\n[Install]\nWantedBy=multi-user.target\n`,
+        },
+      ],
       timings,
     });
     const opened = lab;
     await opened.publish('1.0.0');
-    // The first payload request stalls after 40 MiB; later ones are served whole.
+    // Payload requests, resumed ones too, stop at stallAt until the test moves it.
     opened.server.handle((request, _response, serve) => {
-      if (!stalled && PAYLOAD.test(new URL(request.url ?? '/', 'http://x').pathname)) {
-        stalled = true;
-        return serve({ stallAfter: 40 * 1024 * 1024 });
-      }
+      if (stallAt !== null && PAYLOAD.test(new URL(request.url ?? '/', 'http://x').pathname)) return serve({ stallAt });
       return serve();
     });
     operator = await openEtcdLockBackend({ connection: opened.etcd.connection(), group: '', holdTtlSeconds: 3_600, callTimeoutMs: 10_000, now: () => Date.now() });
@@ -54,6 +68,7 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
     // Published before the host is up: its first check, soon after the boot, finds it.
     await opened.publish('1.0.1');
     await timings.time('first boot', () => opened.boot());
+    machineId = (await opened.vm(HOST).exec('/bin/cat', ['/etc/machine-id'])).stdout.trim();
   }, BOOT_MS * 2);
 
   afterAll(async () => {
@@ -72,10 +87,11 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
    * Kills QEMU, powers the VM on again, and checks that it came back on its good slot, confirmed and
    * settled in `activity`: idle, or waiting for the lock with an update staged before the cut.
    */
-  const cutAndBoot = async (what: string, activity: 'idle' | 'waiting-to-reboot' = 'idle'): Promise<StatusReport> => {
+  const cutAndBoot = async (what: string, activity: 'idle' | 'waiting-to-reboot' = 'idle', beforeBoot: () => void = () => undefined): Promise<StatusReport> => {
     const lab = the();
     const vm = lab.vm(HOST);
     await vm.powerCut();
+    beforeBoot();
     await vm.start();
     await timings.time(`boot after the cut ${what}`, () => vm.waitForBoot(BOOT_MS));
     expect(vm.console()).toMatch(/Kernel command line:[^\n]*root=PARTLABEL=USR-A/);
@@ -93,7 +109,8 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
       lab.waitForStatus(HOST, (s) => s.state === 'downloading' && progress(s) >= 1, BOOT_MS),
     );
     expect(downloading.target).toEqual({ version: '1.0.1', slot: 'USR-B' });
-    const after = await cutAndBoot('mid-download');
+    // Cut while the server holds the payload at 40 MiB; after the cut it serves up to 8 MiB short of the end.
+    const after = await cutAndBoot('mid-download', 'idle', () => (stallAt = -8 * MIB));
     expect(after.state).toBe('downloading');
     expect(after.progress?.chunksDone).toBeGreaterThanOrEqual(1);
     const resumed = await timings.time('resume with Range', () =>
@@ -108,7 +125,8 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
     const lab = the();
     const before = progress(await lab.status(HOST));
     await lab.waitForStatus(HOST, (s) => progress(s) >= before + 1, BOOT_MS);
-    const after = await cutAndBoot('mid-write');
+    // However slow the machine, the download cannot finish before the cut: the end is held back.
+    const after = await cutAndBoot('mid-write', 'idle', () => (stallAt = null));
     expect(after.state).toBe('downloading');
     const staged = await timings.time('finish the download after the cut', () =>
       lab.waitForStatus(HOST, (s) => s.state === 'updated-need-reboot' && s.activity === 'waiting-to-reboot', BOOT_MS),
@@ -119,17 +137,49 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
     expect(staged.slots.find((s) => s.name === 'USR-B')).toMatchObject({ version: '1.0.1', priority: 0 });
   });
 
-  it('cut after staging while waiting for the lock: boots 1.0.0, then takes the lock, reboots into 1.0.1 and releases it', async () => {
+  it('cut after staging while waiting for the lock: boots 1.0.0, still staged and waiting in line', async () => {
     const lab = the();
     // Waiting in line for the place the operator holds: the agent says so, and checks do not hide it.
     const after = await cutAndBoot('between staging and reboot', 'waiting-to-reboot');
     expect(after).toMatchObject({ state: 'updated-need-reboot', target: { version: '1.0.1', slot: 'USR-B' } });
     expect((await lab.semaphore()).holders).toEqual(['operator']);
-    // The operator gives the place back; the agent, waiting in line, takes it and reboots.
-    const before = mark(lab, HOST);
+  });
+
+  it('cut after the slot was armed with the lock held (logind delaying the reboot): boots 1.0.1 on trial, keeping its place', async () => {
+    const lab = the();
+    const vm = lab.vm(HOST);
+    // The next boots stop short of multi-user.target until the test says, and a delay inhibitor holds
+    // logind's reboot (the agent waits only for block inhibitors) so the cut lands after arming.
+    expect((await vm.exec('/bin/sh', ['-c', `mkdir -p ${GATE_HOLD.slice(0, GATE_HOLD.lastIndexOf('/'))} && touch ${GATE_HOLD} && sync`])).code).toBe(0);
+    expect((await vm.exec('/usr/bin/systemd-run', ['--unit=test-delay', '/usr/bin/systemd-inhibit', '--what=shutdown', '--mode=delay', '--who=test', '--why=holding the reboot', '/bin/sleep', 'infinity'])).code).toBe(0);
+    // The operator gives the place back; the agent, waiting in line, takes it, arms USR-B and asks logind to reboot.
     expect(await operator?.release('operator')).toBe('released');
-    await timings.time('lock, reboot and boot 1.0.1', () => rebootInto(lab, HOST, 'USR-B', before));
-    const done = await settled(lab, HOST);
+    const armed = await timings.time('take the lock and arm USR-B', () =>
+      lab.waitForStatus(HOST, (s) => s.activity === 'rebooting' && s.slots.find((slot) => slot.next)?.name === 'USR-B', BOOT_MS),
+    );
+    expect(armed.slots.find((s) => s.name === 'USR-B')).toMatchObject({ version: '1.0.1', successful: false });
+    expect((await lab.semaphore()).holders).toEqual([machineId]);
+    await vm.powerCut();
+    await vm.start();
+    await timings.time('boot 1.0.1 after the cut after arming', () => vm.waitForBoot(BOOT_MS));
+    expect(vm.console()).toMatch(/Kernel command line:[^\n]*root=PARTLABEL=USR-B/);
+    const trial = await lab.waitForStatus(HOST, (s) => s.booted.slot === 'USR-B' && s.health === 'pending', BOOT_MS);
+    expect(trial.booted).toEqual({ slot: 'USR-B', version: '1.0.1' });
+    expect((await lab.semaphore()).holders).toEqual([machineId]);
+  });
+
+  it("cut during the trial boot's health gate: boots 1.0.1 again on its next try, passes the gate once it opens, gives the place back", async () => {
+    const lab = the();
+    const vm = lab.vm(HOST);
+    await vm.powerCut();
+    await vm.start();
+    await timings.time('boot 1.0.1 again after the cut in the gate', () => vm.waitForBoot(BOOT_MS));
+    expect(vm.console()).toMatch(/Kernel command line:[^\n]*root=PARTLABEL=USR-B/);
+    await lab.waitForStatus(HOST, (s) => s.booted.slot === 'USR-B' && s.health === 'pending', BOOT_MS);
+    // Through both cuts the place stayed this host's: kept alive, never taken over or given away.
+    expect((await lab.semaphore()).holders).toEqual([machineId]);
+    expect((await vm.exec('/bin/rm', ['-f', GATE_HOLD])).code).toBe(0);
+    const done = await timings.time('the gate opens: mark good, release', () => settled(lab, HOST));
     expect(done).toMatchObject({ booted: { slot: 'USR-B', version: '1.0.1' }, state: 'idle', lastError: null });
     expect(done.slots.map((s) => [s.name, s.version, s.successful])).toEqual([
       ['USR-A', '1.0.0', true],
