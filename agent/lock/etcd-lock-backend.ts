@@ -224,9 +224,10 @@ export class EtcdLockBackend implements LockBackend {
    */
   async acquireWhenFree(record: HolderRecord): Promise<AcquireResult> {
     const queueKey = this.queueKey(record.id);
-    // Renewed after each third of its TTL (by the client's clock, however often the line moves); if this
-    // process dies, etcd drops its place in the queue.
-    const renewEveryMs = (this.holdTtlSeconds * 1000) / 3;
+    // Renewed after each half of its TTL (by the client's clock, however often the line moves), which
+    // leaves the other half for a renewal that fails to be tried again; a lapse costs the place in the
+    // queue, never a place in the semaphore. If this process dies, etcd drops its queue entry.
+    const renewEveryMs = (this.holdTtlSeconds * 1000) / 2;
     let lease = await this.client.grantLease(this.holdTtlSeconds);
     let renewedAt = this.client.now();
     // A lease etcd already dropped (it was unreachable for a whole TTL) took the queue entry with it: a
