@@ -301,7 +301,7 @@ export class EtcdLockBackend implements LockBackend {
    * Near the front: follows the group on one watch from the line-up's revision and, after each event,
    * takes a place when one is free for this waiter's position, or removes a holder whose lease etcd
    * expired. Every write is a compare on the semaphore's mod_revision; one that lost is answered by the
-   * event that beat it. The lease is renewed after each third of it; 'again' when the picture must be
+   * event that beat it. The lease is renewed after each half of it; 'again' when the picture must be
    * read anew (or the lease was lost).
    */
   private async atTheFront(lineUp: LineUp, record: HolderRecord, lease: string, untilRenewal: () => Promise<number | null>): Promise<AcquireResult | 'again'> {
