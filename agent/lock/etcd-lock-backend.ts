@@ -22,6 +22,8 @@ const ROOT = 'coreos.com/updateengine/rebootlock';
 const MAX_ROUNDS = 64;
 /** A round's verdict when the key changed under it: read again. */
 const AGAIN = Symbol('again');
+/** How much of a waiter's lease is left when it is renewed, at most (short leases are renewed each third). */
+const RENEWAL_MARGIN_MS = 60_000;
 /** Watches or writes cut off in a row (an etcd member going away) that a waiter rides out by reading again. */
 const MAX_BROKEN = 8;
 
@@ -224,10 +226,11 @@ export class EtcdLockBackend implements LockBackend {
    */
   async acquireWhenFree(record: HolderRecord): Promise<AcquireResult> {
     const queueKey = this.queueKey(record.id);
-    // Renewed after each half of its TTL (by the client's clock, however often the line moves), which
-    // leaves the other half for a renewal that fails to be tried again; a lapse costs the place in the
-    // queue, never a place in the semaphore. If this process dies, etcd drops its queue entry.
-    const renewEveryMs = (this.holdTtlSeconds * 1000) / 2;
+    // Renewed by the client's clock (however often the line moves) when a minute of it is left, or two
+    // thirds of a short one: that long for a renewal that fails to be tried again. A lapse costs the
+    // place in the queue, never a place in the semaphore; the place keeper renews a holder's lease at
+    // once. If this process dies, etcd drops its queue entry.
+    const renewEveryMs = Math.max(this.holdTtlSeconds * 1000 - RENEWAL_MARGIN_MS, (this.holdTtlSeconds * 1000) / 3);
     let lease = await this.client.grantLease(this.holdTtlSeconds);
     let renewedAt = this.client.now();
     // A lease etcd already dropped (it was unreachable for a whole TTL) took the queue entry with it: a
@@ -301,7 +304,7 @@ export class EtcdLockBackend implements LockBackend {
    * Near the front: follows the group on one watch from the line-up's revision and, after each event,
    * takes a place when one is free for this waiter's position, or removes a holder whose lease etcd
    * expired. Every write is a compare on the semaphore's mod_revision; one that lost is answered by the
-   * event that beat it. The lease is renewed after each half of it; 'again' when the picture must be
+   * event that beat it. The lease is renewed as it falls due; 'again' when the picture must be
    * read anew (or the lease was lost).
    */
   private async atTheFront(lineUp: LineUp, record: HolderRecord, lease: string, untilRenewal: () => Promise<number | null>): Promise<AcquireResult | 'again'> {
