@@ -6,7 +6,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import got from 'got';
-import { b64, etcdError, GRPC, int64, keyValue, lines, rangeRequest, readWatchMessage, revisionOf, txnRequest, watchRequest } from './etcd-gateway-wire.ts';
+import { b64, etcdError, GRPC, int64, keyValue, lines, rangeRequest, readWatchMessage, revisionOf, txnRanges, txnRequest, watchRequest } from './etcd-gateway-wire.ts';
 import { LockError } from './lock-errors.ts';
 import type { EtcdConnection, EtcdTls } from './etcd-connection.ts';
 import type { EtcdCompare, EtcdKeyValue, EtcdOperation, EtcdWatchEvent, Reply } from './etcd-gateway-wire.ts';
@@ -28,6 +28,8 @@ export interface EtcdWatchOptions {
   /** The first revision to report; without it, changes from now on. */
   readonly startRevision?: string;
   readonly prefix?: boolean;
+  /** Every key from the watched one up to (not including) this one. */
+  readonly end?: string;
   readonly deletesOnly?: boolean;
   /** Ends the watch quietly after this long; without it, the watch runs until aborted. */
   readonly maxWaitMs?: number;
@@ -76,12 +78,17 @@ export class EtcdGatewayClient {
     });
   }
 
+  /** The clock this client's deadlines run on, for callers that pace their own calls. */
+  now(): number {
+    return this.options.now();
+  }
+
   close(): void {
     this.agents.http.destroy();
     this.agents.https.destroy();
   }
 
-  async range(key: string, options: { readonly prefix?: boolean; readonly revision?: string; readonly sortByCreate?: boolean } = {}): Promise<{ revision: string; kvs: EtcdKeyValue[] }> {
+  async range(key: string, options: { readonly prefix?: boolean; readonly end?: string; readonly revision?: string; readonly sortByCreate?: boolean } = {}): Promise<{ revision: string; kvs: EtcdKeyValue[] }> {
     const reply = await this.call('/v3/kv/range', rangeRequest(key, options), `read ${key}`);
     return { revision: revisionOf(reply), kvs: Array.isArray(reply.kvs) ? reply.kvs.map(keyValue) : [] };
   }
@@ -98,11 +105,14 @@ export class EtcdGatewayClient {
     await this.call('/v3/kv/deleterange', { key: b64(key) }, `delete ${key}`);
   }
 
-  /** Applies `success` only if every compare holds, atomically; `succeeded` says which. */
-  async txn(compares: readonly EtcdCompare[], success: readonly EtcdOperation[]): Promise<{ succeeded: boolean; revision: string }> {
-    const changed = compares[0]?.key ?? success.map((op) => ('put' in op ? op.put : op.delete)).join(', ');
-    const reply = await this.call('/v3/kv/txn', txnRequest(compares, success), `change ${changed} in a transaction`);
-    return { succeeded: reply.succeeded === true, revision: revisionOf(reply) };
+  /**
+   * Applies `success` if every compare holds, else `failure`, atomically; `succeeded` says which, and
+   * `ranges` holds what the taken branch's range operations read.
+   */
+  async txn(compares: readonly EtcdCompare[], success: readonly EtcdOperation[], failure: readonly EtcdOperation[] = []): Promise<{ succeeded: boolean; revision: string; ranges: EtcdKeyValue[][] }> {
+    const changed = compares[0]?.key ?? success.map((op) => ('put' in op ? op.put : 'delete' in op ? op.delete : op.range)).join(', ');
+    const reply = await this.call('/v3/kv/txn', txnRequest(compares, success, failure), `change ${changed} in a transaction`);
+    return { succeeded: reply.succeeded === true, revision: revisionOf(reply), ranges: txnRanges(reply) };
   }
 
   /** A lease of `ttlSeconds`; its id. */
@@ -140,6 +150,11 @@ export class EtcdGatewayClient {
    * the caller stops iterating, its signal aborts, or maxWaitMs pass; fails when the stream breaks.
    */
   async *watch(key: string, options: EtcdWatchOptions = {}): AsyncGenerator<EtcdWatchEvent, void, undefined> {
+    for await (const batch of this.watchBatches(key, options)) yield* batch;
+  }
+
+  /** As watch, a message at a time: the events of one revision (one transaction) arrive together. */
+  async *watchBatches(key: string, options: EtcdWatchOptions = {}): AsyncGenerator<readonly EtcdWatchEvent[], void, undefined> {
     const body = watchRequest(key, options);
     for (let reauthenticated = false; ; reauthenticated = true) {
       const opened = await this.openWatch(body, key, options);
@@ -151,11 +166,11 @@ export class EtcdGatewayClient {
         for await (const line of lines(stream)) {
           const message = readWatchMessage(line);
           if (message.kind === 'events') {
-            yield* message.events;
+            if (message.events.length > 0) yield message.events;
             continue;
           }
           if (message.kind === 'compacted') {
-            yield { type: 'compacted' };
+            yield [{ type: 'compacted' }];
             return;
           }
           if (message.kind === 'broken') throw new LockError('ERR_LOCK_UNAVAILABLE', `etcd at ${endpoint} broke off the watch of ${key}: ${message.reason}`);

@@ -22,7 +22,11 @@ export interface EtcdCompare {
   readonly equals: string;
 }
 
-export type EtcdOperation = { readonly put: string; readonly value: string; readonly lease?: string } | { readonly delete: string };
+export type EtcdOperation =
+  | { readonly put: string; readonly value: string; readonly lease?: string }
+  | { readonly delete: string }
+  /** Reads the keys from `range` up to (not including) `end` inside the transaction, at its revision. */
+  | { readonly range: string; readonly end: string };
 
 export type EtcdWatchEvent =
   | { readonly type: 'put' | 'delete'; readonly kv: EtcdKeyValue }
@@ -76,27 +80,45 @@ export function etcdError(body: string): { code: number; message: string } | nul
   return null;
 }
 
-export function rangeRequest(key: string, options: { readonly prefix?: boolean; readonly revision?: string; readonly sortByCreate?: boolean }): Reply {
+export function rangeRequest(key: string, options: { readonly prefix?: boolean; readonly end?: string; readonly revision?: string; readonly sortByCreate?: boolean }): Reply {
   return {
     key: b64(key),
     ...(options.prefix ? { range_end: prefixEnd(key) } : {}),
+    ...(options.end === undefined ? {} : { range_end: b64(options.end) }),
     ...(options.revision === undefined ? {} : { revision: options.revision }),
     ...(options.sortByCreate ? { sort_order: 'ASCEND', sort_target: 'CREATE' } : {}),
   };
 }
 
-export function txnRequest(compares: readonly EtcdCompare[], success: readonly EtcdOperation[]): Reply {
+function txnOperation(op: EtcdOperation): Reply {
+  if ('put' in op) return { request_put: { key: b64(op.put), value: b64(op.value), ...(op.lease === undefined ? {} : { lease: op.lease }) } };
+  if ('delete' in op) return { request_delete_range: { key: b64(op.delete) } };
+  return { request_range: rangeRequest(op.range, { end: op.end }) };
+}
+
+export function txnRequest(compares: readonly EtcdCompare[], success: readonly EtcdOperation[], failure: readonly EtcdOperation[] = []): Reply {
   return {
     compare: compares.map((c) => ({ key: b64(c.key), result: 'EQUAL', ...(c.target === 'mod' ? { target: 'MOD', mod_revision: c.equals } : { target: 'VERSION', version: c.equals }) })),
-    success: success.map((op) => ('put' in op ? { request_put: { key: b64(op.put), value: b64(op.value), ...(op.lease === undefined ? {} : { lease: op.lease }) } } : { request_delete_range: { key: b64(op.delete) } })),
+    success: success.map(txnOperation),
+    ...(failure.length === 0 ? {} : { failure: failure.map(txnOperation) }),
   };
 }
 
-export function watchRequest(key: string, options: { readonly startRevision?: string; readonly prefix?: boolean; readonly deletesOnly?: boolean }): Reply {
+/** The keys each range operation of a transaction's taken branch read, in order. */
+export function txnRanges(reply: Reply): EtcdKeyValue[][] {
+  const responses = Array.isArray(reply.responses) ? (reply.responses as Reply[]) : [];
+  return responses.flatMap((r) => {
+    const range = r.response_range as Reply | undefined;
+    return range === undefined ? [] : [Array.isArray(range.kvs) ? range.kvs.map(keyValue) : []];
+  });
+}
+
+export function watchRequest(key: string, options: { readonly startRevision?: string; readonly prefix?: boolean; readonly end?: string; readonly deletesOnly?: boolean }): Reply {
   return {
     create_request: {
       key: b64(key),
       ...(options.prefix ? { range_end: prefixEnd(key) } : {}),
+      ...(options.end === undefined ? {} : { range_end: b64(options.end) }),
       ...(options.startRevision === undefined ? {} : { start_revision: options.startRevision }),
       ...(options.deletesOnly ? { filters: ['NOPUT'] } : {}),
     },

@@ -8,6 +8,7 @@
 
 import { readEtcdTls } from './etcd-connection.ts';
 import { EtcdGatewayClient } from './etcd-gateway-client.ts';
+import { LineUp } from './etcd-line-up.ts';
 import { goQueryEscape } from './go-query-escape.ts';
 import { LockError } from './lock-errors.ts';
 import { emptySemaphore, lock, parseSemaphore, serializeSemaphore, setMax, unlock } from './semaphore.ts';
@@ -21,6 +22,10 @@ const ROOT = 'coreos.com/updateengine/rebootlock';
 const MAX_ROUNDS = 64;
 /** A round's verdict when the key changed under it: read again. */
 const AGAIN = Symbol('again');
+/** How much of a waiter's lease is left when it is renewed, at most (short leases are renewed each third). */
+const RENEWAL_MARGIN_MS = 60_000;
+/** Watches or writes cut off in a row (an etcd member going away) that a waiter rides out by reading again. */
+const MAX_BROKEN = 8;
 
 /** How a new holder's alive key is bound: the agent's lease (kept alive by it), or an operator's hold. */
 type Binding = { readonly kind: 'kept' } | OperatorHold;
@@ -196,9 +201,12 @@ export class EtcdLockBackend implements LockBackend {
    * the key changed under us (the caller re-reads), or none when no holder has expired.
    */
   private async reclaimOne(semaphore: Semaphore, revision: string): Promise<{ kind: 'reclaimed'; id: string } | { kind: 'conflict' } | { kind: 'none' }> {
+    if (semaphore.holders.length === 0) return { kind: 'none' };
+    // One read of every holder's keys rather than two per holder.
+    const keys = new Map((await this.client.range(holderPrefix(this.group), { prefix: true })).kvs.map((kv) => [kv.key, kv]));
     for (const holder of semaphore.holders) {
-      const [record, alive] = await Promise.all([this.client.get(this.recordKey(holder)), this.client.get(this.aliveKey(holder))]);
-      if (record === null || alive !== null) continue;
+      const record = keys.get(this.recordKey(holder));
+      if (record === undefined || keys.has(this.aliveKey(holder))) continue;
       const released = unlock(semaphore, holder);
       if (released.kind !== 'released') continue;
       const { succeeded } = await this.client.txn(
@@ -211,49 +219,138 @@ export class EtcdLockBackend implements LockBackend {
   }
 
   /**
-   * Waits for a place. Waiters queue under the group's queue/ prefix in arrival order and watch the
-   * semaphore key; on each change only the waiters whose turn it is (as many as there are free
-   * places) write, so a release costs a bounded number of etcd writes however many hosts wait.
+   * Waits for a place. Waiters queue under the group's queue/ prefix in arrival order. A waiter further
+   * back than `max` places watches only the waiter `max` places ahead of it, so a change wakes a bounded
+   * number of hosts; one near the front reads its group once and follows it on one watch, writing only
+   * when a place is its turn (or a holder's lease expired). The queue entry's lease becomes the holder's.
    */
   async acquireWhenFree(record: HolderRecord): Promise<AcquireResult> {
     const queueKey = this.queueKey(record.id);
-    const queuePrefix = queueKey.slice(0, queueKey.lastIndexOf('/') + 1);
-    // Renewed whenever a third of its TTL passed without a change; if this process dies, etcd drops
-    // its place in the queue.
-    const renewEveryMs = (this.holdTtlSeconds * 1000) / 3;
+    // Renewed by the client's clock (however often the line moves) when a minute of it is left, or two
+    // thirds of a short one: that long for a renewal that fails to be tried again. A lapse costs the
+    // place in the queue, never a place in the semaphore; the place keeper renews a holder's lease at
+    // once. If this process dies, etcd drops its queue entry.
+    const renewEveryMs = Math.max(this.holdTtlSeconds * 1000 - RENEWAL_MARGIN_MS, (this.holdTtlSeconds * 1000) / 3);
     let lease = await this.client.grantLease(this.holdTtlSeconds);
-    const enqueue = (): Promise<unknown> => this.client.txn([{ key: queueKey, target: 'version', equals: '0' }], [{ put: queueKey, value: record.since, lease }]);
-    await enqueue();
+    let renewedAt = this.client.now();
+    // A lease etcd already dropped (it was unreachable for a whole TTL) took the queue entry with it: a
+    // new one, and the next read queues again. True while the place in the queue is kept.
+    const renew = async (): Promise<boolean> => {
+      renewedAt = this.client.now();
+      if ((await this.client.keepAliveLease(lease)) > 0) return true;
+      lease = await this.client.grantLease(this.holdTtlSeconds);
+      return false;
+    };
+    /** How long a wait may last before the lease is due: renewed first if it is (nearly) due; null when it lapsed. */
+    const untilRenewal = async (): Promise<number | null> => {
+      const left = renewedAt + renewEveryMs - this.client.now();
+      if (left > renewEveryMs / 10) return left;
+      return (await renew()) ? renewEveryMs : null;
+    };
+    let held = false;
+    let broken = 0;
     try {
       for (;;) {
-        const { semaphore, revision } = await this.read();
-        if (semaphore.holders.includes(record.id)) return { kind: 'already-held', reclaimed: [] };
-        const queue = await this.client.range(queuePrefix, { prefix: true, sortByCreate: true });
-        const keys = queue.kvs.map((kv) => kv.key);
-        const position = keys.indexOf(queueKey);
-        if (position < 0) {
-          await enqueue();
-          continue;
+        try {
+          const lineUp = await this.lineUp(queueKey, record.since, lease);
+          const current = lineUp.semaphore;
+          if (current === null) {
+            await this.client.txn([{ key: this.key, target: 'version', equals: '0' }], [{ put: this.key, value: serializeSemaphore(emptySemaphore()) }]);
+            continue;
+          }
+          if (current.semaphore.holders.includes(record.id)) {
+            // Our own acquiring transaction, whose reply was lost: the alive key is on this lease.
+            held = lineUp.holderKey(this.aliveKey(record.id))?.lease === lease;
+            return held ? { kind: 'acquired', reclaimed: [] } : { kind: 'already-held', reclaimed: [] };
+          }
+          const ahead = lineUp.ahead(queueKey, Math.max(current.semaphore.max, 1));
+          if (ahead !== undefined) {
+            // Renewing the lease needs no new read: the watch goes on from the same revision.
+            for (let wait = await untilRenewal(); wait !== null; wait = await untilRenewal()) {
+              if ((await this.client.nextChange(ahead, lineUp.at, { deletesOnly: true, maxWaitMs: wait })) === 'changed') break;
+            }
+          } else if (lineUp.position(queueKey) >= 0) {
+            const outcome = await this.atTheFront(lineUp, record, lease, untilRenewal);
+            if (outcome !== 'again') {
+              held = outcome.kind === 'acquired';
+              return outcome;
+            }
+          }
+          broken = 0;
+        } catch (error) {
+          // A watch or write cut off (an etcd member went away): read again, through the next endpoint.
+          if (!(error instanceof LockError && error.code === 'ERR_LOCK_UNAVAILABLE') || ++broken > MAX_BROKEN) throw error;
+          // Its lease may be what etcd refused (it lapsed while etcd was away).
+          await renew().catch(() => undefined);
         }
-        if (position < Math.max(semaphore.semaphore, 1)) {
-          const result = await this.acquire(record);
-          if (result.kind !== 'full') return result;
-        }
-        // Near the front: wait for the semaphore to change. Further back: wait only for the waiter
-        // `max` places ahead to leave the queue, so each change wakes a bounded number of hosts.
-        const ahead = keys[position - Math.max(semaphore.max, 1)];
-        const change =
-          position >= Math.max(semaphore.max, 1) && ahead !== undefined
-            ? await this.client.nextChange(ahead, queue.revision, { deletesOnly: true, maxWaitMs: renewEveryMs })
-            : await this.client.nextChange(this.key, revision, { deletesOnly: false, maxWaitMs: renewEveryMs });
-        // A lease etcd already dropped (it was unreachable for a whole TTL) took the queue entry with it:
-        // a new one, and the next round queues again.
-        if (change === 'quiet' && (await this.client.keepAliveLease(lease)) === 0) lease = await this.client.grantLease(this.holdTtlSeconds);
       }
     } finally {
-      await this.client.delete(queueKey).catch(() => undefined);
-      await this.client.revokeLease(lease).catch(() => undefined);
+      if (!held) {
+        await this.client.delete(queueKey).catch(() => undefined);
+        await this.client.revokeLease(lease).catch(() => undefined);
+      }
     }
+  }
+
+  /** One request: queues `queueKey` on `lease` unless it is queued, and reads the group's keys as of then. */
+  private async lineUp(queueKey: string, since: string, lease: string): Promise<LineUp> {
+    // holders/, queue/ and the semaphore sit side by side under the group, in that order.
+    const group = { range: holderPrefix(this.group), end: `${this.key}\0` };
+    const { ranges, revision } = await this.client.txn([{ key: queueKey, target: 'version', equals: '0' }], [{ put: queueKey, value: since, lease }, group], [group]);
+    return new LineUp({ semaphore: this.key, queuePrefix: queueKey.slice(0, queueKey.lastIndexOf('/') + 1), holderPrefix: holderPrefix(this.group), recordKey: (id) => this.recordKey(id), aliveKey: (id) => this.aliveKey(id) }, ranges[0] ?? [], revision);
+  }
+
+  /**
+   * Near the front: follows the group on one watch from the line-up's revision and, after each event,
+   * takes a place when one is free for this waiter's position, or removes a holder whose lease etcd
+   * expired. Every write is a compare on the semaphore's mod_revision; one that lost is answered by the
+   * event that beat it. The lease is renewed as it falls due; 'again' when the picture must be
+   * read anew (or the lease was lost).
+   */
+  private async atTheFront(lineUp: LineUp, record: HolderRecord, lease: string, untilRenewal: () => Promise<number | null>): Promise<AcquireResult | 'again'> {
+    const queueKey = this.queueKey(record.id);
+    const reclaimed: string[] = [];
+    const act = async (): Promise<AcquireResult | 'again' | null> => {
+      const current = lineUp.semaphore;
+      const position = lineUp.position(queueKey);
+      if (current === null || position < 0 || current.semaphore.holders.includes(record.id)) return 'again';
+      const outcome = lock(current.semaphore, record.id);
+      if (outcome.kind === 'acquired' && position < current.semaphore.semaphore) {
+        const { succeeded } = await this.client.txn(
+          [this.unchanged(current.revision)],
+          [
+            { put: this.key, value: serializeSemaphore(outcome.next) },
+            // The agent's own record, as acquire writes it: no operator's expiry.
+            { put: this.recordKey(record.id), value: JSON.stringify({ id: record.id, host: record.host, since: record.since, targetVersion: record.targetVersion }) },
+            { put: this.aliveKey(record.id), value: record.since, lease },
+            { delete: queueKey },
+          ],
+        );
+        return succeeded ? { kind: 'acquired', reclaimed } : null;
+      }
+      const expired = outcome.kind === 'full' && position < Math.max(current.semaphore.max, 1) ? lineUp.expiredHolder() : null;
+      const released = expired === null ? null : unlock(current.semaphore, expired.id);
+      if (expired !== null && released?.kind === 'released') {
+        const { succeeded } = await this.client.txn(
+          [this.unchanged(current.revision), { key: this.aliveKey(expired.id), target: 'version', equals: '0' }, { key: this.recordKey(expired.id), target: 'mod', equals: expired.record.modRevision }],
+          [{ put: this.key, value: serializeSemaphore(released.next) }, { delete: this.recordKey(expired.id) }],
+        );
+        if (succeeded) reclaimed.push(expired.id);
+      }
+      return null;
+    };
+    const first = await act();
+    if (first !== null) return first;
+    for (let wait = await untilRenewal(); wait !== null; wait = await untilRenewal()) {
+      // Decided once per transaction: its events (a holder's record and alive key) arrive together.
+      for await (const events of this.client.watchBatches(holderPrefix(this.group), { end: `${this.key}\0`, startRevision: String(BigInt(lineUp.at) + 1n), maxWaitMs: wait })) {
+        if (events.some((event) => event.type === 'compacted')) return 'again';
+        for (const event of events) lineUp.apply(event);
+        const outcome = await act();
+        if (outcome !== null) return outcome;
+      }
+    }
+    return 'again';
   }
 
   /**
