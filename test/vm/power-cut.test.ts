@@ -1,7 +1,8 @@
 // Scenario 3 of the VM suite: QEMU is killed (SIGKILL: the guest's unflushed writes are lost) while
 // the payload is downloading, while frames are being written at full speed, after the release was
 // staged while the host waited for the reboot lock, after the slot was armed with the lock held
-// (logind delaying the reboot), and during the new slot's health gate. Each time the host boots a
+// (logind delaying the reboot), during the new slot's health gate, and in the middle of a GRUB
+// environment write (the torn block such a cut leaves, written in place). Each time the host boots a
 // good slot, and afterwards finishes the update by itself under the lock, which it keeps through
 // the cuts and gives back after the gate. Every stall holds until the test lets it go: nothing here
 // depends on how fast the machine is.
@@ -182,6 +183,29 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
     const done = await timings.time('the gate opens: mark good, release', () => settled(lab, HOST));
     expect(done).toMatchObject({ booted: { slot: 'USR-B', version: '1.0.1' }, state: 'idle', lastError: null });
     expect(done.slots.map((s) => [s.name, s.version, s.successful])).toEqual([
+      ['USR-A', '1.0.0', true],
+      ['USR-B', '1.0.1', true],
+    ]);
+    await lockFree(lab);
+  });
+
+  it('cut in the middle of a GRUB environment write (ORDER half rewritten): GRUB reads the torn order and boots a good slot', async () => {
+    const lab = the();
+    const vm = lab.vm(HOST);
+    // No checks after the cut: the host is to stay on whatever good slot GRUB chose.
+    expect((await vm.exec('/bin/sh', ['-c', `printf 'update:\\n  checks: false\\n' > /etc/slipway/config.d/70-test-no-checks.yaml && sync`])).code).toBe(0);
+    // An operator's rollback rewrites ORDER "B A" to "A B" in place; cut after its first byte reached
+    // the disk and before its last did, the block reads "A A". Written as such a cut leaves it: in place, synced.
+    const env = '/boot/efi/EFI/slipway/grubenv';
+    const torn = `offset=$(grep -abo 'ORDER=B A' ${env} | cut -d: -f1) && [ -n "$offset" ] && printf 'A' | dd of=${env} bs=1 seek=$((offset + 6)) conv=notrunc status=none && sync && grep -c 'ORDER=A A' ${env}`;
+    expect(await vm.exec('/bin/sh', ['-c', torn])).toMatchObject({ code: 0, stdout: '1\n' });
+    await vm.powerCut();
+    await vm.start();
+    await timings.time('boot after the cut mid grubenv write', () => vm.waitForBoot(BOOT_MS));
+    expect(vm.console()).toMatch(/Kernel command line:[^\n]*root=PARTLABEL=USR-A/);
+    const after = await settled(lab, HOST);
+    expect(after).toMatchObject({ booted: { slot: 'USR-A', version: '1.0.0' }, health: 'confirmed', state: 'idle' });
+    expect(after.slots.map((s) => [s.name, s.version, s.successful])).toEqual([
       ['USR-A', '1.0.0', true],
       ['USR-B', '1.0.1', true],
     ]);
