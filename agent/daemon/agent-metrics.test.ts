@@ -3,26 +3,11 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentMetrics, metricsUrl, serveMetrics } from './agent-metrics.ts';
+import { idleStatus } from '../../test/builders/agent-status.ts';
 import type { Server } from 'node:http';
 import type { AgentStatus } from './agent-status.ts';
 
-const BASE: AgentStatus = {
-  state: 'idle',
-  activity: 'idle',
-  progress: null,
-  booted: { slot: 'USR-A', version: '1.0.0' },
-  bootedUnknown: null,
-  slots: [],
-  target: null,
-  pinned: null,
-  skipped: [],
-  lastCheck: { at: '2026-11-22T12:00:00.000Z', result: 'up to date' },
-  lastError: null,
-  health: 'confirmed',
-  strategy: 'etcd-lock',
-  nextCheck: null,
-  nextWindow: null,
-};
+const BASE: AgentStatus = idleStatus({ lastCheck: { at: '2026-11-22T12:00:00.000Z', result: 'up to date' } });
 
 let server: Server | null = null;
 afterEach(() => {
