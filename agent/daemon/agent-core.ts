@@ -18,7 +18,7 @@ import type { Health } from './health-gate.ts';
 import type { BootChooser, BootState, SlotName } from '../slots/boot-chooser.ts';
 import type { BootedSlot } from '../slots/booted-slot.ts';
 import type { PlaceKeeper } from '../lock/place-keeper.ts';
-import type { CoordinatorOutcome, RebootStrategy } from '../lock/reboot-coordinator.ts';
+import type { Arming, CoordinatorOutcome, RebootStrategy } from '../lock/reboot-coordinator.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { PlanDecision, UpdateOutcome } from '../update/run-update-once.ts';
 import type { CheckHistory, ScheduleSettings } from '../update/update-schedule.ts';
@@ -58,7 +58,7 @@ export interface AgentCoreDeps {
   readonly updateOnce: (onRecord: (record: UpdateRecord) => void) => Promise<UpdateOutcome>;
   readonly plan: () => Promise<PlanDecision>;
   /** Takes the fleet lock per strategy (inside a window unless `now`), runs `prepare` holding it, and reboots. */
-  readonly rebootUnderLock: (targetVersion: string, options: RebootOptions, prepare: () => Promise<void>) => Promise<CoordinatorOutcome>;
+  readonly rebootUnderLock: (targetVersion: string, options: RebootOptions, arming?: Arming) => Promise<CoordinatorOutcome>;
   /** Keeps the place this host may hold from the reboot that brought it here alive, until stopped; null without a lock that has leases. */
   readonly keepPlace: () => PlaceKeeper | null;
   /** Boot tries a staged slot gets when it is armed. */
@@ -241,28 +241,36 @@ export class AgentCore {
   private startStagedReboot(options: RebootOptions): void {
     const target = this.record?.target;
     if (target === null || target === undefined) return;
-    this.startReboot(target.version, options, () =>
-      this.exclusive(async () => {
-        const staged = this.record?.status === 'updated-need-reboot' ? this.record.target : null;
-        if (staged === null || staged === undefined) throw new RebootCancelled(`${target.version} is no longer staged`);
-        // Boot flags first, then the record: a cut between the two leaves an armed slot the record calls
-        // unarmed, which is armed again; the other order could read as a failed boot.
-        this.boot = await this.deps.chooser.stage(staged.slot as SlotName, this.deps.tries);
-        await this.step({ type: 'armed' });
-        this.deps.log({ version: staged.version, slot: staged.slot }, `armed ${staged.slot} (${staged.version}) for the next boot`);
-        this.changed();
-      }),
-    );
+    this.startReboot(target.version, options, {
+      arm: () =>
+        this.exclusive(async () => {
+          const staged = this.record?.status === 'updated-need-reboot' ? this.record.target : null;
+          if (staged === null || staged === undefined) throw new RebootCancelled(`${target.version} is no longer staged`);
+          // Boot flags first, then the record: a cut between the two leaves an armed slot the record calls
+          // unarmed, which is armed again; the other order could read as a failed boot.
+          this.boot = await this.deps.chooser.stage(staged.slot as SlotName, this.deps.tries);
+          await this.step({ type: 'armed' });
+          this.deps.log({ version: staged.version, slot: staged.slot }, `armed ${staged.slot} (${staged.version}) for the next boot`);
+          this.changed();
+        }),
+      // The place was lost before the reboot call: the running (good) slot boots next again. The slot
+      // keeps its tries and the record stays armed, so neither reads as a failed boot after a cut.
+      disarm: () =>
+        this.exclusive(async () => {
+          this.boot = await this.deps.chooser.rollback(target.slot as SlotName);
+          this.changed();
+        }),
+    });
   }
 
   /** Starts a reboot under the lock in the background, unless one is already under way (that one goes on). */
-  private startReboot(version: string, options: RebootOptions, prepare: () => Promise<void> = () => Promise.resolve()): void {
+  private startReboot(version: string, options: RebootOptions, arming?: Arming): void {
     if (rebootPending(this.phase)) return;
     this.move('reboot-requested');
     this.changed();
     // A phase error here is a bug in the agent: it is left unhandled, so the process stops and
     // systemd starts it again, rather than going on in a phase it cannot leave.
-    void this.deps.rebootUnderLock(version, options, prepare).then(
+    void this.deps.rebootUnderLock(version, options, arming).then(
       (outcome) => {
         this.move(outcome.kind === 'rebooting' ? 'reboot-started' : 'reboot-abandoned');
         this.changed();

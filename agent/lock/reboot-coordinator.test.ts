@@ -114,15 +114,21 @@ describe('coordinateReboot', () => {
     expect(reboots).toEqual(['2026-11-25T02:00:00.000Z']);
   });
 
-  it('does not reboot when the place was lost while the slot was armed; asks again, and arms again once it holds one', async () => {
+  it('does not reboot when the place was lost while the slot was armed; disarms it, asks again, and arms again once it holds one', async () => {
     const { deps, reboots, lock, keepers, logs } = setup('etcd-lock');
     let prepared = 0;
-    const result = await coordinateReboot(deps, record, async () => {
-      // An operator unlocks this host while it arms the slot.
-      if (++prepared === 1) await lock.release(record.id);
+    const arming: string[] = [];
+    const result = await coordinateReboot(deps, record, {
+      arm: async () => {
+        arming.push('arm');
+        // An operator unlocks this host while it arms the slot.
+        if (++prepared === 1) await lock.release(record.id);
+      },
+      disarm: () => (arming.push('disarm'), Promise.resolve()),
     });
     expect(result).toEqual({ kind: 'rebooting', locked: true });
     expect(prepared).toBe(2);
+    expect(arming).toEqual(['arm', 'disarm', 'arm']);
     expect(lock.calls).toEqual(['acquire me', 'keep me', 'release me', 'keep me', 'acquire me', 'keep me', 'keep me']);
     expect(logs).toContain('lost the reboot lock before the reboot call: not rebooting; asking for a place again');
     expect(keepers).toEqual(['keep me', 'stop me', 'keep me', 'stop me']);
@@ -139,10 +145,15 @@ describe('coordinateReboot', () => {
       lock.down = false;
       return answer;
     };
-    const result = await coordinateReboot(deps, record, () => {
-      if (++prepared === 1) lock.down = true;
-      return Promise.resolve();
+    const disarmed: string[] = [];
+    const result = await coordinateReboot(deps, record, {
+      arm: () => {
+        if (++prepared === 1) lock.down = true;
+        return Promise.resolve();
+      },
+      disarm: () => (disarmed.push('disarm'), Promise.resolve()),
     });
+    expect(disarmed).toEqual(['disarm']);
     expect(result).toEqual({ kind: 'rebooting', locked: true });
     expect(logs).toContain('cannot confirm the reboot lock before the reboot call: not rebooting; asking again');
     expect(prepared).toBeGreaterThanOrEqual(2);

@@ -41,6 +41,14 @@ export interface CoordinatorDeps {
 
 export type CoordinatorOutcome = { readonly kind: 'off' } | { readonly kind: 'rebooting'; readonly locked: boolean };
 
+/** Making the staged slot the next boot (`arm`), and taking that back when the place is lost before the reboot call (`disarm`). */
+export interface Arming {
+  arm(): Promise<void>;
+  disarm(): Promise<void>;
+}
+
+const NOTHING_TO_ARM: Arming = { arm: () => Promise.resolve(), disarm: () => Promise.resolve() };
+
 function delay(attempt: number, deps: Pick<CoordinatorDeps, 'random' | 'backoff'>): number {
   return Math.max(1, jitteredBackoff(attempt, deps.backoff.baseMs, deps.backoff.maxMs, deps.random));
 }
@@ -89,9 +97,11 @@ async function stillHeld(deps: CoordinatorDeps, record: HolderRecord, when: stri
 
 /**
  * Takes a place (when the strategy wants one) inside a window, waits for block inhibitors holding it,
- * runs `prepare` (arming the staged slot) once etcd confirms the place, confirms it again and reboots.
+ * arms the staged slot once etcd confirms the place, confirms it again and reboots. A place lost
+ * between arming and the reboot call disarms the slot before asking again: no later reboot, for
+ * whatever reason, may boot it without the lock.
  */
-export async function coordinateReboot(deps: CoordinatorDeps, record: HolderRecord, prepare: () => Promise<void> = () => Promise.resolve()): Promise<CoordinatorOutcome> {
+export async function coordinateReboot(deps: CoordinatorDeps, record: HolderRecord, arming: Arming = NOTHING_TO_ARM): Promise<CoordinatorOutcome> {
   if (deps.strategy === 'off') {
     deps.log({}, 'reboot strategy is off: the update is staged; an operator reboots');
     return { kind: 'off' };
@@ -103,7 +113,7 @@ export async function coordinateReboot(deps: CoordinatorDeps, record: HolderReco
         await deps.clock.sleep(delay(attempt, deps));
         continue;
       }
-      await prepare();
+      await arming.arm();
       await deps.rebooter.reboot();
       return { kind: 'rebooting', locked: false };
     }
@@ -113,7 +123,7 @@ export async function coordinateReboot(deps: CoordinatorDeps, record: HolderReco
     } catch (error) {
       if (deps.strategy === 'best-effort') {
         deps.log({ code: errorCode(error), error: causeChain(error) }, 'lock backend unreachable; best-effort reboots without it');
-        await prepare();
+        await arming.arm();
         await deps.rebooter.reboot();
         return { kind: 'rebooting', locked: false };
       }
@@ -144,14 +154,27 @@ export async function coordinateReboot(deps: CoordinatorDeps, record: HolderReco
         continue;
       }
       if (!(await stillHeld(deps, record, 'while waiting'))) continue;
-      await prepare();
+      await arming.arm();
       // Arming may have waited for a check to finish: ask etcd once more, immediately before the call.
-      if (!(await stillHeld(deps, record, 'before the reboot call'))) continue;
+      if (!(await stillHeld(deps, record, 'before the reboot call'))) {
+        await disarm(deps, arming);
+        continue;
+      }
       await deps.rebooter.reboot();
       return { kind: 'rebooting', locked: true };
     } finally {
       keeper?.stop();
     }
+  }
+}
+
+/** Takes the armed slot out of the next boot; a failure is logged (the slot is armed again, under the lock, before any reboot of ours). */
+async function disarm(deps: CoordinatorDeps, arming: Arming): Promise<void> {
+  try {
+    await arming.disarm();
+    deps.log({}, 'disarmed the staged slot: the running slot boots next until the lock is held again');
+  } catch (error) {
+    deps.log({ code: errorCode(error), error: causeChain(error) }, 'could not disarm the staged slot');
   }
 }
 

@@ -92,9 +92,9 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
       const [deps, { planUpdate }] = await updating();
       return planUpdate(deps);
     },
-    rebootUnderLock: async (targetVersion, options, prepare) => {
+    rebootUnderLock: async (targetVersion, options, arming) => {
       const started = clock.now().getTime();
-      const outcome = await coordinateReboot(coordinator(options), holder(targetVersion), prepare);
+      const outcome = await coordinateReboot(coordinator(options), holder(targetVersion), arming);
       if (outcome.kind === 'rebooting') host.onLockWait((clock.now().getTime() - started) / 1000);
       return outcome;
     },

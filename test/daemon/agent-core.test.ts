@@ -39,7 +39,7 @@ function stagedRecord(slot: string, version: string): UpdateRecord {
   return advance(record, { type: 'staged', at: '2026-11-22T00:00:00.000Z' });
 }
 
-async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'USR-A' | 'USR-B' | null; version: string; record?: UpdateRecord; health?: Health; lockTaken?: Promise<void> }) {
+async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'USR-A' | 'USR-B' | null; version: string; record?: UpdateRecord; health?: Health; lockTaken?: Promise<void>; loseAfterArming?: boolean }) {
   const path = join(dir(), `disk-${counter++}.img`);
   await makeSmallSlotsImage(path, options.a, options.b);
   const stateDir = join(dir(), `state-${counter}`);
@@ -59,11 +59,17 @@ async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'U
       return Promise.resolve({ result: 'up-to-date', version: options.version, reason: 'running' });
     },
     plan: () => Promise.resolve({ action: 'none', version: options.version, reason: 'running', slot: 'USR-B' }),
-    rebootUnderLock: async (version, { now }, prepare) => {
+    rebootUnderLock: async (version, { now }, arming) => {
       calls.push(`reboot ${version} now=${now}`);
       // The real one runs it holding the lock, just before logind's Reboot.
       await options.lockTaken;
-      await prepare();
+      await arming?.arm();
+      if (options.loseAfterArming === true) {
+        // etcd says the place is gone right before the reboot call: the coordinator disarms and asks again.
+        calls.push('disarm');
+        await arming?.disarm();
+        return new Promise<never>(() => undefined);
+      }
       return { kind: 'rebooting', locked: true };
     },
     tries: 3,
@@ -141,6 +147,15 @@ describe.skipIf(skip !== null)(`${skip ?? ''} agent after boot`, () => {
     const { calls, stateDir } = await setUp({ a: GOOD, b: EMPTY, booted: 'USR-A', version: '1.0.0', record: armed });
     expect(calls).toEqual(['release']);
     expect((await loadRecord(stateDir)).record).toMatchObject({ status: 'idle', skipped: [{ version: '1.0.1', reason: 'did not boot: its boot tries were used up' }] });
+  });
+
+  it('disarms the staged slot when the place is lost between arming and the reboot call: the good slot boots next, nothing reads as a failed boot', async () => {
+    const { calls, chooser, stateDir } = await setUp({ a: GOOD, b: EMPTY, booted: 'USR-A', version: '1.0.0', record: stagedRecord('USR-B', '1.0.1'), loseAfterArming: true });
+    await vi.waitFor(() => expect(calls).toEqual(['reboot 1.0.1 now=false', 'disarm']));
+    await vi.waitFor(async () => expect((await chooser.read()).next).toBe('USR-A'));
+    expect((await chooser.read()).slots.find((s) => s.name === 'USR-B')).toMatchObject({ tries: 3, successful: false });
+    // After a cut now, the next start resumes the staged reboot rather than skipping 1.0.1.
+    expect((await loadRecord(stateDir)).record).toMatchObject({ status: 'updated-need-reboot', target: { version: '1.0.1', armed: true } });
   });
 
   it('resumes a staged reboot after the agent restarts before rebooting, arming the slot only then', async () => {
