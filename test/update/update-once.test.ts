@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateSigningKey } from '../../images/release-key.ts';
+import { generateSigningKey, signDetached } from '../../images/release-key.ts';
 import { publishRelease } from '../../images/publish-release.ts';
 import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
 import { GptBootChooser } from '../../agent/slots/gpt-boot-chooser.ts';
@@ -143,6 +143,25 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway update --once`, () => {
     const state = await chooser().read();
     expect(state.next).toBe('USR-A');
     expect(state.slots[1]).toMatchObject({ priority: 0, successful: false });
+  });
+
+  it('refuses a validly signed manifest that gives a key twice: nothing staged, nothing accepted', async () => {
+    await publish('1.0.1');
+    // Signed with the trusted key, so only the document itself can be refused: JSON.parse would keep 9.9.9.
+    const manifestPath = join(www, 'stable', 'manifest.json');
+    const text = (await readFile(manifestPath, 'utf8')).replace('"version": "1.0.1",', '"version": "1.0.1",\n  "version": "9.9.9",');
+    expect(text).toContain('"version": "9.9.9"');
+    await writeFile(manifestPath, text);
+    await writeFile(join(www, 'stable', 'manifest.json.asc'), await signDetached(Buffer.from(text), key.privateArmored, now));
+    const result = await slipwayUpdate();
+    expect(result.stderr).toContain('[ERR_MANIFEST_INVALID]');
+    expect(result.stderr).toContain('duplicate key "version" at version');
+    expect(result.code).toBe(6);
+    const state = await chooser().read();
+    expect(state.next).toBe('USR-A');
+    expect(state.slots[1]).toMatchObject({ priority: 0, successful: false });
+    const record = JSON.parse(await readFile(join(stateDir, 'update-state.json'), 'utf8')) as Record<string, unknown>;
+    expect(record).toMatchObject({ status: 'idle', target: null, progress: null, highestAccepted: null, lastKnownTime: null, failures: {}, lastError: { code: 'ERR_MANIFEST_INVALID' } });
   });
 
   it('refuses every update with an empty keyring', async () => {
