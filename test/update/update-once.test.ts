@@ -18,6 +18,8 @@ import type { ReleaseServer } from '../../qemu/release-server.ts';
 import type { SigningKeyPair } from '../../images/release-key.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
 import { runSlipway } from '../builders/run-slipway.ts';
+import { advance } from '../../agent/update/update-state.ts';
+import type { UpdateEvent, UpdateRecord } from '../../agent/update/update-state.ts';
 
 const skip = missingTools(SGDISK);
 let dir: TempDir;
@@ -233,6 +235,40 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway update --once`, () => {
     const result = await slipwayUpdate();
     expect(result.code).toBe(5);
     expect(result.stderr).toContain('below 1.0.2 which this host already accepted');
+  });
+
+  it('keeps the highest version accepted through a pin to an older one: after unpin, a replay between them is refused', async () => {
+    const stateFile = join(stateDir, 'update-state.json');
+    // The state machine's own events for what the daemon does between these runs (pin, boot, unpin).
+    const apply = async (...events: UpdateEvent[]): Promise<UpdateRecord> => {
+      const record = events.reduce(advance, JSON.parse(await readFile(stateFile, 'utf8')) as UpdateRecord);
+      await writeFile(stateFile, JSON.stringify(record));
+      return record;
+    };
+    const republish = async (version: string): Promise<void> => {
+      await rm(www, { recursive: true, force: true });
+      await mkdir(www);
+      await publish(version);
+    };
+    await republish('1.2.0');
+    expect((await runSlipway(updateArgs('1.1.0'))).code).toBe(0);
+    await apply({ type: 'booted', slot: 'USR-B', version: '1.2.0' }, { type: 'pin', version: '1.0.0' });
+    // The pin is the way below the highest accepted: 1.0.0 installs, and 1.2.0 stays the highest.
+    await republish('1.0.0');
+    const pinned = await runSlipway(updateArgs('1.1.0'));
+    expect(pinned.code).toBe(0);
+    expect(JSON.parse(pinned.stdout)).toMatchObject({ result: 'staged', version: '1.0.0' });
+    const afterPin = await apply({ type: 'booted', slot: 'USR-B', version: '1.0.0' }, { type: 'pin', version: null });
+    expect(afterPin).toMatchObject({ status: 'idle', pinned: null, highestAccepted: '1.2.0' });
+    // Unpinned and running 1.0.0, an attacker serves the old, still valid 1.1.0.
+    await republish('1.1.0');
+    const replay = await runSlipway(updateArgs('1.0.0'));
+    expect(replay.stderr).toContain('[ERR_DOWNGRADE_REFUSED]');
+    expect(replay.stderr).toContain('below 1.2.0 which this host already accepted');
+    expect(replay.code).toBe(5);
+    // Refused before any write: the slot still holds the pinned release, the maximum is unchanged.
+    const after = JSON.parse(await readFile(stateFile, 'utf8')) as UpdateRecord;
+    expect(after).toMatchObject({ status: 'idle', target: null, highestAccepted: '1.2.0', slotVersions: { 'USR-B': '1.0.0' }, lastError: { code: 'ERR_DOWNGRADE_REFUSED' } });
   });
 
   it('survives SIGKILL inside the download: the old slot boots until staging completes, and a re-run finishes', async () => {
