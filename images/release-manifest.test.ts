@@ -52,6 +52,16 @@ describe('parseManifest', () => {
     );
   });
 
+  it('rejects a key given twice, at the top or nested, naming the key and where it is', () => {
+    const text = serializeManifest(valid).toString();
+    const twiceVersion = text.replace('"version": "3510.2.1",', '"version": "3510.2.1", "version": "9999.0.0",');
+    expect(() => parseManifest(Buffer.from(twiceVersion), 'x')).toThrow(
+      expect.objectContaining({ code: 'ERR_MANIFEST_INVALID', message: 'manifest from x: duplicate key "version" at version; a signed document must say each thing once' }),
+    );
+    const twiceUrl = text.replace('"compression": "zstd",', '"compression": "zstd", "url": "releases/other/payload.img.zst",');
+    expect(() => parseManifest(Buffer.from(twiceUrl), 'x')).toThrow(expect.objectContaining({ code: 'ERR_MANIFEST_INVALID', message: expect.stringContaining('duplicate key "url" at payload.url') as unknown }));
+  });
+
   it('rejects what is not JSON', () => {
     expect(() => parseManifest(Buffer.from('<html>'), 'x')).toThrow(expect.objectContaining({ code: 'ERR_MANIFEST_INVALID', message: 'manifest from x is not JSON' }));
   });

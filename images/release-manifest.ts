@@ -2,6 +2,7 @@
 // the agent to read it. The agent trusts a manifest only after its detached signature verified.
 
 import { CodedError } from '../platform/coded-error.ts';
+import { findDuplicateKey } from '../platform/json-duplicate-keys.ts';
 
 /** A manifest that does not parse or breaks the format; the agent treats it as untrusted input. */
 export class ManifestError extends CodedError<'ERR_MANIFEST_INVALID'> {
@@ -53,17 +54,23 @@ export function serializeManifest(manifest: ReleaseManifest): Uint8Array {
 const HEX64 = /^[0-9a-f]{64}$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-/** Parses and checks every field; the error names the source and the field. */
+/** Parses strictly (no key given twice) and checks every field; the error names the source and the field. */
 export function parseManifest(bytes: Uint8Array, source: string): ReleaseManifest {
+  const text = Buffer.from(bytes).toString('utf8');
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    value = JSON.parse(text);
   } catch (cause) {
     throw new ManifestError(`manifest from ${source} is not JSON`, { cause });
   }
   const fail = (field: string, problem: string): never => {
     throw new ManifestError(`manifest from ${source}: ${field} ${problem}`);
   };
+  // JSON.parse keeps the last of a repeated key: a signed document that says two things is refused.
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== null) {
+    throw new ManifestError(`manifest from ${source}: duplicate key ${JSON.stringify(duplicate.key)} at ${duplicate.path}; a signed document must say each thing once`);
+  }
   if (typeof value !== 'object' || value === null) return fail('document', 'is not an object');
   const m = value as Record<string, unknown>;
   if (m.format !== MANIFEST_FORMAT) fail('format', `must be ${MANIFEST_FORMAT}, got ${JSON.stringify(m.format)}`);

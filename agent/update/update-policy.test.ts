@@ -2,6 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { decide } from './update-policy.ts';
+import { advance, INITIAL_RECORD } from './update-state.ts';
 import type { HostFacts, PolicyMemory } from './update-policy.ts';
 import type { ReleaseManifest } from '../../images/release-manifest.ts';
 
@@ -41,6 +42,26 @@ describe('decide', () => {
     const pinned = { ...memory, pinned: '0.9.0' };
     expect(decide(manifest('0.9.0'), host, pinned, now)).toMatchObject({ action: 'install' });
     expect(decide(manifest('1.0.1'), host, pinned, now)).toMatchObject({ action: 'none', reason: 'pinned to 0.9.0' });
+  });
+  it('after a pin to an older version and an unpin, refuses a replayed manifest between it and the highest accepted', () => {
+    const stage = (record: typeof INITIAL_RECORD, version: string, slot: string): typeof INITIAL_RECORD => {
+      let next = advance(record, { type: 'check-started' });
+      next = advance(next, { type: 'update-found', target: { version, slot, manifestSha256: 'ab'.repeat(32) } });
+      next = advance(next, { type: 'download-started', totalBytes: 1, chunksDone: 0, bytesDone: 0 });
+      next = advance(advance(advance(next, { type: 'download-finished' }), { type: 'verified' }), { type: 'staged', at: '2026-11-10T00:00:00.000Z' });
+      return advance(next, { type: 'booted', slot, version });
+    };
+    // Running 1.2.0 (accepted); the operator pins 1.0.0, which installs although it is older.
+    let record = stage(INITIAL_RECORD, '1.2.0', 'USR-B');
+    record = advance(record, { type: 'pin', version: '1.0.0' });
+    expect(decide(manifest('1.0.0'), { ...host, bootedVersion: '1.2.0' }, record, now)).toMatchObject({ action: 'install' });
+    record = advance(stage(record, '1.0.0', 'USR-A'), { type: 'pin', version: null });
+    // Unpinned and running 1.0.0: the old, still valid 1.1.0 is a replay below 1.2.0; 1.2.0 itself may come back.
+    const running = { ...host, bootedVersion: '1.0.0' };
+    expect(() => decide(manifest('1.1.0'), running, record, now)).toThrow(
+      expect.objectContaining({ code: 'ERR_DOWNGRADE_REFUSED', message: expect.stringContaining('below 1.2.0') as unknown }),
+    );
+    expect(decide(manifest('1.2.0'), running, record, now)).toMatchObject({ action: 'install' });
   });
   it('refuses an expired manifest', () => {
     expect(() => decide(manifest('1.0.1'), host, memory, new Date('2026-12-02T00:00:00.000Z'))).toThrow(

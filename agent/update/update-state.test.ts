@@ -53,6 +53,21 @@ describe('update record around reboots', () => {
     expect(advance(INITIAL_RECORD, { type: 'skip', version: '1.0.2', reason: 'failed its health gate: x', charged: true })).toMatchObject({ failures: { '1.0.2': 1 }, skipped: [{ version: '1.0.2' }] });
   });
 
+  it('keeps the highest version accepted when a pin installs an older one', () => {
+    // 1.0.1 staged and accepted; the operator pins 1.0.0 and it is staged into the other slot.
+    let record = advance(staged(), { type: 'booted', slot: 'USR-B', version: '1.0.1' });
+    record = advance(record, { type: 'pin', version: '1.0.0' });
+    record = advance(record, { type: 'check-started' });
+    record = advance(record, { type: 'update-found', target: { version: '1.0.0', slot: 'USR-A', manifestSha256: 'cd'.repeat(32) } });
+    record = advance(record, { type: 'download-started', totalBytes: 10, chunksDone: 0, bytesDone: 0 });
+    record = advance(record, { type: 'download-finished' });
+    record = advance(record, { type: 'verified' });
+    record = advance(record, { type: 'staged', at: AT });
+    expect(record).toMatchObject({ status: 'updated-need-reboot', pinned: '1.0.0', highestAccepted: '1.0.1', slotVersions: { 'USR-A': '1.0.0' } });
+    record = advance(advance(record, { type: 'booted', slot: 'USR-A', version: '1.0.0' }), { type: 'pin', version: null });
+    expect(record).toMatchObject({ status: 'idle', pinned: null, highestAccepted: '1.0.1' });
+  });
+
   it('unstages an update when pinned to another version, keeping what the slot holds', () => {
     const pinned = advance(staged(), { type: 'pin', version: '1.0.0' });
     expect(pinned).toMatchObject({ pinned: '1.0.0', status: 'idle', target: null, progress: null, slotVersions: { 'USR-A': '1.0.0', 'USR-B': '1.0.1' } });

@@ -3,6 +3,7 @@
 // restarts (highest version accepted, latest time seen, pins, versions to skip). Pure.
 
 import { UpdateError } from './update-errors.ts';
+import { compareVersions } from './version.ts';
 
 export const UPDATE_STATUSES = [
   'idle',
@@ -140,7 +141,10 @@ export function advance(record: UpdateRecord, event: UpdateEvent): UpdateRecord 
     case 'staged': {
       const version = record.target?.version ?? null;
       const slotVersions = record.target ? { ...record.slotVersions, [record.target.slot]: record.target.version } : record.slotVersions;
-      return { ...record, status: 'updated-need-reboot', highestAccepted: version, slotVersions, lastCheck: { at: event.at, result: `staged ${version}` }, lastError: null };
+      // The highest accepted only rises: a pinned older release is installed below it, never lowers it,
+      // so after an unpin a replayed manifest between the two is still refused.
+      const highestAccepted = version === null || (record.highestAccepted !== null && compareVersions(version, record.highestAccepted) <= 0) ? record.highestAccepted : version;
+      return { ...record, status: 'updated-need-reboot', highestAccepted, slotVersions, lastCheck: { at: event.at, result: `staged ${version}` }, lastError: null };
     }
     case 'armed':
       return record.target === null ? record : { ...record, target: { ...record.target, armed: true } };

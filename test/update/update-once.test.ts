@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateSigningKey } from '../../images/release-key.ts';
+import { generateSigningKey, signDetached } from '../../images/release-key.ts';
 import { publishRelease } from '../../images/publish-release.ts';
 import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
 import { GptBootChooser } from '../../agent/slots/gpt-boot-chooser.ts';
@@ -18,6 +18,8 @@ import type { ReleaseServer } from '../../qemu/release-server.ts';
 import type { SigningKeyPair } from '../../images/release-key.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
 import { runSlipway } from '../builders/run-slipway.ts';
+import { advance } from '../../agent/update/update-state.ts';
+import type { UpdateEvent, UpdateRecord } from '../../agent/update/update-state.ts';
 
 const skip = missingTools(SGDISK);
 let dir: TempDir;
@@ -145,6 +147,25 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway update --once`, () => {
     expect(state.slots[1]).toMatchObject({ priority: 0, successful: false });
   });
 
+  it('refuses a validly signed manifest that gives a key twice: nothing staged, nothing accepted', async () => {
+    await publish('1.0.1');
+    // Signed with the trusted key, so only the document itself can be refused: JSON.parse would keep 9.9.9.
+    const manifestPath = join(www, 'stable', 'manifest.json');
+    const text = (await readFile(manifestPath, 'utf8')).replace('"version": "1.0.1",', '"version": "1.0.1",\n  "version": "9.9.9",');
+    expect(text).toContain('"version": "9.9.9"');
+    await writeFile(manifestPath, text);
+    await writeFile(join(www, 'stable', 'manifest.json.asc'), await signDetached(Buffer.from(text), key.privateArmored, now));
+    const result = await slipwayUpdate();
+    expect(result.stderr).toContain('[ERR_MANIFEST_INVALID]');
+    expect(result.stderr).toContain('duplicate key "version" at version');
+    expect(result.code).toBe(6);
+    const state = await chooser().read();
+    expect(state.next).toBe('USR-A');
+    expect(state.slots[1]).toMatchObject({ priority: 0, successful: false });
+    const record = JSON.parse(await readFile(join(stateDir, 'update-state.json'), 'utf8')) as Record<string, unknown>;
+    expect(record).toMatchObject({ status: 'idle', target: null, progress: null, highestAccepted: null, lastKnownTime: null, failures: {}, lastError: { code: 'ERR_MANIFEST_INVALID' } });
+  });
+
   it('refuses every update with an empty keyring', async () => {
     await publish('1.0.1');
     const saved = await readFile(keyring);
@@ -214,6 +235,40 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway update --once`, () => {
     const result = await slipwayUpdate();
     expect(result.code).toBe(5);
     expect(result.stderr).toContain('below 1.0.2 which this host already accepted');
+  });
+
+  it('keeps the highest version accepted through a pin to an older one: after unpin, a replay between them is refused', async () => {
+    const stateFile = join(stateDir, 'update-state.json');
+    // The state machine's own events for what the daemon does between these runs (pin, boot, unpin).
+    const apply = async (...events: UpdateEvent[]): Promise<UpdateRecord> => {
+      const record = events.reduce(advance, JSON.parse(await readFile(stateFile, 'utf8')) as UpdateRecord);
+      await writeFile(stateFile, JSON.stringify(record));
+      return record;
+    };
+    const republish = async (version: string): Promise<void> => {
+      await rm(www, { recursive: true, force: true });
+      await mkdir(www);
+      await publish(version);
+    };
+    await republish('1.2.0');
+    expect((await runSlipway(updateArgs('1.1.0'))).code).toBe(0);
+    await apply({ type: 'booted', slot: 'USR-B', version: '1.2.0' }, { type: 'pin', version: '1.0.0' });
+    // The pin is the way below the highest accepted: 1.0.0 installs, and 1.2.0 stays the highest.
+    await republish('1.0.0');
+    const pinned = await runSlipway(updateArgs('1.1.0'));
+    expect(pinned.code).toBe(0);
+    expect(JSON.parse(pinned.stdout)).toMatchObject({ result: 'staged', version: '1.0.0' });
+    const afterPin = await apply({ type: 'booted', slot: 'USR-B', version: '1.0.0' }, { type: 'pin', version: null });
+    expect(afterPin).toMatchObject({ status: 'idle', pinned: null, highestAccepted: '1.2.0' });
+    // Unpinned and running 1.0.0, an attacker serves the old, still valid 1.1.0.
+    await republish('1.1.0');
+    const replay = await runSlipway(updateArgs('1.0.0'));
+    expect(replay.stderr).toContain('[ERR_DOWNGRADE_REFUSED]');
+    expect(replay.stderr).toContain('below 1.2.0 which this host already accepted');
+    expect(replay.code).toBe(5);
+    // Refused before any write: the slot still holds the pinned release, the maximum is unchanged.
+    const after = JSON.parse(await readFile(stateFile, 'utf8')) as UpdateRecord;
+    expect(after).toMatchObject({ status: 'idle', target: null, highestAccepted: '1.2.0', slotVersions: { 'USR-B': '1.0.0' }, lastError: { code: 'ERR_DOWNGRADE_REFUSED' } });
   });
 
   it('survives SIGKILL inside the download: the old slot boots until staging completes, and a re-run finishes', async () => {
