@@ -131,3 +131,25 @@ describe('slipway cloud-config apply without a system bus', () => {
     }
   });
 });
+
+describe('slipway cloud-config apply with a hostile path', () => {
+  it('refuses //usr/lib/x as a path into the read-only OS, exits 1 and applies nothing', async () => {
+    const dir = await tempDir();
+    try {
+      const root = join(dir.path, 'root');
+      await mkdir(join(root, 'etc'), { recursive: true });
+      const file = join(dir.path, 'user-data.yaml');
+      await writeFile(file, '#cloud-config\nwrite_files:\n  - path: /etc/motd\n    content: hello\n  - path: //usr/lib/x\n    content: owned\n');
+      // No bus is needed to refuse it: validation comes first.
+      const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${join(dir.path, 'no-bus')}` };
+      const result = await runSlipway(['--proc-cmdline', join(dir.path, 'cmdline'), 'cloud-config', 'apply', '--from-file', file, '--root', root], { env });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`${file}: line 5: error: write_files[1].path: path "//usr/lib/x" (/usr/lib/x) is in the read-only OS; write under /etc, /var, /opt or /home\n`);
+      expect(result.stderr).toContain(`user-data from ${file} has errors (listed above); nothing was applied`);
+      await expect(stat(join(root, 'etc', 'motd'))).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(stat(join(root, 'usr'))).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await dir.remove();
+    }
+  });
+});
