@@ -18,6 +18,7 @@ const host: ProcessHost = {
   clock: systemClock,
   random: Math.random,
   proxy: process.env.https_proxy ?? process.env.HTTPS_PROXY ?? null,
+  systemBusAddress: process.env.DBUS_SYSTEM_BUS_ADDRESS ?? null,
   hostname: () => hostname(),
   logger,
   stdout: (text) => process.stdout.write(text),

@@ -8,6 +8,8 @@ export type CloudConfigErrorCode =
   | 'ERR_USER_DATA_TOO_LARGE'
   /** A host tool (blkid, mtools, xorriso, useradd) could not be started or flooded its output. */
   | 'ERR_TOOL'
+  /** The system bus (systemd, hostnamed) cannot be reached: nothing was applied. */
+  | 'ERR_SYSTEM_BUS_UNREACHABLE'
   /** The document has errors (or fails the checks against the host): nothing was applied. */
   | 'ERR_CLOUD_CONFIG_INVALID'
   /** Some steps of an apply failed; the others were done. */

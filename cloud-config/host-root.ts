@@ -7,6 +7,7 @@ import { lstat, mkdir, open, readFile, readlink, rename, rm, symlink, chown } fr
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { CloudConfigError } from './cloud-config-errors.ts';
+import { normalizeHostPath } from './host-path.ts';
 
 export interface Ownership {
   readonly mode: number;
@@ -31,8 +32,12 @@ export class HostRoot {
     return join(this.path, target);
   }
 
-  /** Why `target` cannot be written (a symlink or a non-directory on the way, a symlink there, or the wrong kind of file), or null. */
+  /** Why `target` cannot be written (not an absolute path in normal form, a symlink or a non-directory on the way, a symlink there, or the wrong kind of file), or null. */
   async problemWith(target: string, kind: PathKind = 'file'): Promise<string | null> {
+    // Only one spelling of a path is checked and written: "//usr" or "/etc/../usr" would slip past a check by prefix.
+    const normal = normalizeHostPath(target);
+    if (normal.problem !== undefined) return normal.problem;
+    if (normal.path !== target) return `path "${target}" is not in normal form (${normal.path}); refusing it`;
     const parts = target.split('/').filter((p) => p !== '');
     let host = '';
     for (const [index, part] of parts.entries()) {

@@ -5,12 +5,13 @@ import { CloudConfigError } from './cloud-config-errors.ts';
 import { gunzipSync } from 'node:zlib';
 import { parseGoDuration, parseLocksmithWindow } from '../platform/locksmith-window.ts';
 import { UNIT_COMMANDS } from './systemd-bus.ts';
+import { normalizeHostPath, writablePathProblem } from './host-path.ts';
 
 /** A value check: null when fine, otherwise the problem. */
 export type Check = (value: string) => string | null;
 
 export type Field =
-  | { readonly kind: 'string'; readonly check?: Check; readonly secret?: boolean }
+  | { readonly kind: 'string'; readonly check?: Check; readonly secret?: boolean; /** The value as used once the check passed. */ readonly normalize?: (value: string) => string }
   | { readonly kind: 'bool' }
   | { readonly kind: 'mode' }
   | { readonly kind: 'list'; readonly of: Field }
@@ -22,20 +23,14 @@ const oneOf = (values: readonly string[]): Check => (v) => (values.includes(v) ?
 export const REBOOT_STRATEGIES = ['etcd-lock', 'reboot', 'best-effort', 'off'] as const;
 const ENCODINGS = ['b64', 'base64', 'gzip', 'gz', 'gzip+base64', 'gzip+b64', 'gz+base64', 'gz+b64'];
 const UNIT_NAME = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$/;
-/** The read-only OS: cloud-config may not write there (the write would fail, or vanish on update). */
-const READ_ONLY_PREFIXES = ['/usr/', '/boot/', '/proc/', '/sys/'];
 
 const hostname: Check = (v) =>
   v.length <= 253 && v.split('.').every((label) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label)) ? null : `"${v}" is not a valid hostname`;
 
 const sshKey: Check = (v) => (/^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/.test(v.trim()) ? null : 'is not an SSH public key');
 
-const filePath: Check = (v) => {
-  if (!v.startsWith('/')) return `path "${v}" must be absolute`;
-  if (v.split('/').includes('..')) return `path "${v}" must not contain ".."`;
-  if (v === '/usr' || READ_ONLY_PREFIXES.some((p) => v.startsWith(p))) return `path "${v}" is in the read-only OS; write under /etc, /var, /opt or /home`;
-  return null;
-};
+/** A path cloud-config writes or names: checked and then used in its normal form (see host-path.ts). */
+const filePath: Field = { kind: 'string', check: writablePathProblem, normalize: (v) => normalizeHostPath(v).path ?? v };
 
 const owner: Check = (v) => (/^[a-z_][a-z0-9_-]*[$]?(:[a-z_][a-z0-9_-]*[$]?)?$/.test(v) || /^\d+(:\d+)?$/.test(v) ? null : `owner "${v}" must be "user" or "user:group"`);
 
@@ -104,7 +99,7 @@ export function decodeContent(content: string, encoding: string | undefined): Bu
 const writeFile: Field = {
   kind: 'object',
   required: ['path'],
-  fields: { path: { kind: 'string', check: filePath }, content: { kind: 'string', secret: true }, owner: { kind: 'string', check: owner }, permissions: { kind: 'mode' }, encoding: { kind: 'string', check: oneOf(ENCODINGS) } },
+  fields: { path: filePath, content: { kind: 'string', secret: true }, owner: { kind: 'string', check: owner }, permissions: { kind: 'mode' }, encoding: { kind: 'string', check: oneOf(ENCODINGS) } },
   check: (file) => {
     if (typeof file.content !== 'string') return null;
     try {
@@ -152,7 +147,7 @@ export const CLOUD_CONFIG: Field = {
           passwd: { kind: 'string', secret: true },
           ssh_authorized_keys: { kind: 'list', of: { kind: 'string', check: sshKey } },
           gecos: { kind: 'string' },
-          homedir: { kind: 'string', check: filePath },
+          homedir: filePath,
           no_create_home: { kind: 'bool' },
           primary_group: { kind: 'string' },
           groups: { kind: 'list', of: { kind: 'string' } },
@@ -174,9 +169,9 @@ export const CLOUD_CONFIG: Field = {
             group: { kind: 'string' },
             window_start: { kind: 'string', check: windowStart },
             window_length: { kind: 'string', check: duration },
-            etcd_cafile: { kind: 'string', check: filePath },
-            etcd_certfile: { kind: 'string', check: filePath },
-            etcd_keyfile: { kind: 'string', check: filePath },
+            etcd_cafile: filePath,
+            etcd_certfile: filePath,
+            etcd_keyfile: filePath,
             etcd_username: { kind: 'string' },
             etcd_password: { kind: 'string', secret: true },
           },

@@ -157,11 +157,11 @@ describe('broken documents: every problem, with its line', () => {
       ],
     ],
     [
-      'paths into the read-only OS or with ..',
+      'paths into the read-only OS, also by way of ..',
       doc('#cloud-config', 'write_files:', '  - path: /usr/bin/docker', '  - path: /etc/../usr/x'),
       [
         'line 3: error: write_files[0].path: path "/usr/bin/docker" is in the read-only OS; write under /etc, /var, /opt or /home',
-        'line 4: error: write_files[1].path: path "/etc/../usr/x" must not contain ".."',
+        'line 4: error: write_files[1].path: path "/etc/../usr/x" (/usr/x) is in the read-only OS; write under /etc, /var, /opt or /home',
       ],
     ],
   ])('%s', (_name, text, expected) => {
@@ -215,5 +215,58 @@ describe('the config as apply reads it', () => {
         { path: '/etc/c', permissions: 644 },
       ],
     });
+  });
+});
+
+describe('hostile spellings of a path (issue 18)', () => {
+  const READ_ONLY = 'is in the read-only OS; write under /etc, /var, /opt or /home';
+  it.each([
+    ['//usr/lib/x', `path "//usr/lib/x" (/usr/lib/x) ${READ_ONLY}`],
+    ['/./usr/bin/x', `path "/./usr/bin/x" (/usr/bin/x) ${READ_ONLY}`],
+    ['/usr/../usr/lib/x', `path "/usr/../usr/lib/x" (/usr/lib/x) ${READ_ONLY}`],
+    ['/etc/../usr/lib/x', `path "/etc/../usr/lib/x" (/usr/lib/x) ${READ_ONLY}`],
+    ['/usr//lib/x', `path "/usr//lib/x" (/usr/lib/x) ${READ_ONLY}`],
+    ['/var/../../usr/x', 'path "/var/../../usr/x" climbs above / with ".."'],
+    ['/usr', `path "/usr" ${READ_ONLY}`],
+    ['//boot/', `path "//boot/" (/boot) ${READ_ONLY}`],
+    ['/sys/./kernel/x', `path "/sys/./kernel/x" (/sys/kernel/x) ${READ_ONLY}`],
+    ['/..', 'path "/.." climbs above / with ".."'],
+    ['/etc/..', 'path "/etc/.." (/) names no file'],
+    ['etc/x', 'path "etc/x" must be absolute'],
+    ['./etc/x', 'path "./etc/x" must be absolute'],
+  ])('refuses %s in every path-taking field, naming the field and its index, and applies nothing', (path, problem) => {
+    const text = doc(
+      '#cloud-config',
+      'write_files:',
+      '  - path: /etc/fine',
+      `  - path: "${path}"`,
+      'users:',
+      '  - name: ops',
+      `    homedir: "${path}"`,
+      'coreos:',
+      '  locksmith:',
+      `    etcd_cafile: "${path}"`,
+    );
+    const { report, config } = validateCloudConfig(text);
+    expect(report.format()).toBe(
+      [`line 4: error: write_files[1].path: ${problem}`, `line 7: error: users[0].homedir: ${problem}`, `line 10: error: coreos.locksmith.etcd_cafile: ${problem}`].map((line) => `${line}\n`).join(''),
+    );
+    expect(config).toBeNull();
+  });
+
+  it.each([
+    ['/etc/./x', '/etc/x'],
+    ['/etc//x', '/etc/x'],
+    ['/var/lib/../x', '/var/x'],
+    ['//home/ops/', '/home/ops'],
+    ['/opt/usr/x', '/opt/usr/x'],
+    ['/usrlocal/x', '/usrlocal/x'],
+  ])('accepts %s and uses it as %s in every path-taking field', (path, normal) => {
+    const text = doc('#cloud-config', 'write_files:', `  - path: "${path}"`, 'users:', '  - name: ops', `    homedir: "${path}"`, 'coreos:', '  locksmith:', `    etcd_keyfile: "${path}"`);
+    const { report, config } = validateCloudConfig(text);
+    expect(report.format()).toBe('');
+    expect(config?.write_files?.[0]?.path).toBe(normal);
+    expect(config?.users?.[0]?.homedir).toBe(normal);
+    expect(config?.coreos?.locksmith?.etcd_keyfile).toBe(normal);
   });
 });

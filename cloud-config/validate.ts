@@ -120,7 +120,7 @@ function walk(raw: unknown, field: Field, path: string, w: Walk): unknown {
       }
       const problem = field.check?.(value);
       if (problem) report.add(line, 'error', `${where}: ${field.secret ? problem.replace(value, '<hidden>') : problem}`);
-      return value;
+      return problem || field.normalize === undefined ? value : field.normalize(value);
     }
   }
 }

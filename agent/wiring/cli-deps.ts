@@ -46,7 +46,7 @@ export function cliDeps(process: ProcessHost, files: HostFiles): CliDeps {
     now: () => process.clock.now(),
     nowMs: () => process.clock.now().getTime(),
     datasources: (request) => datasources(request, process, files),
-    openCloudConfigHost,
+    openCloudConfigHost: (root) => openCloudConfigHost(root, process.systemBusAddress),
     openControl: () => new DbusControlClient(dbus.systemBus()),
     isTty: process.isTty,
     runAgent: async () => (await import('./compose-agent.ts')).runAgent(process, files),

@@ -3,6 +3,7 @@
 
 import { readFile } from 'node:fs/promises';
 import dbus from 'dbus-next';
+import { CloudConfigError } from '../../cloud-config/cloud-config-errors.ts';
 import { CmdlineDatasource } from '../../cloud-config/cmdline-datasource.ts';
 import { ConfigDriveDatasource } from '../../cloud-config/config-drive-datasource.ts';
 import { FileDatasource } from '../../cloud-config/file-datasource.ts';
@@ -46,11 +47,33 @@ export function datasources(request: DatasourceRequest, process: ProcessHost, fi
   return sources;
 }
 
-/** The system bus (DBUS_SYSTEM_BUS_ADDRESS, read by dbus-next, points tests at a private one). */
-export function openCloudConfigHost(root: string): Promise<CloudConfigHost> {
+const DEFAULT_SYSTEM_BUS = 'unix:path=/var/run/dbus/system_bus_socket';
+
+/**
+ * The system bus (DBUS_SYSTEM_BUS_ADDRESS, read by dbus-next, points tests at a private one),
+ * connected before anything is applied: without it, an apply would fail half-way, after files were written.
+ */
+export async function openCloudConfigHost(root: string, systemBusAddress: string | null): Promise<CloudConfigHost> {
+  const address = systemBusAddress ?? DEFAULT_SYSTEM_BUS;
   const bus = dbus.systemBus();
-  return Promise.resolve({
-    deps: { root: new HostRoot(root), accounts: new ShadowUserAccounts(root), systemd: new DbusSystemdBus(bus), hostname: new DbusHostnameService(bus) },
-    close: () => bus.disconnect(),
+  let lost: unknown = null;
+  // dbus-next reports a broken connection as an 'error' event; unheard, it would end the process.
+  // The refusal is one line (the reason is in it), as a first-boot unit's status shows one line.
+  bus.on('error', (error: unknown) => {
+    lost = error;
   });
+  await new Promise<void>((resolve, reject) => {
+    bus.once('connect', () => resolve());
+    bus.once('error', (error: unknown) => {
+      bus.disconnect();
+      const reason = error instanceof Error ? error.message : String(error);
+      reject(new CloudConfigError('ERR_SYSTEM_BUS_UNREACHABLE', `cannot connect to the system bus at ${address} (${reason}); nothing was applied; check that dbus is running and DBUS_SYSTEM_BUS_ADDRESS`));
+    });
+  });
+  return {
+    deps: { root: new HostRoot(root), accounts: new ShadowUserAccounts(root), systemd: new DbusSystemdBus(bus), hostname: new DbusHostnameService(bus) },
+    close: () => {
+      if (lost === null) bus.disconnect();
+    },
+  };
 }

@@ -10,6 +10,8 @@ export interface ProcessHost {
   readonly random: () => number;
   /** https_proxy, for the update path's HTTP client. */
   readonly proxy: string | null;
+  /** DBUS_SYSTEM_BUS_ADDRESS, or null for the default socket: named in errors when the bus cannot be reached. */
+  readonly systemBusAddress: string | null;
   readonly hostname: () => string;
   readonly logger: Logger;
   readonly stdout: (text: string) => void;

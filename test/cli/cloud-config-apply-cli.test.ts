@@ -2,7 +2,7 @@
 // bus with systemd1/hostname1 stand-ins, a temporary root, a FAT config-drive image and a file.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, tempDir } from '../builders/coreos-disk.ts';
 import { startDbusDaemon } from '../builders/dbus-daemon.ts';
@@ -108,5 +108,48 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway cloud-config apply`, () =>
     expect(missing.stderr).toContain(`no user-data at ${join(dir.path, 'nope')}`);
     const usage = await runSlipway([...hostArgs, 'cloud-config', 'apply', '--root', root], { env });
     expect(usage.code).toBe(2);
+  });
+});
+
+describe('slipway cloud-config apply without a system bus', () => {
+  it('refuses with one coded line and exit 11, before anything is written and without a stack trace', async () => {
+    const dir = await tempDir();
+    try {
+      const root = join(dir.path, 'root');
+      await mkdir(join(root, 'etc'), { recursive: true });
+      const file = join(dir.path, 'user-data.yaml');
+      await writeFile(file, GOOD);
+      const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${join(dir.path, 'no-bus')}` };
+      const args = ['--proc-cmdline', join(dir.path, 'cmdline'), 'cloud-config', 'apply', '--from-file', file, '--root', root, '--first-boot'];
+      const result = await runSlipway(args, { env });
+      expect(result.code).toBe(11);
+      expect(result.stderr).toBe(`slipway: cannot connect to the system bus at unix:path=${join(dir.path, 'no-bus')} (connect ENOENT ${join(dir.path, 'no-bus')}); nothing was applied; check that dbus is running and DBUS_SYSTEM_BUS_ADDRESS [ERR_SYSTEM_BUS_UNREACHABLE]\n`);
+      await expect(stat(join(root, 'etc', 'motd'))).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(stat(join(root, 'var', 'lib', 'slipway', 'cloud-config.applied'))).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await dir.remove();
+    }
+  });
+});
+
+describe('slipway cloud-config apply with a hostile path', () => {
+  it('refuses //usr/lib/x as a path into the read-only OS, exits 1 and applies nothing', async () => {
+    const dir = await tempDir();
+    try {
+      const root = join(dir.path, 'root');
+      await mkdir(join(root, 'etc'), { recursive: true });
+      const file = join(dir.path, 'user-data.yaml');
+      await writeFile(file, '#cloud-config\nwrite_files:\n  - path: /etc/motd\n    content: hello\n  - path: //usr/lib/x\n    content: owned\n');
+      // No bus is needed to refuse it: validation comes first.
+      const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${join(dir.path, 'no-bus')}` };
+      const result = await runSlipway(['--proc-cmdline', join(dir.path, 'cmdline'), 'cloud-config', 'apply', '--from-file', file, '--root', root], { env });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`${file}: line 5: error: write_files[1].path: path "//usr/lib/x" (/usr/lib/x) is in the read-only OS; write under /etc, /var, /opt or /home\n`);
+      expect(result.stderr).toContain(`user-data from ${file} has errors (listed above); nothing was applied`);
+      await expect(stat(join(root, 'etc', 'motd'))).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(stat(join(root, 'usr'))).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await dir.remove();
+    }
   });
 });
