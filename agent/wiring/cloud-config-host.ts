@@ -66,8 +66,7 @@ export async function openCloudConfigHost(root: string, systemBusAddress: string
     bus.once('connect', () => resolve());
     bus.once('error', (error: unknown) => {
       bus.disconnect();
-      const reason = error instanceof Error ? error.message : String(error);
-      reject(new CloudConfigError('ERR_SYSTEM_BUS_UNREACHABLE', `cannot connect to the system bus at ${address} (${reason}); nothing was applied; check that dbus is running and DBUS_SYSTEM_BUS_ADDRESS`));
+      reject(new CloudConfigError('ERR_SYSTEM_BUS_UNREACHABLE', `cannot connect to the system bus at ${address}; nothing was applied; check that dbus is running and DBUS_SYSTEM_BUS_ADDRESS`, { cause: error }));
     });
   });
   return {
