@@ -8,6 +8,7 @@ import { EtcdLockBackend, semaphoreKey } from '../../agent/lock/etcd-lock-backen
 import { parseSemaphore } from '../../agent/lock/semaphore.ts';
 import { startEtcdCluster } from '../../qemu/etcd-server.ts';
 import { missingTools } from '../builders/require-tools.ts';
+import { waitersGetInInArrivalOrder } from '../builders/lock-scenarios.ts';
 import type { EtcdCluster } from '../../qemu/etcd-server.ts';
 import type { HolderRecord } from '../../agent/lock/lock-backend.ts';
 
@@ -121,32 +122,8 @@ describe.skipIf(skip !== null)(`${skip ?? ''} EtcdLockBackend on a three-member 
     cluster = await startEtcdCluster(3);
     const group = 'g-line';
     const raw = client();
-    const holder = backend(group);
-    expect((await holder.acquire(record('first'))).kind).toBe('acquired');
-    const order: string[] = [];
-    const queuePrefix = `coreos.com/updateengine/rebootlock/groups/${group}/queue/`;
-    const waiters: Promise<void>[] = [];
-    for (const id of ['w1', 'w2', 'w3', 'w4']) {
-      const queued = raw.watch(`${queuePrefix}${id}`, { startRevision: after((await raw.range(`${queuePrefix}${id}`)).revision) });
-      const entered = queued.next();
-      const b = backend(group);
-      waiters.push(
-        b.acquireWhenFree(record(id)).then(async (result) => {
-          order.push(id);
-          expect(result.kind).toBe('acquired');
-          expect((await b.status()).semaphore.holders).toEqual([id]);
-          // The second to get in releases after the leader died.
-          if (id === 'w2') await killLeader();
-          await b.release(id);
-        }),
-      );
-      expect((await entered).value).toMatchObject({ type: 'put' });
-      await queued.return();
-    }
-    await holder.release('first');
-    await Promise.all(waiters);
-    expect(order).toEqual(['w1', 'w2', 'w3', 'w4']);
-    expect((await raw.range(queuePrefix, { prefix: true })).kvs).toEqual([]);
+    // The second to get in releases after the leader died.
+    await waitersGetInInArrivalOrder({ raw, backend: () => backend(group), group, record, whileHolding: (id) => (id === 'w2' ? killLeader() : Promise.resolve()) });
     expect((await raw.get(semaphoreKey(group)))?.value).toBe('{"semaphore":1,"max":1,"holders":[]}');
   });
 });

@@ -10,6 +10,7 @@ import { EtcdLockBackend, semaphoreKey } from '../../agent/lock/etcd-lock-backen
 import { parseSemaphore } from '../../agent/lock/semaphore.ts';
 import { startEtcd } from '../../qemu/etcd-server.ts';
 import { missingTools } from '../builders/require-tools.ts';
+import { waitersGetInInArrivalOrder } from '../builders/lock-scenarios.ts';
 import type { AddressInfo } from 'node:net';
 import type { EtcdConnection } from '../../agent/lock/etcd-connection.ts';
 import type { EtcdServer } from '../../qemu/etcd-server.ts';
@@ -115,31 +116,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} EtcdLockBackend`, () => {
 
   it('lets queued waiters in one at a time, in arrival order, each woken by a watch', async () => {
     const group = `g${groups++}`;
-    const holder = backend(group);
-    expect((await holder.acquire(record('first'))).kind).toBe('acquired');
-    const order: string[] = [];
-    const queuePrefix = `coreos.com/updateengine/rebootlock/groups/${group}/queue/`;
-    const waiters: Promise<void>[] = [];
-    for (const id of ['w1', 'w2', 'w3', 'w4']) {
-      // Arrive one after another: wait (by watch) until this waiter's queue entry exists.
-      const queued = raw.watch(`${queuePrefix}${id}`, { startRevision: after((await raw.range(`${queuePrefix}${id}`)).revision) });
-      const entered = queued.next();
-      const b = backend(group);
-      waiters.push(
-        b.acquireWhenFree(record(id)).then(async (result) => {
-          order.push(id);
-          expect(result.kind).toBe('acquired');
-          expect((await b.status()).semaphore.holders).toEqual([id]);
-          await b.release(id);
-        }),
-      );
-      expect((await entered).value).toMatchObject({ type: 'put' });
-      await queued.return();
-    }
-    await holder.release('first');
-    await Promise.all(waiters);
-    expect(order).toEqual(['w1', 'w2', 'w3', 'w4']);
-    expect((await raw.range(`coreos.com/updateengine/rebootlock/groups/${group}/queue/`, { prefix: true })).kvs).toEqual([]);
+    await waitersGetInInArrivalOrder({ raw, backend: () => backend(group), group, record });
   });
 
   it('re-reads after a transaction whose reply was lost though it committed, and does not take a second place', async () => {
