@@ -1,12 +1,16 @@
 // The reboot lock's lease under the real agent process, a real etcd and a logind stand-in on a private
 // bus, with a lease of 5 s so that "longer than a lease" takes seconds. A block inhibitor holds the
 // agent's reboot while it holds the only place: kept alive, the place survives many leases; frozen
-// (SIGSTOP) past its lease, the agent loses it to another host and, thawed, does not reboot.
+// (SIGSTOP) past its lease, the agent loses it to another host and, thawed, does not reboot. After a
+// reboot, a slow health gate keeps the place the host rebooted under until it releases it.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openEtcdLockBackend } from '../../agent/lock/etcd-lock-backend.ts';
 import { startAgentFixture } from '../builders/agent-fixture.ts';
+import { run } from '../builders/coreos-disk.ts';
 import { missingTools, SGDISK } from '../builders/require-tools.ts';
 import type { AgentFixture } from '../builders/agent-fixture.ts';
 import type { EtcdLockBackend } from '../../agent/lock/etcd-lock-backend.ts';
@@ -85,5 +89,28 @@ describe.skipIf(skip !== null)(`${skip ?? ''} the agent's place in the reboot lo
     expect(await lock.release('other-host')).toBe('released');
     await until('the reboot', () => Promise.resolve(agent.logind.manager.reboots.length > 0 ? true : null));
     expect((await lock.status()).semaphore.holders).toEqual([id]);
+  });
+
+  it('keeps the place it rebooted under through a health gate longer than several leases, then releases it', async () => {
+    const agent = await startAgentFixture({ startAgent: false, settings: { lock: { etcd: { lease: `${LEASE_S}s` } }, health: { timeout: '5m' } } });
+    fixture = agent;
+    // USR-A is on trial (the reboot into it just happened): priority 2, tries 2, not yet successful.
+    await run('sgdisk', ['-A', '3:clear:56', '-A', '3:clear:48', '-A', '3:set:49', '-A', '3:set:53', join(agent.dir, 'disk.img')]);
+    agent.systemd.manager.active.set('multi-user.target', 'activating');
+    const lock = await openEtcdLockBackend({ connection: agent.etcd.connection(), group: '', holdTtlSeconds: LEASE_S, callTimeoutMs: 5_000, now: () => Date.now() });
+    other = lock;
+    // The place this host took before rebooting, on a lease of its own.
+    const id = (await readFile('/etc/machine-id', 'utf8')).trim();
+    expect((await lock.acquire({ id, host: 'this-host', since: new Date().toISOString(), targetVersion: '1.0.0' })).kind).toBe('acquired');
+    await agent.startAgent();
+    await sleep(3 * LEASE_S * 1000);
+    const held = await lock.status();
+    expect(held.semaphore.holders).toEqual([id]);
+    expect(held.holders).toMatchObject([{ id, alive: true }]);
+    expect(await lock.acquire({ id: 'other-host', host: 'other', since: new Date().toISOString(), targetVersion: '1.0.1' })).toMatchObject({ kind: 'full' });
+    // The gate passes: the slot is marked good, then the place is given back.
+    agent.systemd.manager.active.set('multi-user.target', 'active');
+    await until('the release after the gate', async () => ((await lock.status()).semaphore.holders.length === 0 ? true : null));
+    expect(agent.agentLog()).toContain('passed its health gate');
   });
 });
