@@ -20,6 +20,7 @@ const host: ProcessHost = {
   proxy: process.env.https_proxy ?? process.env.HTTPS_PROXY ?? null,
   systemBusAddress: process.env.DBUS_SYSTEM_BUS_ADDRESS ?? null,
   hostname: () => hostname(),
+  coreosEnvironment: Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('COREOS_'))),
   logger,
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),

@@ -1,8 +1,10 @@
 // coreos.units applied: unit files, drop-ins and masks written under the root, then one
-// daemon-reload, then enable and each unit's command through systemd, waiting for every job.
+// daemon-reload (or a networkd reload for its files), then enable and each unit's command through
+// systemd, waiting for every job.
 
 import { CloudConfigError } from './cloud-config-errors.ts';
 import type { Change, HostRoot, Ownership } from './host-root.ts';
+import { isNetworkUnit } from './schema.ts';
 import type { UnitEntry } from './schema.ts';
 import type { SystemdBus, UnitCommand } from './systemd-bus.ts';
 
@@ -13,8 +15,11 @@ export type Attempt<Step extends string> = (step: Step, target: string, action: 
 
 const UNIT_FILE: Ownership = { mode: 0o644, uid: 0, gid: 0 };
 
+/** networkd reads files under systemd/network; reloaded, not enabled, once any of them changed. */
+export const NETWORKD = 'systemd-networkd.service';
+
 export function unitDir(unit: UnitEntry): string {
-  return unit.runtime === true ? '/run/systemd/system' : '/etc/systemd/system';
+  return `${unit.runtime === true ? '/run' : '/etc'}/systemd/${isNetworkUnit(unit.name) ? 'network' : 'system'}`;
 }
 
 /** Every path a unit writes, for the checks made before anything changes. */
@@ -56,9 +61,17 @@ export async function applyUnits(units: readonly UnitEntry[], root: HostRoot, sy
     }
     for (const [step, target, action] of writes) if ((await attempt(step, target, action)) === 'changed') changed.add(unit.name);
   }
-  if (changed.size > 0) {
+  if ([...changed].some((name) => !isNetworkUnit(name))) {
     await attempt('daemon-reload', 'systemd', async () => {
       await systemd.reload();
+      return 'changed';
+    });
+  }
+  if ([...changed].some(isNetworkUnit)) {
+    // networkd's ExecReload re-reads its files (networkctl reload); a networkd that is not running is started.
+    await attempt('reload-or-restart', NETWORKD, async () => {
+      const result = await systemd.run('reload-or-restart', NETWORKD);
+      if (result !== 'done') throw new CloudConfigError('ERR_CLOUD_CONFIG_APPLY', `systemd's reload-or-restart job for ${NETWORKD} ended "${result}"; see journalctl -u ${NETWORKD}`);
       return 'changed';
     });
   }

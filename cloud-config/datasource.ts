@@ -3,11 +3,14 @@
 
 import { MAX_USER_DATA_BYTES } from './validate.ts';
 import { CloudConfigError } from './cloud-config-errors.ts';
+import type { HostAddresses } from './host-addresses.ts';
 
 export interface UserData {
   /** Where it came from, for messages ("config-drive /dev/vdb"). */
   readonly origin: string;
   readonly text: string;
+  /** The host's addresses where the datasource's metadata gives them, for $public_ipv4 and the like. */
+  readonly addresses?: HostAddresses;
 }
 
 export interface Datasource {

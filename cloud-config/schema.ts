@@ -14,6 +14,8 @@ export type Field =
   | { readonly kind: 'string'; readonly check?: Check; readonly secret?: boolean; /** The value as used once the check passed. */ readonly normalize?: (value: string) => string }
   | { readonly kind: 'bool' }
   | { readonly kind: 'mode' }
+  /** A file's content: a string, or bytes tagged !!binary; never printed. */
+  | { readonly kind: 'content' }
   | { readonly kind: 'list'; readonly of: Field }
   | { readonly kind: 'object'; readonly fields: Readonly<Record<string, Field>>; readonly required?: readonly string[]; readonly check?: (value: Record<string, unknown>) => string | null }
   | { readonly kind: 'deprecated'; readonly message: string };
@@ -22,12 +24,24 @@ const oneOf = (values: readonly string[]): Check => (v) => (values.includes(v) ?
 
 export const REBOOT_STRATEGIES = ['etcd-lock', 'reboot', 'best-effort', 'off'] as const;
 const ENCODINGS = ['b64', 'base64', 'gzip', 'gz', 'gzip+base64', 'gzip+b64', 'gz+base64', 'gz+b64'];
-const UNIT_NAME = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$/;
+const UNIT_NAME = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope|network|netdev|link)$/;
+
+/** Files systemd-networkd reads rather than units of the service manager (coreos-cloudinit's "network" group). */
+export function isNetworkUnit(name: string): boolean {
+  return /\.(network|netdev|link)$/.test(name);
+}
 
 const hostname: Check = (v) =>
   v.length <= 253 && v.split('.').every((label) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label)) ? null : `"${v}" is not a valid hostname`;
 
-const sshKey: Check = (v) => (/^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/.test(v.trim()) ? null : 'is not an SSH public key');
+/**
+ * An authorized_keys line: optional options (sshd's AUTHORIZED_KEYS FILE FORMAT: comma-separated,
+ * no blanks outside double quotes, as in `command="uptime",no-pty`), the key type, the key, a comment.
+ */
+const KEY_TYPE = String.raw`(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp(?:256|384|521)|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)`;
+const KEY_OPTION = String.raw`[A-Za-z0-9-]+(?:="(?:[^"\\]|\\.)*")?`;
+const AUTHORIZED_KEY = new RegExp(String.raw`^(?:${KEY_OPTION}(?:,${KEY_OPTION})* )?${KEY_TYPE} [A-Za-z0-9+/=]+(?: .*)?$`);
+const sshKey: Check = (v) => (AUTHORIZED_KEY.test(v.trim()) ? null : 'is not an SSH public key (an authorized_keys line: [options] type key [comment])');
 
 /** A path cloud-config writes or names: checked and then used in its normal form (see host-path.ts). */
 const filePath: Field = { kind: 'string', check: writablePathProblem, normalize: (v) => normalizeHostPath(v).path ?? v };
@@ -85,13 +99,21 @@ export const unitFile: Check = (content) => {
   return null;
 };
 
-/** write_files content must decode with its encoding. */
-export function decodeContent(content: string, encoding: string | undefined): Buffer {
+/**
+ * write_files content must decode with its encoding. Content tagged !!binary arrives as bytes and the
+ * encoding still applies to them, as in coreos-cloudinit (where `!!binary` plus `encoding: gzip` is the
+ * documented way to ship a compressed file).
+ */
+export function decodeContent(content: string | Uint8Array, encoding: string | undefined): Buffer {
   const e = encoding ?? '';
   const base64 = e.includes('b64') || e.includes('base64');
   const gzip = e.startsWith('gz');
-  let bytes = Buffer.from(content, base64 ? 'base64' : 'utf8');
-  if (base64 && bytes.toString('base64').replace(/=+$/, '') !== content.replace(/\s+/g, '').replace(/=+$/, '')) throw new CloudConfigError('ERR_CLOUD_CONFIG_INVALID', 'is not valid base64');
+  let bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content);
+  if (base64) {
+    const text = bytes.toString('utf8');
+    bytes = Buffer.from(text, 'base64');
+    if (bytes.toString('base64').replace(/=+$/, '') !== text.replace(/\s+/g, '').replace(/=+$/, '')) throw new CloudConfigError('ERR_CLOUD_CONFIG_INVALID', 'is not valid base64');
+  }
   if (gzip) bytes = gunzipSync(bytes);
   return bytes;
 }
@@ -99,9 +121,9 @@ export function decodeContent(content: string, encoding: string | undefined): Bu
 const writeFile: Field = {
   kind: 'object',
   required: ['path'],
-  fields: { path: filePath, content: { kind: 'string', secret: true }, owner: { kind: 'string', check: owner }, permissions: { kind: 'mode' }, encoding: { kind: 'string', check: oneOf(ENCODINGS) } },
+  fields: { path: filePath, content: { kind: 'content' }, owner: { kind: 'string', check: owner }, permissions: { kind: 'mode' }, encoding: { kind: 'string', check: oneOf(ENCODINGS) } },
   check: (file) => {
-    if (typeof file.content !== 'string') return null;
+    if (typeof file.content !== 'string' && !(file.content instanceof Uint8Array)) return null;
     try {
       decodeContent(file.content, typeof file.encoding === 'string' ? file.encoding : undefined);
       return null;
@@ -114,6 +136,9 @@ const writeFile: Field = {
 const unit: Field = {
   kind: 'object',
   required: ['name'],
+  // coreos-cloudinit writes .network/.netdev/.link files for systemd-networkd and restarts it; the
+  // service manager cannot enable or start them, so a command or enable there would only fail later.
+  check: (u) => (typeof u.name === 'string' && isNetworkUnit(u.name) && (u.command !== undefined || u.enable === true) ? `${u.name} is read by systemd-networkd, which slipway reloads after writing it; it takes no command and no enable` : null),
   fields: {
     name: { kind: 'string', check: (v) => (UNIT_NAME.test(v) ? null : `"${v}" is not a systemd unit name (like app.service)`) },
     content: { kind: 'string', check: unitFile },
@@ -201,7 +226,8 @@ export interface CloudConfig {
 
 export interface WriteFileEntry {
   readonly path: string;
-  readonly content?: string;
+  /** Bytes when the document tagged it !!binary. */
+  readonly content?: string | Uint8Array;
   readonly owner?: string;
   readonly permissions?: number;
   readonly encoding?: string;

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import { validateCloudConfig } from './validate.ts';
+import { decodeContent } from './schema.ts';
 
 const KEY = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC0g+ZTxC7weoIJLUafOgrm+h core@example';
 const doc = (...lines: string[]): string => `${lines.join('\n')}\n`;
@@ -112,11 +113,12 @@ describe('broken documents: every problem, with its line', () => {
       ],
     ],
     [
-      'YAML 1.1 surprises: unquoted off, decimal permissions',
-      doc('#cloud-config', 'coreos:', '  update:', '    reboot_strategy: off', 'write_files:', '  - path: /etc/a', '    permissions: 644'),
+      'YAML 1.1 surprises: unquoted off; permissions that are not octal digits',
+      doc('#cloud-config', 'coreos:', '  update:', '    reboot_strategy: off', 'write_files:', '  - path: /etc/a', '    permissions: 648', '  - path: /etc/b', '    permissions: 0x1a4'),
       [
         'line 4: warning: coreos.update.reboot_strategy: unquoted off is a boolean in YAML 1.1; read as "off" (quote it to be sure)',
-        'line 7: warning: write_files[0].permissions: 644 is a decimal number (octal 1204); write "0644" if you meant octal',
+        'line 7: error: write_files[0].permissions: "648" is not an octal mode like "0644"',
+        'line 9: error: write_files[1].permissions: "0x1a4" is not an octal mode like "0644"',
       ],
     ],
     [
@@ -212,7 +214,8 @@ describe('the config as apply reads it', () => {
       write_files: [
         { path: '/etc/a', permissions: 0o600 },
         { path: '/etc/b', permissions: 0o755 },
-        { path: '/etc/c', permissions: 644 },
+        // coreos-cloudinit parses the digits as written in base 8: unquoted 644 is 0644, not decimal 644.
+        { path: '/etc/c', permissions: 0o644 },
       ],
     });
   });
@@ -268,5 +271,52 @@ describe('hostile spellings of a path (issue 18)', () => {
     expect(config?.write_files?.[0]?.path).toBe(normal);
     expect(config?.users?.[0]?.homedir).toBe(normal);
     expect(config?.coreos?.locksmith?.etcd_keyfile).toBe(normal);
+  });
+});
+
+describe('coreos-cloudinit documents from the field (issue 19)', () => {
+  const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops@laptop';
+
+  it('takes SSH keys with an options prefix as authorized_keys does, and refuses a line that is not one', () => {
+    const withOptions = [`command="/usr/bin/uptime",no-pty,from="10.0.0.0/8" ${KEY}`, `restrict ${KEY}`, `environment="A=b c",no-agent-forwarding ${KEY}`];
+    const { report, config } = validateCloudConfig(doc('#cloud-config', 'ssh_authorized_keys:', ...withOptions.map((k) => `  - '${k}'`)));
+    expect(report.format()).toBe('');
+    expect(config?.ssh_authorized_keys).toEqual(withOptions);
+    const bad = validateCloudConfig(doc('#cloud-config', 'ssh_authorized_keys:', `  - 'command="x" no-pty ${KEY}'`, '  - ssh-ed25519'));
+    expect(bad.report.format()).toBe(
+      'line 3: error: ssh_authorized_keys[0]: is not an SSH public key (an authorized_keys line: [options] type key [comment])\n' +
+        'line 4: error: ssh_authorized_keys[1]: is not an SSH public key (an authorized_keys line: [options] type key [comment])\n',
+    );
+  });
+
+  it('reads !!binary content as bytes, then applies its encoding as coreos-cloudinit does', () => {
+    const script = Buffer.from('#!/bin/sh\necho hi\n');
+    const { report, config } = validateCloudConfig(
+      doc(
+        '#cloud-config',
+        'write_files:',
+        '  - path: /opt/bin/gz',
+        '    encoding: gzip',
+        `    content: !!binary ${gzipSync(script).toString('base64')}`,
+        '  - path: /opt/bin/raw',
+        `    content: !!binary ${Buffer.from([0, 255, 10]).toString('base64')}`,
+      ),
+    );
+    expect(report.format()).toBe('');
+    const [gz, raw] = config?.write_files ?? [];
+    expect(decodeContent(gz?.content ?? '', gz?.encoding)).toEqual(script);
+    expect(decodeContent(raw?.content ?? '', raw?.encoding)).toEqual(Buffer.from([0, 255, 10]));
+    const notGzip = validateCloudConfig(doc('#cloud-config', 'write_files:', '  - path: /opt/x', '    encoding: gz', `    content: !!binary ${Buffer.from('plain').toString('base64')}`));
+    expect(notGzip.report.format()).toMatch(/^line 3: error: write_files\[0\]: content of \/opt\/x cannot be decoded as gz: /);
+  });
+
+  it('takes .network, .netdev and .link units for networkd, refusing a command or enable there', () => {
+    const { report, config } = validateCloudConfig(
+      doc('#cloud-config', 'coreos:', '  units:', '    - name: 10-static.network', '      content: |', '        [Match]', '        Name=eth0', '    - name: 20-br.netdev', '      runtime: true', '      content: "[NetDev]\\nName=br0\\nKind=bridge\\n"', '    - name: 30-mtu.link', '      mask: true'),
+    );
+    expect(report.format()).toBe('');
+    expect(config?.coreos?.units?.map((u) => u.name)).toEqual(['10-static.network', '20-br.netdev', '30-mtu.link']);
+    const started = validateCloudConfig(doc('#cloud-config', 'coreos:', '  units:', '    - name: eth.network', '      command: start', '      enable: true'));
+    expect(started.report.format()).toBe('line 4: error: coreos.units[0]: eth.network is read by systemd-networkd, which slipway reloads after writing it; it takes no command and no enable\n');
   });
 });

@@ -104,6 +104,11 @@ function walk(raw: unknown, field: Field, path: string, w: Walk): unknown {
       return node.value;
     case 'mode':
       return checkMode(node, where, line, report);
+    case 'content': {
+      // !!binary (YAML 1.1) gives bytes; anything else must be text. Contents are never echoed.
+      if (isScalar(node) && node.value instanceof Uint8Array) return node.value;
+      return walk(raw, { kind: 'string', secret: true }, path, w);
+    }
     case 'string': {
       const scalar: unknown = isScalar(node) ? node.value : null;
       if (!isScalar(node) || !(typeof scalar === 'string' || typeof scalar === 'number' || typeof scalar === 'boolean')) {
@@ -125,20 +130,14 @@ function walk(raw: unknown, field: Field, path: string, w: Walk): unknown {
   }
 }
 
-/** A file mode from "0644" or an unquoted number; the number is returned, or undefined with an error reported. */
+/**
+ * A file mode as coreos-cloudinit reads it: the digits as written, in octal, quoted or not. YAML 1.1
+ * reads an unquoted 644 as the decimal number 644 and 0644 as 420; both mean 0644 to coreos-cloudinit,
+ * whose permissions field is a string parsed base 8, so the source text is what counts.
+ */
 function checkMode(node: Node | null, where: string, line: number, report: Report): number | undefined {
-  if (isScalar(node) && typeof node.value === 'string') {
-    if (/^0?[0-7]{3,4}$/.test(node.value)) return Number.parseInt(node.value, 8);
-    report.add(line, 'error', `${where}: "${node.value}" is not an octal mode like "0644"`);
-    return undefined;
-  }
-  if (isScalar(node) && typeof node.value === 'number' && Number.isInteger(node.value) && node.value >= 0 && node.value <= 0o7777) {
-    const source = node.source ?? String(node.value);
-    if (!source.startsWith('0')) {
-      report.add(line, 'warning', `${where}: ${source} is a decimal number (octal ${node.value.toString(8)}); write "0${source}" if you meant octal`);
-    }
-    return node.value;
-  }
-  report.add(line, 'error', `${where} must be an octal mode like "0644"`);
+  const digits = isScalar(node) && (typeof node.value === 'string' || typeof node.value === 'number') ? (typeof node.value === 'string' ? node.value : (node.source ?? String(node.value))) : null;
+  if (digits !== null && /^0?[0-7]{3,4}$/.test(digits)) return Number.parseInt(digits, 8);
+  report.add(line, 'error', digits === null ? `${where} must be an octal mode like "0644"` : `${where}: "${digits}" is not an octal mode like "0644"`);
   return undefined;
 }

@@ -10,6 +10,8 @@ import { applyCloudConfig } from '../../cloud-config/apply.ts';
 import { CloudConfigError } from '../../cloud-config/cloud-config-errors.ts';
 import { readFirstUserData } from '../../cloud-config/datasource.ts';
 import { validateCloudConfig } from '../../cloud-config/validate.ts';
+import { EXAMPLE_ADDRESSES, substituteAddresses } from '../../cloud-config/host-addresses.ts';
+import type { HostAddresses } from '../../cloud-config/host-addresses.ts';
 import type { CliIo } from './io.ts';
 import type { ApplyDeps, ApplyResult } from '../../cloud-config/apply.ts';
 import type { Datasource, DatasourceRequest } from '../../cloud-config/datasource.ts';
@@ -26,6 +28,8 @@ export interface CloudConfigDeps {
   readonly datasources: (request: DatasourceRequest) => Datasource[];
   readonly openCloudConfigHost: (root: string) => Promise<CloudConfigHost>;
   readonly log: (fields: Record<string, unknown>, message: string) => void;
+  /** COREOS_PUBLIC_IPV4 and the like from the environment: the fallback for what a datasource does not give. */
+  readonly hostAddresses: HostAddresses;
 }
 
 /** Written under the root after a first-boot apply that failed nowhere, so later boots skip it. */
@@ -38,6 +42,8 @@ export const CLOUD_CONFIG_USAGE = `usage:
 validate prints "line N: error|warning: message" for every problem; exits 0 when there are no errors.
 apply reads the first datasource present (file, then config-drive labelled config-2, then
 cloud-config-url= on the kernel command line), and applies it only if it validates without errors.
+$public_ipv4, $private_ipv4, $public_ipv6 and $private_ipv6 are replaced first, from the
+config-drive's ec2/latest/meta-data.json or else COREOS_PUBLIC_IPV4 and the like (\\$ keeps one).
 --first-boot skips the apply when ${FIRST_BOOT_STAMP} exists and writes it after a clean apply.`;
 
 export async function runCloudConfig(argv: readonly string[], deps: CloudConfigDeps): Promise<number> {
@@ -67,7 +73,8 @@ export async function runCloudConfig(argv: readonly string[], deps: CloudConfigD
   }
   if (action !== 'validate' || file === undefined || rest.length > 0) throw new UsageError(CLOUD_CONFIG_USAGE);
   const text = file === '-' ? await deps.readStdin() : await readFile(file, 'utf8');
-  const { kind, report } = validateCloudConfig(text);
+  // $public_ipv4 and the like are read with example addresses, as a host would read them with its own.
+  const { kind, report } = validateCloudConfig(substituteAddresses(text, EXAMPLE_ADDRESSES).text);
   if (values.json) deps.io.stdout(`${JSON.stringify({ kind, valid: !report.hasErrors, problems: report.sorted() }, null, 2)}\n`);
   else deps.io.stdout(report.format());
   return report.hasErrors ? 1 : 0;
@@ -85,9 +92,13 @@ async function apply(request: DatasourceRequest, options: { root: string; firstB
     throw new CloudConfigError('ERR_DATASOURCE', `no user-data at ${request.file}`);
   }
   let result: ApplyResult | null = null;
-  const validation = userData === null ? null : validateCloudConfig(userData.text);
+  const substituted = userData === null ? null : substituteAddresses(userData.text, { ...deps.hostAddresses, ...userData.addresses });
+  const validation = substituted === null ? null : validateCloudConfig(substituted.text);
   if (userData !== null && validation !== null) {
     const where = userData.origin;
+    for (const name of substituted?.missing ?? []) {
+      deps.io.stderr(`${where}: warning: $${name} has no value here (${userData.origin} gives none and COREOS_${name.toUpperCase()} is not set); it was replaced by an empty string, as coreos-cloudinit does\n`);
+    }
     if (validation.report.problems.length > 0) deps.io.stderr(validation.report.format().replace(/^/gm, `${where}: `));
     if (validation.kind === 'script') throw new CloudConfigError('ERR_CLOUD_CONFIG_INVALID', `user-data from ${where} is a script (#!); slipway does not run user-data scripts, so nothing was applied`);
     if (validation.config === null && validation.kind === 'cloud-config') {

@@ -8,6 +8,7 @@ import { DbusControlClient } from '../cli/dbus-control-client.ts';
 import { loadSettings } from '../config/load-settings.ts';
 import { openBootChooser } from '../slots/open-boot-chooser.ts';
 import { datasources, openCloudConfigHost } from './cloud-config-host.ts';
+import { addressesFromEnvironment } from '../../cloud-config/host-addresses.ts';
 import { openUpdatePath } from './update-path.ts';
 import type { CliDeps } from '../cli/run-cli.ts';
 import type { UpdateRequest } from '../cli/update-command.ts';
@@ -46,6 +47,7 @@ export function cliDeps(process: ProcessHost, files: HostFiles): CliDeps {
     now: () => process.clock.now(),
     nowMs: () => process.clock.now().getTime(),
     datasources: (request) => datasources(request, process, files),
+    hostAddresses: addressesFromEnvironment(process.coreosEnvironment),
     openCloudConfigHost: (root) => openCloudConfigHost(root, process.systemBusAddress),
     openControl: () => new DbusControlClient(dbus.systemBus()),
     isTty: process.isTty,

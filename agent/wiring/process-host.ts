@@ -13,6 +13,8 @@ export interface ProcessHost {
   /** DBUS_SYSTEM_BUS_ADDRESS, or null for the default socket: named in errors when the bus cannot be reached. */
   readonly systemBusAddress: string | null;
   readonly hostname: () => string;
+  /** The environment's COREOS_* variables (COREOS_PUBLIC_IPV4 …), which cloud-config's $public_ipv4 and the like fall back to. */
+  readonly coreosEnvironment: Readonly<Record<string, string | undefined>>;
   readonly logger: Logger;
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;

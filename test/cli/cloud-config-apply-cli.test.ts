@@ -68,6 +68,26 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway cloud-config apply`, () =>
     expect(fake.calls).toEqual([]);
   });
 
+  it('replaces $private_ipv4 and the like from the drive\'s metadata, else COREOS_*; an escaped one stays, a missing one is warned about', async () => {
+    const drive = join(dir.path, 'addresses.img');
+    const userData = join(dir.path, 'addresses_user_data');
+    const metaData = join(dir.path, 'addresses_meta');
+    await writeFile(userData, '#cloud-config\nwrite_files:\n  - path: /etc/addresses\n    content: |\n      etcd=http://$private_ipv4:2379 public=$public_ipv4 v6=$public_ipv6 literal=\\$private_ipv4\n');
+    await writeFile(metaData, JSON.stringify({ 'local-ipv4': '10.1.2.3' }));
+    await run('mkfs.vfat', ['-C', '-n', 'config-2', drive, '4096']);
+    await run('mmd', ['-i', drive, '::/openstack', '::/openstack/latest', '::/ec2', '::/ec2/latest']);
+    await run('mcopy', ['-i', drive, userData, '::/openstack/latest/user_data']);
+    await run('mcopy', ['-i', drive, metaData, '::/ec2/latest/meta-data.json']);
+    const result = await runSlipway([...hostArgs, 'cloud-config', 'apply', '--from-configdrive', '--configdrive-device', drive, '--root', root], {
+      env: { ...env, COREOS_PUBLIC_IPV4: '203.0.113.9', COREOS_PRIVATE_IPV4: '192.0.2.99' },
+    });
+    expect(result.code).toBe(0);
+    expect(await readFile(join(root, 'etc', 'addresses'), 'utf8')).toBe('etcd=http://10.1.2.3:2379 public=203.0.113.9 v6= literal=$private_ipv4\n');
+    expect(result.stderr).toContain(
+      `config-drive ${drive}: warning: $public_ipv6 has no value here (config-drive ${drive} gives none and COREOS_PUBLIC_IPV6 is not set); it was replaced by an empty string, as coreos-cloudinit does`,
+    );
+  });
+
   it('applies nothing from a document with errors, printing each with its origin and line, and exits 1', async () => {
     const file = join(dir.path, 'bad.yaml');
     await writeFile(file, '#cloud-config\nhostname: bad_name!\nwrite_files:\n  - path: /etc/shadow-copy\n    content: x\n');

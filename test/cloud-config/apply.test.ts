@@ -278,4 +278,47 @@ coreos:
     );
     expect(fake.calls).toEqual([]);
   });
+  it('writes networkd units under systemd/network and reloads networkd once, without a daemon-reload; !!binary, unquoted modes and keyed options as coreos-cloudinit reads them', async () => {
+    const keyed = `command="/usr/bin/uptime",no-pty ${CORE_KEY}`;
+    fake.manager.loaded.set('systemd-networkd.service', '[Service]\nExecStart=/usr/lib/systemd/systemd-networkd\nExecReload=networkctl reload\n');
+    const result = await apply(
+      parse(`#cloud-config
+ssh_authorized_keys:
+  - '${keyed}'
+write_files:
+  - path: /opt/bin/hello
+    permissions: 755
+    encoding: gzip
+    content: !!binary ${gzipSync(HELLO).toString('base64')}
+coreos:
+  units:
+    - name: 10-eth0.network
+      content: |
+        [Match]
+        Name=eth0
+        [Network]
+        DHCP=yes
+    - name: 20-br0.netdev
+      runtime: true
+      content: |
+        [NetDev]
+        Name=br0
+        Kind=bridge
+`),
+    );
+    expect(result.steps.filter((s) => s.result === 'failed')).toEqual([]);
+    expect(fake.calls).toEqual(['Subscribe', 'ReloadOrRestartUnit systemd-networkd.service replace']);
+    expect(result.steps.map((s) => `${s.step} ${s.target} ${s.result}`)).toEqual([
+      'ssh-keys core changed',
+      'file /opt/bin/hello changed',
+      'unit-file /etc/systemd/network/10-eth0.network changed',
+      'unit-file /run/systemd/network/20-br0.netdev changed',
+      'reload-or-restart systemd-networkd.service changed',
+    ]);
+    expect(await readFile(at('etc/systemd/network/10-eth0.network'), 'utf8')).toBe('[Match]\nName=eth0\n[Network]\nDHCP=yes\n');
+    expect(await owner('run/systemd/network/20-br0.netdev')).toBe('644 0:0');
+    expect(await readFile(at('opt/bin/hello'), 'utf8')).toBe(HELLO);
+    expect(await owner('opt/bin/hello')).toBe('755 0:0');
+    expect(await readFile(at('home/core/.ssh/authorized_keys'), 'utf8')).toBe(`${keyed}\n`);
+  });
 });

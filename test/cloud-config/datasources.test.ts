@@ -29,22 +29,28 @@ afterAll(async () => {
   await dir.remove();
 });
 
-async function fatDrive(name: string, label: string, userData: string | null): Promise<string> {
+async function fatDrive(name: string, label: string, userData: string | null, ec2MetaData?: string): Promise<string> {
   const image = join(dir.path, name);
   await run('mkfs.vfat', ['-C', '-n', label, image, '4096']);
-  await run('mmd', ['-i', image, '::/openstack', '::/openstack/latest']);
-  if (userData !== null) {
-    const file = join(dir.path, `${name}.user_data`);
-    await writeFile(file, userData);
-    await run('mcopy', ['-i', image, file, '::/openstack/latest/user_data']);
-  }
+  await run('mmd', ['-i', image, '::/openstack', '::/openstack/latest', '::/ec2', '::/ec2/latest']);
+  const copy = async (text: string, to: string): Promise<void> => {
+    const file = join(dir.path, `${name}.${to.replaceAll('/', '_')}`);
+    await writeFile(file, text);
+    await run('mcopy', ['-i', image, file, `::${to}`]);
+  };
+  if (userData !== null) await copy(userData, '/openstack/latest/user_data');
+  if (ec2MetaData !== undefined) await copy(ec2MetaData, '/ec2/latest/meta-data.json');
   return image;
 }
 
-async function isoDrive(name: string, userData: string | null): Promise<string> {
+async function isoDrive(name: string, userData: string | null, ec2MetaData?: string): Promise<string> {
   const tree = join(dir.path, `${name}.tree`);
   await mkdir(join(tree, 'openstack', 'latest'), { recursive: true });
   if (userData !== null) await writeFile(join(tree, 'openstack', 'latest', 'user_data'), userData);
+  if (ec2MetaData !== undefined) {
+    await mkdir(join(tree, 'ec2', 'latest'), { recursive: true });
+    await writeFile(join(tree, 'ec2', 'latest', 'meta-data.json'), ec2MetaData);
+  }
   const image = join(dir.path, name);
   await run('xorriso', ['-as', 'mkisofs', '-quiet', '-V', 'config-2', '-R', '-J', '-o', image, tree]);
   return image;
@@ -53,12 +59,23 @@ async function isoDrive(name: string, userData: string | null): Promise<string> 
 describe.skipIf(skip !== null)(`${skip ?? ''} config-drive`, () => {
   it('reads user_data from a FAT config-drive', async () => {
     const device = await fatDrive('fat.img', 'config-2', USER_DATA);
-    expect(await new ConfigDriveDatasource({ device }).read()).toEqual({ origin: `config-drive ${device}`, text: USER_DATA });
+    expect(await new ConfigDriveDatasource({ device }).read()).toEqual({ origin: `config-drive ${device}`, text: USER_DATA, addresses: {} });
   });
 
   it('reads user_data from an ISO 9660 config-drive', async () => {
     const device = await isoDrive('drive.iso', USER_DATA);
-    expect(await new ConfigDriveDatasource({ device }).read()).toEqual({ origin: `config-drive ${device}`, text: USER_DATA });
+    expect(await new ConfigDriveDatasource({ device }).read()).toEqual({ origin: `config-drive ${device}`, text: USER_DATA, addresses: {} });
+  });
+
+  it("gives the host's addresses from ec2/latest/meta-data.json, on either filesystem, and ignores what is not an address", async () => {
+    const metaData = JSON.stringify({ 'public-ipv4': '203.0.113.7', 'local-ipv4': '10.0.0.7', hostname: 'x', 'public-hostname': 'not-an-ip' });
+    for (const device of [await fatDrive('meta.img', 'config-2', USER_DATA, metaData), await isoDrive('meta.iso', USER_DATA, metaData)]) {
+      expect((await new ConfigDriveDatasource({ device }).read())?.addresses).toEqual({ public_ipv4: '203.0.113.7', private_ipv4: '10.0.0.7' });
+    }
+    const odd = await fatDrive('odd-meta.img', 'config-2', USER_DATA, JSON.stringify({ 'public-ipv4': '203.0.113.7\nhostname: evil', 'local-ipv4': 7 }));
+    expect((await new ConfigDriveDatasource({ device: odd }).read())?.addresses).toEqual({});
+    const broken = await isoDrive('broken-meta.iso', USER_DATA, '{"public-ipv4":');
+    await expect(new ConfigDriveDatasource({ device: broken }).read()).rejects.toThrow(`/ec2/latest/meta-data.json on config-drive ${broken} is not JSON`);
   });
 
   it('is absent when the drive has no user_data, on either filesystem', async () => {
@@ -82,7 +99,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} config-drive`, () => {
     const label = `cfg-${process.pid % 100000}`;
     const loop = await attachLoop(await fatDrive('labelled.img', label, USER_DATA), 512);
     try {
-      expect(await new ConfigDriveDatasource({ labels: [label] }).read()).toEqual({ origin: `config-drive ${loop.device}`, text: USER_DATA });
+      expect(await new ConfigDriveDatasource({ labels: [label] }).read()).toEqual({ origin: `config-drive ${loop.device}`, text: USER_DATA, addresses: {} });
     } finally {
       await loop.detach();
     }
