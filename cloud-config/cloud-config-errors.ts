@@ -5,6 +5,8 @@ import { CodedError } from '../platform/coded-error.ts';
 export type CloudConfigErrorCode =
   /** A datasource is present but its user-data cannot be read. */
   | 'ERR_DATASOURCE'
+  /** No datasource gave user-data and at least one present failed (after its bounded retries): nothing applied, no first-boot stamp. */
+  | 'ERR_DATASOURCE_UNAVAILABLE'
   | 'ERR_USER_DATA_TOO_LARGE'
   /** A host tool (blkid, mtools, xorriso, useradd) could not be started or flooded its output. */
   | 'ERR_TOOL'

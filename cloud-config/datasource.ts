@@ -21,17 +21,28 @@ export interface Datasource {
 
 export type DatasourceLog = (fields: Record<string, unknown>, message: string) => void;
 
-/** The first datasource that has user-data, in the given order. A broken one is reported and skipped, so boot goes on. */
-export async function readFirstUserData(sources: readonly Datasource[], warn: DatasourceLog): Promise<UserData | null> {
+/** What the datasources gave: the first user-data found, and every source that was present but failed. */
+export interface DatasourceResult {
+  readonly data: UserData | null;
+  readonly failures: readonly { readonly source: string; readonly error: unknown }[];
+}
+
+/**
+ * The first datasource that has user-data, in the given order. A broken one is reported and the next
+ * one read; the caller learns of it, so "nothing found" and "nothing could be read" stay apart.
+ */
+export async function readFirstUserData(sources: readonly Datasource[], warn: DatasourceLog): Promise<DatasourceResult> {
+  const failures: { source: string; error: unknown }[] = [];
   for (const source of sources) {
     try {
       const data = await source.read();
-      if (data !== null) return data;
+      if (data !== null) return { data, failures };
     } catch (error) {
+      failures.push({ source: source.name, error });
       warn({ datasource: source.name, err: error }, `datasource ${source.name} is present but unreadable; trying the next one`);
     }
   }
-  return null;
+  return { data: null, failures };
 }
 
 /** Refuses user-data over the size cap before anything parses it. */

@@ -2,14 +2,16 @@
 // (warnings allowed), 1 with any error. `slipway cloud-config apply`: reads user-data from the
 // chosen datasources in a fixed order, validates it, and applies it only when it has no error.
 
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from './cli-error.ts';
+import { errorCode } from '../../platform/coded-error.ts';
 import { applyCloudConfig } from '../../cloud-config/apply.ts';
 import { CloudConfigError } from '../../cloud-config/cloud-config-errors.ts';
 import { readFirstUserData } from '../../cloud-config/datasource.ts';
 import { validateCloudConfig } from '../../cloud-config/validate.ts';
+import { pendingMarkerPath, removePendingMarker, writePendingMarker } from '../../cloud-config/first-boot-marker.ts';
 import { EXAMPLE_ADDRESSES, substituteAddresses } from '../../cloud-config/host-addresses.ts';
 import type { HostAddresses } from '../../cloud-config/host-addresses.ts';
 import type { CliIo } from './io.ts';
@@ -25,15 +27,20 @@ export interface CloudConfigHost {
 export interface CloudConfigDeps {
   readonly io: CliIo;
   readonly readStdin: () => Promise<string>;
-  readonly datasources: (request: DatasourceRequest) => Datasource[];
+  /** The sources to read, in order; async because the wait for a failing one is a setting. */
+  readonly datasources: (request: DatasourceRequest) => Promise<Datasource[]>;
   readonly openCloudConfigHost: (root: string) => Promise<CloudConfigHost>;
   readonly log: (fields: Record<string, unknown>, message: string) => void;
   /** COREOS_PUBLIC_IPV4 and the like from the environment: the fallback for what a datasource does not give. */
   readonly hostAddresses: HostAddresses;
+  readonly now: () => Date;
+  /** The agent's state directory (update.state_dir), where a failed first boot leaves its marker. */
+  readonly stateDir: () => Promise<string>;
 }
 
 /** Written under the root after a first-boot apply that failed nowhere, so later boots skip it. */
 export const FIRST_BOOT_STAMP = '/var/lib/slipway/cloud-config.applied';
+
 
 export const CLOUD_CONFIG_USAGE = `usage:
   slipway cloud-config validate FILE|- [--json]
@@ -87,7 +94,32 @@ async function apply(request: DatasourceRequest, options: { root: string; firstB
     deps.log({ stamp }, 'cloud-config was applied at an earlier boot; nothing to do');
     return 0;
   }
-  const userData = await readFirstUserData(deps.datasources(request), (fields, message) => deps.log(fields, message));
+  if (!options.firstBoot) {
+    await applyOnce(request, options, deps);
+    return 0;
+  }
+  // Under the root, in the agent's state directory, where `slipway status` looks for it.
+  const pending = join(options.root, pendingMarkerPath(await deps.stateDir()));
+  try {
+    const origin = await applyOnce(request, options, deps);
+    await removePendingMarker(pending);
+    await mkdir(dirname(stamp), { recursive: true });
+    await writeFile(stamp, `${origin ?? 'no user-data'}\n`);
+    return 0;
+  } catch (error) {
+    // No stamp: the unit fails and the next boot tries again; the marker says what is missing meanwhile.
+    await writePendingMarker(pending, { at: deps.now().toISOString(), code: errorCode(error), message: error instanceof Error ? error.message : String(error) });
+    throw error;
+  }
+}
+
+/** Reads, validates and applies; the origin of what was applied (null: no user-data), or a throw. */
+async function applyOnce(request: DatasourceRequest, options: { root: string; firstBoot: boolean; json: boolean }, deps: CloudConfigDeps): Promise<string | null> {
+  const { data: userData, failures } = await readFirstUserData(await deps.datasources(request), (fields, message) => deps.log(fields, message));
+  if (userData === null && failures.length > 0) {
+    const reasons = failures.map((f) => `${f.source}: ${f.error instanceof Error ? f.error.message : String(f.error)}`).join('; ');
+    throw new CloudConfigError('ERR_DATASOURCE_UNAVAILABLE', `no user-data could be read (${reasons}); nothing was applied${options.firstBoot ? ', and the next boot tries again' : ''}`, { cause: failures[0]?.error });
+  }
   if (userData === null && request.file !== undefined && !request.configDrive && !request.cmdline) {
     throw new CloudConfigError('ERR_DATASOURCE', `no user-data at ${request.file}`);
   }
@@ -122,9 +154,5 @@ async function apply(request: DatasourceRequest, options: { root: string; firstB
     deps.io.stdout(`${result.changed} changed, ${result.failed} failed (from ${userData.origin})\n`);
   }
   if (result !== null && result.failed > 0) throw new CloudConfigError('ERR_CLOUD_CONFIG_APPLY', `${result.failed} of ${result.steps.length} cloud-config steps failed`);
-  if (options.firstBoot) {
-    await mkdir(dirname(stamp), { recursive: true });
-    await writeFile(stamp, `${userData?.origin ?? 'no user-data'}\n`);
-  }
-  return 0;
+  return userData?.origin ?? null;
 }

@@ -21,6 +21,10 @@ export function formatStatus(status: StatusReport): string {
   const lines: string[] = [];
   const health = status.health === 'confirmed' || status.health === 'unknown' ? '' : ` (health gate ${status.health})`;
   lines.push(`State: ${status.state}${status.activity === 'idle' ? '' : `, ${status.activity}`}${health}`);
+  if (status.firstBoot) {
+    const since = status.firstBoot.at === '' ? '' : ` (since ${status.firstBoot.at})`;
+    lines.push(`First boot: cloud-config not applied${since}: ${status.firstBoot.message} [${status.firstBoot.code}]; slipway-cloudinit.service tries again at the next boot`);
+  }
   if (status.bootedUnknown) {
     lines.push(`Running slot: unknown, so updates and slot changes are refused: ${status.bootedUnknown.message} [${status.bootedUnknown.code}]`);
   }

@@ -82,6 +82,9 @@ const FRAGMENT: Readonly<Record<string, Field>> = {
     timeout: leaf('health.timeoutSeconds', duration(1, '1s')),
     critical_units: leaf('health.criticalUnits', list(unitName)),
   }),
+  cloud_config: section({
+    datasource_wait: leaf('cloudConfig.datasourceWaitSeconds', duration(0, '0s')),
+  }),
   metrics: section({
     listen: leaf('metrics.listen', listen),
   }),
@@ -147,7 +150,7 @@ export function formatGoDuration(seconds: number): string {
 
 /** Settings in a fragment's words, so `slipway config show` prints what could be written in config.d. */
 export function settingsAsFragment(s: Settings): Record<string, unknown> {
-  const { update, slots, reboot, lock, health, metrics } = s;
+  const { update, slots, reboot, lock, health, cloudConfig, metrics } = s;
   return {
     update: {
       servers: update.servers,
@@ -177,6 +180,7 @@ export function settingsAsFragment(s: Settings): Record<string, unknown> {
       fleet_lock_url: lock.fleetLockUrl,
     },
     health: { timeout: formatGoDuration(health.timeoutSeconds), critical_units: health.criticalUnits },
+    cloud_config: { datasource_wait: formatGoDuration(cloudConfig.datasourceWaitSeconds) },
     metrics: { listen: metrics.listen },
   };
 }

@@ -58,6 +58,10 @@ export interface Settings {
     /** Units that must not be failed (beyond multi-user.target being reached). */
     readonly criticalUnits: readonly string[];
   };
+  readonly cloudConfig: {
+    /** How long first boot's `cloud-config apply` keeps retrying a datasource that fails before it gives up (without the stamp, so the next boot tries again). */
+    readonly datasourceWaitSeconds: number;
+  };
   readonly metrics: {
     /** "127.0.0.1:9527"; null: no metrics endpoint. */
     readonly listen: string | null;
@@ -85,5 +89,7 @@ export const DEFAULT_SETTINGS: Settings = {
     fleetLockUrl: null,
   },
   health: { timeoutSeconds: 300, criticalUnits: [] },
+  // coreos-cloudinit's datasource timeout.
+  cloudConfig: { datasourceWaitSeconds: 300 },
   metrics: { listen: '127.0.0.1:9527' },
 };

@@ -13,7 +13,7 @@ import { nextCheckDelay } from '../update/update-schedule.ts';
 import { UpdateError } from '../update/update-errors.ts';
 import { otherSlot } from '../slots/boot-chooser.ts';
 import type { AgentPhase, AgentPhaseEvent } from './agent-phase.ts';
-import type { AgentStatus, StatusReport } from './agent-status.ts';
+import type { AgentStatus, FirstBootView, StatusReport } from './agent-status.ts';
 import type { Health } from './health-gate.ts';
 import type { BootChooser, BootState, SlotName } from '../slots/boot-chooser.ts';
 import type { BootedSlot } from '../slots/booted-slot.ts';
@@ -67,6 +67,8 @@ export interface AgentCoreDeps {
   /** The fleet lock's holders and size; null when the strategy uses no lock. */
   readonly lockView: () => Promise<{ readonly max: number; readonly holders: readonly string[]; readonly heldByThisHost: boolean } | null>;
   readonly health: () => Promise<Health>;
+  /** The marker a failed first-boot `cloud-config apply` left, read when status is asked for. */
+  readonly firstBootPending: () => Promise<FirstBootView>;
   readonly schedule: ScheduleSettings;
   readonly checks: boolean;
   readonly strategy: RebootStrategy;
@@ -128,7 +130,8 @@ export class AgentCore {
   /** The status with the fleet lock looked up now; an unreachable lock backend is reported, not thrown. */
   async report(): Promise<StatusReport> {
     const lock = await this.deps.lockView().catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }));
-    return { ...this.status(), lock };
+    const firstBoot = await this.deps.firstBootPending();
+    return { ...this.status(), lock, firstBoot };
   }
 
   private changed(): void {

@@ -47,8 +47,14 @@ export interface AgentStatus {
 /** The fleet lock as the agent sees it when asked: holders and size, or why it could not look. */
 export type LockView = { readonly max: number; readonly holders: readonly string[]; readonly heldByThisHost: boolean } | { readonly error: string } | null;
 
-/** GetStatus's answer: the status and, fetched on demand, the fleet lock (null: the strategy uses none). */
-export type StatusReport = AgentStatus & { readonly lock: LockView };
+/** A first-boot cloud-config apply that failed (its marker), so the host lacks what its user-data declares; null: none pending. */
+export type FirstBootView = { readonly at: string; readonly code: string; readonly message: string } | null;
+
+/**
+ * GetStatus's answer: the status and, fetched on demand, the fleet lock (null: the strategy uses none)
+ * and a first-boot cloud-config apply still to be done.
+ */
+export type StatusReport = AgentStatus & { readonly lock: LockView; readonly firstBoot: FirstBootView };
 
 export function buildStatus(parts: {
   record: UpdateRecord;

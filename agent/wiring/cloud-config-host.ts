@@ -17,8 +17,8 @@ import type { CloudConfigHost } from '../cli/cloud-config-command.ts';
 import type { HostFiles } from './host-files.ts';
 import type { ProcessHost } from './process-host.ts';
 
-/** In the fixed order file, config-drive, command line; a dead cloud-config-url delays boot by at most a minute. */
-export function datasources(request: DatasourceRequest, process: ProcessHost, files: HostFiles): Datasource[] {
+/** In the fixed order file, config-drive, command line; a failing cloud-config-url is retried for at most `maxWaitMs`. */
+export function datasources(request: DatasourceRequest, process: ProcessHost, files: HostFiles, maxWaitMs: number): Datasource[] {
   const sources: Datasource[] = [];
   if (request.file !== undefined) sources.push(new FileDatasource(request.file));
   if (request.configDrive) sources.push(new ConfigDriveDatasource(request.configDriveDevice === undefined ? {} : { device: request.configDriveDevice }));
@@ -37,9 +37,10 @@ export function datasources(request: DatasourceRequest, process: ProcessHost, fi
         fetch: fetchSmall,
         clock: process.clock,
         random: process.random,
-        maxWaitMs: 60_000,
+        maxWaitMs,
+        // coreos-cloudinit backs off to 30 s between datasource attempts.
         backoffBaseMs: 1_000,
-        backoffMaxMs: 15_000,
+        backoffMaxMs: 30_000,
         log: (fields, message) => process.logger.warn(fields, message),
       }),
     );

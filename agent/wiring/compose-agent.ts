@@ -15,6 +15,7 @@ import { DbusSystemdBus } from '../systemd/dbus-systemd-bus.ts';
 import { LogindRebooter } from '../systemd/logind-rebooter.ts';
 import { DEFAULT_SCHEDULE } from '../update/update-schedule.ts';
 import { FileRecordStore } from '../update-io/state-file.ts';
+import { pendingMarkerPath, readPendingMarker } from '../../cloud-config/first-boot-marker.ts';
 import { loadedAfter } from './loaded-after.ts';
 import { openAgentLock } from './reboot-lock.ts';
 import { openUpdatePath } from './update-path.ts';
@@ -106,6 +107,7 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
       const { max, holders } = await lock.view();
       return { max, holders, heldByThisHost: holders.includes(host.machineId) };
     },
+    firstBootPending: () => readPendingMarker(pendingMarkerPath(settings.update.stateDir)),
     health: () => awaitHealthyBoot(systemd, clock, { timeoutMs: settings.health.timeoutSeconds * 1000, pollMs: 2_000, criticalUnits: settings.health.criticalUnits }),
     schedule: { ...DEFAULT_SCHEDULE, firstCheckMs: settings.update.firstCheckSeconds * 1000, intervalMs: settings.update.intervalSeconds * 1000 },
     checks: settings.update.checks,

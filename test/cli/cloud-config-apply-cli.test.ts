@@ -8,6 +8,7 @@ import { run, tempDir } from '../builders/coreos-disk.ts';
 import { startDbusDaemon } from '../builders/dbus-daemon.ts';
 import { missingTools } from '../builders/require-tools.ts';
 import { runSlipway } from '../builders/run-slipway.ts';
+import { startReleaseServer } from '../../qemu/release-server.ts';
 import { makeTestRoot } from '../builders/test-root.ts';
 import { startFakeSystemd } from '../fakes/fake-systemd.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
@@ -118,6 +119,46 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway cloud-config apply`, () =>
     expect(result.stdout).toContain('failed    start broken.service: systemd\'s start job for broken.service ended "failed"; see journalctl -u broken.service\n');
     expect(result.stderr).toContain('1 of 3 cloud-config steps failed');
     await expect(stat(join(stampRoot, 'var', 'lib', 'slipway', 'cloud-config.applied'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('first boot never gives up: a cloud-config-url that fails past datasource_wait leaves no stamp and says why; the next boot applies it', async () => {
+    const bootRoot = join(dir.path, 'root-url');
+    await makeTestRoot(bootRoot);
+    const www = join(dir.path, 'www');
+    await mkdir(www, { recursive: true });
+    await writeFile(join(www, 'user-data'), GOOD);
+    const configDir = join(dir.path, 'config-url');
+    await mkdir(configDir, { recursive: true });
+    await writeFile(join(configDir, '50-wait.yaml'), 'cloud_config:\n  datasource_wait: 1s\n');
+    const server = await startReleaseServer(www);
+    let asked = 0;
+    server.handle((_request, response) => {
+      asked++;
+      response.writeHead(503).end();
+    });
+    try {
+      const cmdline = join(dir.path, 'cmdline-url');
+      await writeFile(cmdline, `ro cloud-config-url=${server.url}/user-data\n`);
+      const args = ['--proc-cmdline', cmdline, '--config-dir', configDir, 'cloud-config', 'apply', '--from-cmdline', '--root', bootRoot, '--first-boot'];
+      const first = await runSlipway(args, { env });
+      expect(first.code).toBe(1);
+      expect(first.stderr).toMatch(/no user-data could be read \(cmdline cloud-config-url: gave up fetching http:\/\/127\.0\.0\.1:\d+\/user-data after \d+ attempts in 1 s\); nothing was applied, and the next boot tries again \[ERR_DATASOURCE_UNAVAILABLE\]/);
+      expect(asked).toBeGreaterThan(1);
+      await expect(stat(join(bootRoot, 'var', 'lib', 'slipway', 'cloud-config.applied'))).rejects.toMatchObject({ code: 'ENOENT' });
+      const pending = JSON.parse(await readFile(join(bootRoot, 'var', 'lib', 'slipway', 'cloud-config.pending'), 'utf8')) as { code: string; message: string };
+      expect(pending.code).toBe('ERR_DATASOURCE_UNAVAILABLE');
+      expect(pending.message).toContain('cmdline cloud-config-url: gave up fetching');
+
+      server.handle(null);
+      const next = await runSlipway(args, { env });
+      expect(next.stderr).not.toContain('error');
+      expect(next.code).toBe(0);
+      expect(await readFile(join(bootRoot, 'etc', 'motd'), 'utf8')).toBe('hello');
+      expect(await readFile(join(bootRoot, 'var', 'lib', 'slipway', 'cloud-config.applied'), 'utf8')).toBe(`${server.url}/user-data\n`);
+      await expect(stat(join(bootRoot, 'var', 'lib', 'slipway', 'cloud-config.pending'))).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await server.close();
+    }
   });
 
   it('says when there is no user-data, and refuses a missing --from-file', async () => {

@@ -180,8 +180,14 @@ describe('kernel command line datasource', () => {
     const absent: Datasource = { name: 'absent', read: () => Promise.resolve(null) };
     const file = new FileDatasource(join(dir.path, 'served-user-data'));
     const warnings: string[] = [];
-    expect(await readFirstUserData([absent, broken, file], (_f, m) => warnings.push(m))).toMatchObject({ text: USER_DATA });
+    const found = await readFirstUserData([absent, broken, file], (_f, m) => warnings.push(m));
+    expect(found.data).toMatchObject({ text: USER_DATA });
+    expect(found.failures.map((f) => f.source)).toEqual(['broken']);
     expect(warnings).toEqual(['datasource broken is present but unreadable; trying the next one']);
-    expect(await readFirstUserData([absent], () => undefined)).toBeNull();
+    expect(await readFirstUserData([absent], () => undefined)).toEqual({ data: null, failures: [] });
+    // Nothing found and nothing readable are told apart: the caller must not take a failure for "no user-data".
+    const failed = await readFirstUserData([absent, broken], () => undefined);
+    expect(failed.data).toBeNull();
+    expect(failed.failures).toMatchObject([{ source: 'broken', error: { message: 'boom' } }]);
   });
 });

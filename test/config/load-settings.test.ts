@@ -63,6 +63,8 @@ lock:
 health:
   timeout: 10m
   critical_units: [app.service, db.socket]
+cloud_config:
+  datasource_wait: 90s
 metrics:
   listen: false
 `;
@@ -78,6 +80,7 @@ metrics:
         fleetLockUrl: 'https://fleetlock.example/',
       },
       health: { timeoutSeconds: 600, criticalUnits: ['app.service', 'db.socket'] },
+      cloudConfig: { datasourceWaitSeconds: 90 },
       metrics: { listen: null },
     });
     expect(sources).toEqual([at('etc/50-all.yaml')]);

@@ -82,6 +82,7 @@ async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'U
       return Promise.resolve('released');
     },
     lockView: () => Promise.resolve({ max: 1, holders: ['this-host'], heldByThisHost: true }),
+    firstBootPending: () => Promise.resolve(null),
     health: () => {
       calls.push('health');
       return Promise.resolve(options.health ?? { healthy: true });

@@ -4,6 +4,7 @@
 // update and a reboot under the lock, rollback refusal, permission denial, and error exit codes.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AGENT_POLICY, startAgentFixture } from '../builders/agent-fixture.ts';
 import { startSystemLikeBus } from '../builders/dbus-daemon.ts';
@@ -37,6 +38,19 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway agent with the CLI over D-
     const human = await slipway(['status']);
     expect(human.stdout).toContain('● USR-A  1.0.0      booted, next, good\n');
     expect(human.stdout).toContain('Reboot lock: free; 0 of 1 places taken\n');
+  });
+
+  it('says in status when first boot\'s cloud-config apply failed, until one succeeds', async () => {
+    const missing = join(fixture.dir, 'no-user-data');
+    const apply = await slipway(['cloud-config', 'apply', '--from-file', missing, '--first-boot']);
+    expect(apply.code).toBe(1);
+    const human = await slipway(['status']);
+    expect(human.stdout).toMatch(new RegExp(`^First boot: cloud-config not applied \\(since \\d{4}-[^)]+\\): no user-data at ${missing} \\[ERR_DATASOURCE\\]; slipway-cloudinit.service tries again at the next boot$`, 'm'));
+    const json = JSON.parse((await slipway(['status', '--json'])).stdout) as { firstBoot: unknown };
+    expect(json.firstBoot).toMatchObject({ code: 'ERR_DATASOURCE', message: `no user-data at ${missing}` });
+    await rm(join(fixture.dir, 'state', 'cloud-config.pending'));
+    expect(JSON.parse((await slipway(['status', '--json'])).stdout)).toMatchObject({ firstBoot: null });
+    expect((await slipway(['status'])).stdout).not.toContain('First boot');
   });
 
   it('lets anyone read the status, and only root change anything', async () => {
