@@ -1,5 +1,5 @@
 // Applies a validated cloud-config to a host, in coreos-cloudinit's order: hostname, /etc/hosts,
-// users and SSH keys, files, units, the agent's update settings. Everything that can be checked
+// users and SSH keys, files, (slipway's image trust,) units, the agent's update settings. Everything that can be checked
 // against the host is checked first, so a document that would fail there changes nothing.
 
 import { posix } from 'node:path';
@@ -8,6 +8,7 @@ import { AGENT_FRAGMENT_PATH, agentFragment } from './agent-fragment.ts';
 import { CloudConfigError } from './cloud-config-errors.ts';
 import { readPasswdDb, resolveOwner } from './passwd-db.ts';
 import { decodeContent } from './schema.ts';
+import { imageTrustFiles } from './image-trust.ts';
 import type { Attempt, UnitStepName } from './apply-units.ts';
 import type { Change, HostRoot, PathKind } from './host-root.ts';
 import type { PasswdDb } from './passwd-db.ts';
@@ -29,7 +30,7 @@ export interface ApplyDeps {
 }
 
 export interface Step {
-  readonly step: 'hostname' | 'etc-hosts' | 'user' | 'password' | 'ssh-keys' | 'file' | 'agent-config' | UnitStepName;
+  readonly step: 'hostname' | 'etc-hosts' | 'user' | 'password' | 'ssh-keys' | 'file' | 'image-trust' | 'agent-config' | UnitStepName;
   readonly target: string;
   readonly result: Change | 'failed';
   readonly error?: string;
@@ -57,6 +58,7 @@ export async function preflight(config: CloudConfig, deps: Pick<ApplyDeps, 'root
     }
   }
   for (const [index, unit] of (config.coreos?.units ?? []).entries()) for (const path of unitPaths(unit)) await checkPath(`coreos.units[${index}]`, path, 'replaceable');
+  for (const file of imageTrustFiles(config.slipway?.image_trust ?? [])) await checkPath('slipway.image_trust', file.path);
   if ((config.ssh_authorized_keys ?? []).length > 0 && !db.users.has(DEFAULT_USER) && !planned.has(DEFAULT_USER)) {
     problems.push(`ssh_authorized_keys: they are for the user "${DEFAULT_USER}", who is neither on this host nor in users`);
   }
@@ -124,6 +126,10 @@ export async function applyCloudConfig(config: CloudConfig, deps: ApplyDeps): Pr
       if (owner === null) throw new CloudConfigError('ERR_CLOUD_CONFIG_APPLY', `owner "${file.owner ?? ''}" of ${file.path} is not on this host`);
       return deps.root.writeFile(file.path, decodeContent(file.content ?? '', file.encoding), { mode: file.permissions ?? 0o644, ...owner });
     });
+  }
+  // Before the units: a unit that pulls an image at start meets the trust policy, never a gap.
+  for (const file of imageTrustFiles(config.slipway?.image_trust ?? [])) {
+    await attempt('image-trust', file.path, () => deps.root.writeFile(file.path, Buffer.from(file.content), { mode: 0o644, uid: 0, gid: 0 }));
   }
   await applyUnits(config.coreos?.units ?? [], deps.root, deps.systemd, attempt);
   const fragment = agentFragment(config);

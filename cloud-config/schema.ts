@@ -6,6 +6,8 @@ import { gunzipSync } from 'node:zlib';
 import { parseGoDuration, parseLocksmithWindow } from '../platform/locksmith-window.ts';
 import { UNIT_COMMANDS } from './systemd-bus.ts';
 import { normalizeHostPath, writablePathProblem } from './host-path.ts';
+import { entriesProblem, prefixProblem, publicKeyProblem } from './image-trust.ts';
+import type { ImageTrustEntry } from './image-trust.ts';
 
 /** A value check: null when fine, otherwise the problem. */
 export type Check = (value: string) => string | null;
@@ -207,6 +209,24 @@ export const CLOUD_CONFIG: Field = {
         flannel: DEPRECATED('flannel'),
       },
     },
+    slipway: {
+      kind: 'object',
+      check: (v) => (Array.isArray(v.image_trust) ? entriesProblem(v.image_trust as { prefix?: unknown }[]) : null),
+      fields: {
+        image_trust: {
+          kind: 'list',
+          of: {
+            kind: 'object',
+            required: ['prefix', 'keys', 'lookaside'],
+            fields: {
+              prefix: { kind: 'string', check: prefixProblem },
+              keys: { kind: 'list', of: { kind: 'string', check: publicKeyProblem, secret: true } },
+              lookaside: { kind: 'string', check: url },
+            },
+          },
+        },
+      },
+    },
   },
 };
 
@@ -221,6 +241,10 @@ export interface CloudConfig {
     readonly units?: readonly UnitEntry[];
     readonly update?: { readonly reboot_strategy?: string; readonly group?: string; readonly server?: string };
     readonly locksmith?: Readonly<Partial<Record<'endpoint' | 'group' | 'window_start' | 'window_length' | 'etcd_cafile' | 'etcd_certfile' | 'etcd_keyfile' | 'etcd_username' | 'etcd_password', string>>>;
+  };
+  /** slipway's own keys (not coreos-cloudinit's). */
+  readonly slipway?: {
+    readonly image_trust?: readonly ImageTrustEntry[];
   };
 }
 

@@ -320,3 +320,34 @@ describe('coreos-cloudinit documents from the field (issue 19)', () => {
     expect(started.report.format()).toBe('line 4: error: coreos.units[0]: eth.network is read by systemd-networkd, which slipway reloads after writing it; it takes no command and no enable\n');
   });
 });
+
+describe('slipway.image_trust', () => {
+  const PUBLIC = '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZ\n-----END PGP PUBLIC KEY BLOCK-----';
+  const PRIVATE = '-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlFgEZ\n-----END PGP PRIVATE KEY BLOCK-----';
+  const entry = (prefix: string, key: string, lookaside = 'http://10.0.2.2:8081/sigstore'): string[] => [
+    `    - prefix: ${prefix}`,
+    `      lookaside: ${lookaside}`,
+    '      keys:',
+    '        - |',
+    ...key.split('\n').map((line) => `          ${line}`),
+  ];
+
+  it('takes registry prefixes with their public keys and lookaside', () => {
+    const { report, config } = validateCloudConfig(doc('#cloud-config', 'slipway:', '  image_trust:', ...entry('10.0.2.2:5000', PUBLIC), ...entry('registry.example.com/team', PUBLIC)));
+    expect(report.format()).toBe('');
+    expect(config?.slipway?.image_trust?.map((e) => e.prefix)).toEqual(['10.0.2.2:5000', 'registry.example.com/team']);
+  });
+
+  it('refuses a prefix with a tag, a private key (without printing it), a lookaside that is not http, and a prefix given twice', () => {
+    const { report, config } = validateCloudConfig(
+      doc('#cloud-config', 'slipway:', '  image_trust:', ...entry('Registry.example.com/app:1', PUBLIC), ...entry('a.example', PRIVATE, 'file:///srv/sig'), ...entry('a.example', PUBLIC)),
+    );
+    expect(config).toBeNull();
+    const text = report.format();
+    expect(text).toContain('slipway.image_trust[0].prefix: "Registry.example.com/app:1" is not a registry prefix like registry.example.com:5000/team (no tag, no digest, lower case)');
+    expect(text).toContain('slipway.image_trust[1].keys[0]: holds a private key; give only the public key');
+    expect(text).toContain('slipway.image_trust[1].lookaside: "file:///srv/sig" must be an http or https URL');
+    expect(text).toContain('slipway: prefix a.example is given twice');
+    expect(text).not.toContain('lFgEZ');
+  });
+});
