@@ -46,6 +46,10 @@ export function formatStatus(status: StatusReport): string {
   lines.push(`Next check: ${status.nextCheck ?? 'none scheduled'}`);
   lines.push(`Reboot strategy: ${status.strategy}; next window: ${status.nextWindow ?? 'any time'}`);
   lines.push(`Reboot lock: ${formatLock(status.lock)}`);
+  for (const run of status.rebootHooks.filter((r) => r.failed !== null)) {
+    const effect = run.kind === 'before' ? 'the reboot is postponed and the lock given back' : 'reported only; the lock was given back';
+    lines.push(`Reboot hook ${run.kind} (at ${run.at}): ${run.failed?.unit ?? ''} ${run.failed?.reason ?? ''}; ${effect}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

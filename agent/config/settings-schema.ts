@@ -64,6 +64,9 @@ const FRAGMENT: Readonly<Record<string, Field>> = {
     time_zone: leaf('reboot.timeZone', timeZone),
     windows: leaf('reboot.windows', list(window)),
     inhibitor_wait: leaf('reboot.inhibitorWaitSeconds', duration(0, '0s')),
+    before: leaf('reboot.before', list(unitName)),
+    after_healthy: leaf('reboot.afterHealthy', list(unitName)),
+    hook_timeout: leaf('reboot.hookTimeoutSeconds', duration(1, '1s')),
   }),
   lock: section({
     group: leaf('lock.group', text()),
@@ -165,7 +168,15 @@ export function settingsAsFragment(s: Settings): Record<string, unknown> {
       tries: update.tries,
     },
     slots: { disk: slots.disk, chooser: slots.chooser, grubenv: slots.grubenv },
-    reboot: { strategy: reboot.strategy, time_zone: reboot.timeZone, windows: reboot.windows, inhibitor_wait: formatGoDuration(reboot.inhibitorWaitSeconds) },
+    reboot: {
+      strategy: reboot.strategy,
+      time_zone: reboot.timeZone,
+      windows: reboot.windows,
+      inhibitor_wait: formatGoDuration(reboot.inhibitorWaitSeconds),
+      before: reboot.before,
+      after_healthy: reboot.afterHealthy,
+      hook_timeout: formatGoDuration(reboot.hookTimeoutSeconds),
+    },
     lock: {
       group: lock.group,
       etcd: {

@@ -44,6 +44,12 @@ export interface Settings {
     readonly windows: readonly WindowSetting[];
     /** How long a held place waits for logind's block inhibitors before it is given back (and asked for later). */
     readonly inhibitorWaitSeconds: number;
+    /** Units started, in order, holding the place and before the slot is armed (drain); one that fails postpones the reboot. */
+    readonly before: readonly string[];
+    /** Units started, in order, after the new boot passed its health gate and before the place is given back. */
+    readonly afterHealthy: readonly string[];
+    /** How long each hook unit may take before it is stopped and counted failed. */
+    readonly hookTimeoutSeconds: number;
   };
   readonly lock: {
     readonly group: string;
@@ -82,7 +88,7 @@ export const DEFAULT_SETTINGS: Settings = {
     tries: 3,
   },
   slots: { disk: null, chooser: 'grubenv', grubenv: null },
-  reboot: { strategy: 'etcd-lock', timeZone: 'UTC', windows: [], inhibitorWaitSeconds: 600 },
+  reboot: { strategy: 'etcd-lock', timeZone: 'UTC', windows: [], inhibitorWaitSeconds: 600, before: [], afterHealthy: [], hookTimeoutSeconds: 600 },
   lock: {
     group: '',
     etcd: { ...DEFAULT_ETCD_CONNECTION, leaseSeconds: 600 },

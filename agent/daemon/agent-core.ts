@@ -14,6 +14,7 @@ import { UpdateError } from '../update/update-errors.ts';
 import { otherSlot } from '../slots/boot-chooser.ts';
 import type { AgentPhase, AgentPhaseEvent } from './agent-phase.ts';
 import type { AgentStatus, FirstBootView, StatusReport } from './agent-status.ts';
+import type { HookRun } from '../lock/reboot-hooks.ts';
 import type { Health } from './health-gate.ts';
 import type { BootChooser, BootState, SlotName } from '../slots/boot-chooser.ts';
 import type { BootedSlot } from '../slots/booted-slot.ts';
@@ -69,6 +70,10 @@ export interface AgentCoreDeps {
   readonly health: () => Promise<Health>;
   /** The marker a failed first-boot `cloud-config apply` left, read when status is asked for. */
   readonly firstBootPending: () => Promise<FirstBootView>;
+  /** The operator's reboot.after_healthy hooks, run once the gate passed and before the place is given back. */
+  readonly afterHealthy: () => Promise<void>;
+  /** The last run of each kind of reboot hook, for status. */
+  readonly hookRuns: () => readonly HookRun[];
   readonly schedule: ScheduleSettings;
   readonly checks: boolean;
   readonly strategy: RebootStrategy;
@@ -131,7 +136,7 @@ export class AgentCore {
   async report(): Promise<StatusReport> {
     const lock = await this.deps.lockView().catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }));
     const firstBoot = await this.deps.firstBootPending();
-    return { ...this.status(), lock, firstBoot };
+    return { ...this.status(), lock, firstBoot, rebootHooks: this.deps.hookRuns() };
   }
 
   private changed(): void {
@@ -220,6 +225,8 @@ export class AgentCore {
       this.boot = await deps.chooser.markGood(this.booted.slot);
       this.move('gate-passed');
       deps.log({ slot: this.booted.slot, version: this.booted.version }, `${this.booted.version} passed its health gate; ${this.booted.slot} marked good`);
+      // Before the place is given back: the next host drains only once this one serves again.
+      await deps.afterHealthy();
       this.keeper?.stop();
       this.keeper = null;
       await this.release();

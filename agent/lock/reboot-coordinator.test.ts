@@ -135,6 +135,33 @@ describe('coordinateReboot', () => {
     expect(reboots).toHaveLength(1);
   });
 
+  it('runs the reboot.before hooks holding the place, before arming; a failed hook postpones the reboot and gives the place back', async () => {
+    const { deps, reboots, lock, logs, clock } = setup('etcd-lock');
+    const events: string[] = [];
+    let runs = 0;
+    const result = await coordinateReboot(
+      { ...deps, beforeReboot: () => (events.push(`hooks holding=${lock.semaphore.holders.join(',')}`), Promise.resolve(++runs === 1 ? 'drain.service ended "failed"' : null)) },
+      record,
+      { arm: () => (events.push('arm'), Promise.resolve()), disarm: () => Promise.resolve() },
+    );
+    expect(result).toEqual({ kind: 'rebooting', locked: true });
+    expect(events).toEqual(['hooks holding=me', 'hooks holding=me', 'arm']);
+    // Given back after the failed drain, asked for again after backoff, and confirmed after the drain that worked.
+    expect(lock.calls).toEqual(['acquire me', 'keep me', 'release me', 'acquire me', 'keep me', 'keep me', 'keep me']);
+    expect(clock.sleeps).toEqual([500]);
+    expect(logs).toContain('reboot postponed: reboot.before drain.service ended "failed"; the reboot lock is given back and asked for again later');
+    expect(reboots).toHaveLength(1);
+  });
+
+  it('reboot strategy: a failed reboot.before hook postpones the reboot too', async () => {
+    const { deps, reboots, clock } = setup('reboot');
+    let runs = 0;
+    expect(await coordinateReboot({ ...deps, beforeReboot: () => Promise.resolve(++runs < 3 ? 'drain.service ran past reboot.hook_timeout (600 s) and was stopped' : null) }, record)).toEqual({ kind: 'rebooting', locked: false });
+    expect(runs).toBe(3);
+    expect(clock.sleeps).toEqual([500, 1_000]);
+    expect(reboots).toHaveLength(1);
+  });
+
   it('does not reboot when etcd cannot confirm the place right before the reboot call', async () => {
     const { deps, reboots, lock, logs } = setup('etcd-lock');
     let prepared = 0;

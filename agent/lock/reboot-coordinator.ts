@@ -1,7 +1,7 @@
 // Decides when a host with a staged update may reboot: inside a reboot window, holding a place in
 // the fleet's semaphore (per strategy) whose lease is kept alive while it is held, once logind's block
-// inhibitors are gone (for a bounded time), and only after etcd confirms the place again right before
-// the slot is armed and right before the reboot call. Gives the place back after the new boot was
+// inhibitors are gone (for a bounded time) and the operator's reboot.before hooks ran, and only after
+// etcd confirms the place again right before the slot is armed and right before the reboot call. Gives the place back after the new boot was
 // marked good, retrying until the backend confirms. Time, the lock, the keeper and the reboot itself
 // are ports, so every path runs under a test clock.
 
@@ -37,6 +37,12 @@ export interface CoordinatorDeps {
   readonly random: () => number;
   readonly backoff: { readonly baseMs: number; readonly maxMs: number };
   readonly log: (fields: Record<string, unknown>, message: string) => void;
+  /**
+   * The operator's reboot.before hooks, run holding the place (when there is one), right before the
+   * slot is armed: null when they all succeeded, else why not. A failure postpones the reboot and
+   * gives the place back. Absent: no hooks.
+   */
+  readonly beforeReboot?: () => Promise<string | null>;
 }
 
 export type CoordinatorOutcome = { readonly kind: 'off' } | { readonly kind: 'rebooting'; readonly locked: boolean };
@@ -109,7 +115,7 @@ export async function coordinateReboot(deps: CoordinatorDeps, record: HolderReco
   for (let attempt = 0; ; attempt++) {
     await waitForWindow(deps);
     if (deps.strategy === 'reboot' || deps.lock === null) {
-      if (!(await waitForInhibitors(deps, null))) {
+      if (!(await waitForInhibitors(deps, null)) || !(await hooksPassed(deps))) {
         await deps.clock.sleep(delay(attempt, deps));
         continue;
       }
@@ -123,6 +129,10 @@ export async function coordinateReboot(deps: CoordinatorDeps, record: HolderReco
     } catch (error) {
       if (deps.strategy === 'best-effort') {
         deps.log({ code: errorCode(error), error: causeChain(error) }, 'lock backend unreachable; best-effort reboots without it');
+        if (!(await hooksPassed(deps))) {
+          await deps.clock.sleep(delay(attempt, deps));
+          continue;
+        }
         await arming.arm();
         await deps.rebooter.reboot();
         return { kind: 'rebooting', locked: false };
@@ -154,6 +164,14 @@ export async function coordinateReboot(deps: CoordinatorDeps, record: HolderReco
         continue;
       }
       if (!(await stillHeld(deps, record, 'while waiting'))) continue;
+      if (!(await hooksPassed(deps))) {
+        // The drain did not happen: this host is not ready to go, so another may take the place.
+        if (keeper?.lost !== true) await releaseUntilConfirmed(deps, record.id);
+        await deps.clock.sleep(delay(attempt, deps));
+        continue;
+      }
+      // A drain can take long: the place must still be ours after it.
+      if (deps.beforeReboot !== undefined && !(await stillHeld(deps, record, 'after the reboot.before hooks'))) continue;
       await arming.arm();
       // Arming may have waited for a check to finish: ask etcd once more, immediately before the call.
       if (!(await stillHeld(deps, record, 'before the reboot call'))) {
@@ -166,6 +184,14 @@ export async function coordinateReboot(deps: CoordinatorDeps, record: HolderReco
       keeper?.stop();
     }
   }
+}
+
+/** Runs the reboot.before hooks; false (logged) when one failed, so the reboot is postponed. */
+async function hooksPassed(deps: CoordinatorDeps): Promise<boolean> {
+  const failed = (await deps.beforeReboot?.()) ?? null;
+  if (failed === null) return true;
+  deps.log({ reason: failed }, `reboot postponed: reboot.before ${failed}; the reboot lock is given back and asked for again later`);
+  return false;
 }
 
 /** Takes the armed slot out of the next boot; a failure is logged (the slot is armed again, under the lock, before any reboot of ours). */

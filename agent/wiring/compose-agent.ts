@@ -8,6 +8,7 @@ import { parseLocksmithWindow } from '../../platform/locksmith-window.ts';
 import { AgentCore } from '../daemon/agent-core.ts';
 import { awaitHealthyBoot } from '../daemon/health-gate.ts';
 import { keepPlace } from '../lock/place-keeper.ts';
+import { RebootHooks } from '../lock/reboot-hooks.ts';
 import { coordinateReboot, releaseUntilConfirmed } from '../lock/reboot-coordinator.ts';
 import { nextOpening, rebootWindows } from '../lock/reboot-window.ts';
 import { loadSettings } from '../config/load-settings.ts';
@@ -58,6 +59,13 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
   const holder = (targetVersion: string): HolderRecord => ({ id: host.machineId, host: hostname, since: clock.now().toISOString(), targetVersion });
   const keep = lock?.keep?.bind(lock);
   const keeper = keep === undefined ? null : (record: HolderRecord): PlaceKeeper => keepPlace({ keep, everyMs: (settings.lock.etcd.leaseSeconds * 1000) / 3, log }, record);
+  const systemd = new DbusSystemdBus(host.bus);
+  const hooks = new RebootHooks({
+    units: { start: (name) => systemd.run('start', name), stop: (name) => systemd.run('stop', name) },
+    clock,
+    timeoutMs: settings.reboot.hookTimeoutSeconds * 1000,
+    log,
+  });
   const coordinator = (options: RebootOptions): CoordinatorDeps => ({
     strategy: settings.reboot.strategy,
     windows: options.now ? { timeZone: windows.timeZone, windows: [] } : windows,
@@ -70,12 +78,15 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
     random,
     backoff: { baseMs: 1_000, maxMs: 60_000 },
     log,
+    ...(settings.reboot.before.length === 0 ? {} : { beforeReboot: async () => {
+      const run = await hooks.run('before', settings.reboot.before);
+      return run.failed === null ? null : `${run.failed.unit} ${run.failed.reason}`;
+    } }),
   });
   // Loaded as soon as the agent answers, so the first check finds it ready; a failure to load it (an
   // unreadable keyring) is logged now, and each check reports it until it is fixed.
   // Not while the booted slot is unknown: the agent stays in slot-unknown and never checks.
   if (path.booted.slot.known) void updating().catch((error: unknown) => log({ err: error }, 'cannot set up the update path'));
-  const systemd = new DbusSystemdBus(host.bus);
   return new AgentCore({
     clock,
     random,
@@ -108,6 +119,9 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
       return { max, holders, heldByThisHost: holders.includes(host.machineId) };
     },
     firstBootPending: () => readPendingMarker(pendingMarkerPath(settings.update.stateDir)),
+    // A failed after-hook is reported (status, journal), not a reason to keep the fleet's place.
+    afterHealthy: async () => void (await hooks.run('after-healthy', settings.reboot.afterHealthy)),
+    hookRuns: () => hooks.last(),
     health: () => awaitHealthyBoot(systemd, clock, { timeoutMs: settings.health.timeoutSeconds * 1000, pollMs: 2_000, criticalUnits: settings.health.criticalUnits }),
     schedule: { ...DEFAULT_SCHEDULE, firstCheckMs: settings.update.firstCheckSeconds * 1000, intervalMs: settings.update.intervalSeconds * 1000 },
     checks: settings.update.checks,

@@ -49,6 +49,9 @@ reboot:
     - start: "03:00"
       length: 30m
   inhibitor_wait: 2m
+  before: [lb-remove.service]
+  after_healthy: [lb-add.service]
+  hook_timeout: 2m
 lock:
   group: web
   etcd:
@@ -72,7 +75,7 @@ metrics:
     expect(settings).toEqual({
       update: { servers: ['https://updates.example/stable'], channel: 'beta', arch: 'aarch64', board: 'rpi4', keyring: '/etc/slipway/keys.asc', stateDir: '/var/lib/other', checks: false, firstCheckSeconds: 90, intervalSeconds: 5400, tries: 5 },
       slots: { disk: '/dev/vda', chooser: 'grubenv', grubenv: '/boot/grub/grubenv' },
-      reboot: { strategy: 'fleet-lock', timeZone: 'Europe/Berlin', windows: [{ start: 'Sat 22:00', length: '4h' }, { start: '03:00', length: '30m' }], inhibitorWaitSeconds: 120 },
+      reboot: { strategy: 'fleet-lock', timeZone: 'Europe/Berlin', windows: [{ start: 'Sat 22:00', length: '4h' }, { start: '03:00', length: '30m' }], inhibitorWaitSeconds: 120, before: ['lb-remove.service'], afterHealthy: ['lb-add.service'], hookTimeoutSeconds: 120 },
       lock: {
         group: 'web',
         // A number written where a string is meant keeps its text: 0123, not 123.

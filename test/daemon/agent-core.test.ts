@@ -83,6 +83,11 @@ async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'U
     },
     lockView: () => Promise.resolve({ max: 1, holders: ['this-host'], heldByThisHost: true }),
     firstBootPending: () => Promise.resolve(null),
+    afterHealthy: () => {
+      calls.push('after-healthy hooks');
+      return Promise.resolve();
+    },
+    hookRuns: () => [],
     health: () => {
       calls.push('health');
       return Promise.resolve(options.health ?? { healthy: true });
@@ -111,7 +116,8 @@ async function stagedWaitingForLock() {
 describe.skipIf(skip !== null)(`${skip ?? ''} agent after boot`, () => {
   it('confirms a healthy trial boot: keeps its place through the gate, marks the slot good, then releases the lock, and finishes the update', async () => {
     const { core, calls, chooser, stateDir } = await setUp({ a: GOOD, b: TRIAL, booted: 'USR-B', version: '1.0.1', record: stagedRecord('USR-B', '1.0.1') });
-    expect(calls).toEqual(['keep place', 'health', 'stop keeping', 'release']);
+    // The after-healthy hooks run holding the place: the next host drains only once this one serves again.
+    expect(calls).toEqual(['keep place', 'health', 'after-healthy hooks', 'stop keeping', 'release']);
     const state = await chooser.read();
     expect(state.slots.find((s) => s.name === 'USR-B')).toMatchObject({ successful: true });
     expect(core.status()).toMatchObject({ state: 'idle', health: 'confirmed', booted: { slot: 'USR-B', version: '1.0.1' } });
