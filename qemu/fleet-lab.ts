@@ -13,12 +13,14 @@ import { parseSemaphore } from '../agent/lock/semaphore.ts';
 import { startEtcd } from './etcd-server.ts';
 import { buildLabImages } from './lab-images.ts';
 import { startReleaseServer } from './release-server.ts';
+import { REGISTRY, startLabRegistry } from './lab-registry.ts';
 import { makeConfigDrive, Vm } from './vm.ts';
 import type { StatusReport } from '../agent/daemon/agent-status.ts';
 import type { Semaphore } from '../agent/lock/semaphore.ts';
 import type { EtcdServer } from './etcd-server.ts';
 import type { LabImages, ReleaseSpec } from './lab-images.ts';
 import type { ReleaseServer } from './release-server.ts';
+import type { LabRegistry, LabWorkloadImage } from './lab-registry.ts';
 import type { Timings } from './timings.ts';
 
 /** The host's loopback as QEMU's user-mode network shows it to a guest. */
@@ -63,6 +65,8 @@ export interface FleetLabOptions {
   readonly timings: Timings;
   /** A directory kept for the whole test run where labs share their key and the images they have in common. */
   readonly sharedImages?: string;
+  /** Container images in a lab registry, trusted by every host's cloud-config; units name it as REGISTRY. */
+  readonly workloadImages?: readonly LabWorkloadImage[];
 }
 
 /** One value the semaphore had, at its etcd revision. */
@@ -78,12 +82,17 @@ export interface LockView {
   readonly waiting: readonly string[];
 }
 
-/** The cloud-config one host boots with: hostname, update server and channel, etcd lock, extras. */
-export function labUserData(host: string, serverUrl: string, etcdUrl: string, options: Pick<FleetLabOptions, 'channel' | 'agentSettings' | 'units' | 'users' | 'files'>): string {
+/**
+ * The cloud-config one host boots with: hostname, update server and channel, etcd lock, extras, and
+ * with a lab registry its image trust and podman's permission to pull from it over plain http.
+ */
+export function labUserData(host: string, serverUrl: string, etcdUrl: string, options: Pick<FleetLabOptions, 'channel' | 'agentSettings' | 'units' | 'users' | 'files'>, registry: LabRegistry | null = null): string {
   const files: LabFile[] = [
     ...(options.agentSettings ? [{ path: '/etc/slipway/config.d/60-lab.yaml', permissions: '0644', content: stringify(options.agentSettings) }] : []),
+    ...(registry ? [{ path: '/etc/containers/registries.conf.d/50-lab.conf', permissions: '0644', content: registry.insecureConf }] : []),
     ...(options.files ?? []),
   ];
+  const units = options.units?.map((unit) => ({ ...unit, content: unit.content.replaceAll(REGISTRY, registry?.guestHost ?? REGISTRY) }));
   const config: Record<string, unknown> = {
     hostname: host,
     ...(options.users ? { users: options.users } : {}),
@@ -91,8 +100,9 @@ export function labUserData(host: string, serverUrl: string, etcdUrl: string, op
     coreos: {
       update: { server: guestUrl(serverUrl), group: options.channel ?? 'stable', reboot_strategy: 'etcd-lock' },
       locksmith: { endpoint: guestUrl(etcdUrl) },
-      ...(options.units ? { units: options.units } : {}),
+      ...(units ? { units } : {}),
     },
+    ...(registry ? { slipway: { image_trust: [registry.trust] } } : {}),
   };
   return `#cloud-config\n${stringify(config)}`;
 }
@@ -102,6 +112,8 @@ export class FleetLab {
   readonly etcd: EtcdServer;
   readonly server: ReleaseServer;
   readonly vms: ReadonlyMap<string, Vm>;
+  /** The lab registry, when the options asked for workload images. */
+  registry: LabRegistry | null = null;
   private readonly options: FleetLabOptions;
   private readonly client: EtcdGatewayClient;
 
@@ -128,9 +140,10 @@ export class FleetLab {
     const lab = new FleetLab(options, images, etcd, server, vms);
     try {
       if (options.maxHolders !== undefined && options.maxHolders !== 1) await lab.setMax(options.maxHolders);
+      if (options.workloadImages !== undefined) lab.registry = await timings.time('registry and signed images', () => startLabRegistry(join(dir, 'registry'), options.workloadImages ?? []));
       for (const host of options.hosts) {
         const drive = join(dir, `${host}.configdrive.img`);
-        await makeConfigDrive(drive, labUserData(host, server.url, etcd.url, options));
+        await makeConfigDrive(drive, labUserData(host, server.url, etcd.url, options, lab.registry));
         vms.set(host, await Vm.create({ name: host, baseDisk: images.disk, workDir: join(dir, 'vm'), configDrive: drive, ...(options.memoryMiB ? { memoryMiB: options.memoryMiB } : {}) }));
       }
     } catch (error) {
@@ -276,5 +289,6 @@ export class FleetLab {
     this.client.close();
     await this.etcd.stop();
     await this.server.close();
+    await this.registry?.close();
   }
 }
