@@ -1,0 +1,77 @@
+// The fleet store in etcd, beside the reboot lock of the host's group (locksmith never reads these
+// keys): fleet/outcomes/<version>/<machine id> on a lease, so the keyspace forgets old attempts by
+// itself, and fleet/halted/<version>, written under a compare so two agents tripping the breaker at
+// once, or an operator's resume racing one, leave one record.
+
+import { goQueryEscape } from '../lock/go-query-escape.ts';
+import { semaphoreKey } from '../lock/etcd-lock-backend.ts';
+import { FleetError } from './fleet-errors.ts';
+import type { EtcdGatewayClient } from '../lock/etcd-gateway-client.ts';
+import type { FleetStore, HaltRecord, UpdateOutcome } from './fleet-store.ts';
+
+export interface EtcdFleetStoreOptions {
+  readonly group: string;
+  /** How long an outcome is kept (its lease). */
+  readonly outcomeTtlSeconds: number;
+}
+
+/** The fleet's keys for a lock group: beside its semaphore. */
+export function fleetPrefix(group: string): string {
+  return `${semaphoreKey(group).slice(0, -'semaphore'.length)}fleet/`;
+}
+
+export class EtcdFleetStore implements FleetStore {
+  private readonly client: EtcdGatewayClient;
+  private readonly prefix: string;
+  private readonly ttl: number;
+
+  constructor(client: EtcdGatewayClient, options: EtcdFleetStoreOptions) {
+    this.client = client;
+    this.prefix = fleetPrefix(options.group);
+    this.ttl = options.outcomeTtlSeconds;
+  }
+
+  private outcomeKey(version: string, machineId: string): string {
+    return `${this.prefix}outcomes/${goQueryEscape(version)}/${goQueryEscape(machineId)}`;
+  }
+
+  private haltKey(version: string): string {
+    return `${this.prefix}halted/${goQueryEscape(version)}`;
+  }
+
+  async recordOutcome(outcome: UpdateOutcome): Promise<void> {
+    const lease = await this.client.grantLease(this.ttl);
+    await this.client.put(this.outcomeKey(outcome.version, outcome.machineId), JSON.stringify(outcome), lease);
+  }
+
+  async outcomes(version: string): Promise<readonly UpdateOutcome[]> {
+    const { kvs } = await this.client.range(`${this.prefix}outcomes/${goQueryEscape(version)}/`, { prefix: true });
+    return kvs.map((kv) => parseJson<UpdateOutcome>(kv.value, kv.key)).sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  }
+
+  async halt(version: string): Promise<HaltRecord | null> {
+    const kv = await this.client.get(this.haltKey(version));
+    return kv === null ? null : parseJson<HaltRecord>(kv.value, kv.key);
+  }
+
+  async setHalt(record: HaltRecord): Promise<HaltRecord> {
+    const key = this.haltKey(record.version);
+    for (let round = 0; round < 10; round++) {
+      const kv = await this.client.get(key);
+      const current = kv === null ? null : parseJson<HaltRecord>(kv.value, key);
+      if (current !== null && current.state === record.state) return current;
+      const compare = kv === null ? { key, target: 'version' as const, equals: '0' } : { key, target: 'mod' as const, equals: kv.modRevision };
+      const { succeeded } = await this.client.txn([compare], [{ put: key, value: JSON.stringify(record) }]);
+      if (succeeded) return record;
+    }
+    throw new FleetError('ERR_FLEET_CONTENDED', `the halt record of ${record.version} changed under every attempt to set it`);
+  }
+}
+
+function parseJson<T>(value: string, key: string): T {
+  try {
+    return JSON.parse(value) as T;
+  } catch (cause) {
+    throw new FleetError('ERR_FLEET_CORRUPT', `${key} in etcd is not JSON`, { cause });
+  }
+}
