@@ -207,6 +207,17 @@ describe('minimum transfer rate', () => {
     expect(clock.at).toBe(20_000);
   });
 
+  it('bounds response headers that drip, by the rate window', async () => {
+    // Header bytes every 100 ms keep the socket out of its idle timeout; the headers never end.
+    server.handle((req) => {
+      req.socket.write('HTTP/1.1 200 OK\r\n');
+      const timer = setInterval(() => req.socket.write('x'), 100);
+      req.socket.once('close', () => clearInterval(timer));
+    });
+    const source = new HttpUpdateSource({ ...settings, retries: 0, rateWindowMs: 700 }, clock, () => 0.5);
+    await expect(source.payloadSource(`${server.url}/payload`).open(0)).rejects.toMatchObject({ code: 'ERR_HTTP_TIMEOUT' });
+  });
+
   it('is off with a floor of 0', async () => {
     const clock = { at: 0 };
     drip(50, 60_000, clock);
