@@ -1,17 +1,11 @@
 // The release manifest: the one definition of its format, used by the publisher to write it and by
 // the agent to read it. The agent trusts a manifest only after its detached signature verified.
 
-import { CodedError } from '../platform/coded-error.ts';
 import { findDuplicateKey } from '../platform/json-duplicate-keys.ts';
+import { ManifestError } from './manifest-error.ts';
+import { payloadUrlProblem } from './payload-url.ts';
 
-/** A manifest that does not parse or breaks the format; the agent treats it as untrusted input. */
-export class ManifestError extends CodedError<'ERR_MANIFEST_INVALID'> {
-  override name = 'ManifestError';
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ERR_MANIFEST_INVALID', message, options);
-  }
-}
+export { ManifestError };
 
 export const MANIFEST_FORMAT = 1;
 export const MANIFEST_FILE = 'manifest.json';
@@ -20,7 +14,7 @@ export const SIGNATURE_FILE = 'manifest.json.asc';
 export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
 
 export interface PayloadDescription {
-  /** Relative to the manifest's URL. */
+  /** Relative to the manifest's URL, under its releases/ (images/payload-url.ts says what is taken). */
   readonly url: string;
   readonly compression: 'zstd';
   /** Compressed bytes, the SHA-256 of those bytes. */
@@ -84,9 +78,9 @@ export function parseManifest(bytes: Uint8Array, source: string): ReleaseManifes
   const p = m.payload;
   if (typeof p !== 'object' || p === null) return fail('payload', 'is missing');
   const payload = p as Record<string, unknown>;
-  if (typeof payload.url !== 'string' || payload.url === '' || /^[a-z][a-z0-9+.-]*:|^\/\/|(^|\/)\.\.(\/|$)/i.test(payload.url)) {
-    fail('payload.url', 'must be a relative path without ".."');
-  }
+  if (typeof payload.url !== 'string') fail('payload.url', 'must be a string');
+  const urlProblem = payloadUrlProblem(payload.url as string);
+  if (urlProblem !== null) fail(`payload.url ${JSON.stringify(payload.url)}`, urlProblem);
   if (payload.compression !== 'zstd') fail('payload.compression', 'must be "zstd"');
   for (const field of ['size', 'imageSize', 'chunkSize'] as const) {
     if (!Number.isSafeInteger(payload[field]) || (payload[field] as number) <= 0) fail(`payload.${field}`, 'must be a positive whole number');

@@ -1,10 +1,11 @@
-// A real HTTP server on loopback, for the tests and the demo, that serves a channel directory with
-// Range support and lets each test replace or break any response: resets mid-body, stalls, ignored
-// Range, slow drips, endless bodies, redirects, error statuses.
+// A real HTTP (or HTTPS) server on loopback, for the tests and the demo, that serves a channel
+// directory with Range support and lets each test replace or break any response: resets mid-body,
+// stalls, ignored Range, slow drips, endless bodies, redirects, error statuses.
 
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { join, normalize } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,7 +36,8 @@ export interface ReleaseServer {
   close(): Promise<void>;
 }
 
-export async function startReleaseServer(root: string): Promise<ReleaseServer> {
+/** `tls`: serve HTTPS with this certificate and key (PEM files), for 127.0.0.1. */
+export async function startReleaseServer(root: string, options: { tls?: { readonly certFile: string; readonly keyFile: string } } = {}): Promise<ReleaseServer> {
   let handler: Handler | null = null;
   const requests: { path: string; range: string | undefined }[] = [];
 
@@ -88,15 +90,17 @@ export async function startReleaseServer(root: string): Promise<ReleaseServer> {
     stream.on('end', () => response.end());
   };
 
-  const server = createServer((request, response) => {
+  const answer = (request: IncomingMessage, response: ServerResponse): void => {
     requests.push({ path: new URL(request.url ?? '/', 'http://x').pathname, range: request.headers.range });
-    const serve = (options?: ServeOptions): Promise<void> => serveFile(request, response, options);
+    const serve = (serveOptions?: ServeOptions): Promise<void> => serveFile(request, response, serveOptions);
     Promise.resolve(handler ? handler(request, response, serve) : serve()).catch(() => response.destroy());
-  });
+  };
+  const { tls } = options;
+  const server = tls ? createTlsServer({ cert: await readFile(tls.certFile), key: await readFile(tls.keyFile) }, answer) : createServer(answer);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
     handle: (next) => {
       handler = next;

@@ -67,6 +67,7 @@ const EXIT_BY_CODE: Record<string, number> = {
   ERR_HTTP_TOO_LARGE: EXIT.network,
   ERR_HTTP_REDIRECT_REFUSED: EXIT.network,
   ERR_HTTP_TIMEOUT: EXIT.network,
+  ERR_TRANSFER_TOO_SLOW: EXIT.network,
   ERR_DATASOURCE: EXIT.failure,
   ERR_DATASOURCE_UNAVAILABLE: EXIT.failure,
   ERR_USER_DATA_TOO_LARGE: EXIT.failure,

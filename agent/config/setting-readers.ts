@@ -86,6 +86,19 @@ export function duration(minSeconds: number, minText: string): Reader<number> {
   };
 }
 
+const RATE_UNITS: Readonly<Record<string, number>> = { B: 1, KB: 1000, KiB: 1024, MB: 1000 ** 2, MiB: 1024 ** 2 };
+
+/** A byte rate in bytes per second: a plain number (4096), or with a unit ("8KiB/s", "1 MB/s"); 0 is allowed. */
+export const byteRate: Reader<number> = (raw) => {
+  const problem = `must be a byte rate like "4KiB/s", "1MB/s" or a number of bytes per second, not ${show(raw)}`;
+  if (raw.kind !== 'scalar') return fail(raw, problem);
+  if (typeof raw.value === 'number') return Number.isSafeInteger(raw.value) && raw.value >= 0 ? ok(raw.value) : fail(raw, problem);
+  const match = typeof raw.value === 'string' ? /^(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB)\/s$/.exec(raw.value.trim()) : null;
+  const unit = match?.[2] === undefined ? undefined : RATE_UNITS[match[2]];
+  if (!match?.[1] || unit === undefined) return fail(raw, problem);
+  return ok(Math.round(Number(match[1]) * unit));
+};
+
 export const absolutePath = text((v) => (v.startsWith('/') && !v.split('/').includes('..') ? null : `must be an absolute path, not ${JSON.stringify(v)}`));
 
 export function urlProblem(v: string): string | null {

@@ -3,7 +3,7 @@
 
 import { InternalError } from '../../platform/internal-error.ts';
 import { didYouMean } from '../../platform/did-you-mean.ts';
-import { absolutePath, bool, duration, integer, list, listen, nullable, oneOf, show, text, timeZone, unitName, url, urlList, window, word } from './setting-readers.ts';
+import { absolutePath, bool, byteRate, duration, integer, list, listen, nullable, oneOf, show, text, timeZone, unitName, url, urlList, window, word } from './setting-readers.ts';
 import type { ConfigProblem } from './config-errors.ts';
 import type { Raw, Reader } from './setting-readers.ts';
 import type { Settings } from './settings.ts';
@@ -53,6 +53,8 @@ const FRAGMENT: Readonly<Record<string, Field>> = {
     first_check: leaf('update.firstCheckSeconds', duration(0, '0s')),
     interval: leaf('update.intervalSeconds', duration(10, '10s')),
     tries: leaf('update.tries', integer(1, 10)),
+    min_rate: leaf('update.minRateBytesPerSecond', byteRate),
+    rate_window: leaf('update.rateWindowSeconds', duration(1, '1s')),
   }),
   slots: section({
     disk: leaf('slots.disk', nullable(absolutePath)),
@@ -151,6 +153,14 @@ export function formatGoDuration(seconds: number): string {
   return out;
 }
 
+/** Bytes per second as a fragment writes them: 4096 → "4KiB/s", 1000 → "1000B/s". */
+export function formatByteRate(bytesPerSecond: number): string {
+  for (const [unit, size] of [['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+    if (bytesPerSecond > 0 && bytesPerSecond % size === 0) return `${bytesPerSecond / size}${unit}/s`;
+  }
+  return `${bytesPerSecond}B/s`;
+}
+
 /** Settings in a fragment's words, so `slipway config show` prints what could be written in config.d. */
 export function settingsAsFragment(s: Settings): Record<string, unknown> {
   const { update, slots, reboot, lock, health, cloudConfig, metrics } = s;
@@ -166,6 +176,8 @@ export function settingsAsFragment(s: Settings): Record<string, unknown> {
       first_check: formatGoDuration(update.firstCheckSeconds),
       interval: formatGoDuration(update.intervalSeconds),
       tries: update.tries,
+      min_rate: formatByteRate(update.minRateBytesPerSecond),
+      rate_window: formatGoDuration(update.rateWindowSeconds),
     },
     slots: { disk: slots.disk, chooser: slots.chooser, grubenv: slots.grubenv },
     reboot: {

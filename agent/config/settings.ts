@@ -2,6 +2,7 @@
 // (every default filled in), in the agent's own words. agent/config/load-settings.ts builds them.
 
 import { DEFAULT_ETCD_CONNECTION } from '../lock/etcd-connection.ts';
+import { DEFAULT_RATE_FLOOR } from '../update-io/rate-floor.ts';
 import type { EtcdConnection } from '../lock/etcd-connection.ts';
 import type { RebootStrategy } from '../lock/reboot-coordinator.ts';
 
@@ -29,6 +30,9 @@ export interface Settings {
     readonly intervalSeconds: number;
     /** Boot tries given to a freshly staged slot. */
     readonly tries: number;
+    /** A payload transfer slower than this (bytes per second) over any `rateWindowSeconds` fails; 0: no floor. */
+    readonly minRateBytesPerSecond: number;
+    readonly rateWindowSeconds: number;
   };
   readonly slots: {
     /** The disk holding USR-A/USR-B; null: found from /proc/cmdline. */
@@ -86,6 +90,8 @@ export const DEFAULT_SETTINGS: Settings = {
     firstCheckSeconds: 300,
     intervalSeconds: 3600,
     tries: 3,
+    minRateBytesPerSecond: DEFAULT_RATE_FLOOR.minRateBytesPerSecond,
+    rateWindowSeconds: DEFAULT_RATE_FLOOR.rateWindowMs / 1000,
   },
   slots: { disk: null, chooser: 'grubenv', grubenv: null },
   reboot: { strategy: 'etcd-lock', timeZone: 'UTC', windows: [], inhibitorWaitSeconds: 600, before: [], afterHealthy: [], hookTimeoutSeconds: 600 },

@@ -1,18 +1,21 @@
 // Fetches a channel's manifest, signature and payload over HTTP(S) with got: timeouts, retries with
 // exponential backoff and jitter, a redirect limit, no redirect to another scheme or from https to
-// http, a size cap on every small response, and Range requests for payload resumes.
+// http, a size cap and a deadline on every small response, a minimum rate on the payload, and Range
+// requests for payload resumes.
 
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import got, { RequestError } from 'got';
 import { jitteredBackoff } from '../../platform/backoff.ts';
 import { UpdateError } from '../update/update-errors.ts';
+import { DEFAULT_RATE_FLOOR, RateFloor } from './rate-floor.ts';
+import type { RateFloorSettings } from './rate-floor.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { PayloadSource, UpdateSource } from '../update/update-source.ts';
 import type { Got } from 'got';
 
-export interface HttpSettings {
-  /** No bytes for this long: the connection is given up (slow drip). */
+export interface HttpSettings extends RateFloorSettings {
+  /** No bytes for this long: the connection is given up (a stall). */
   readonly idleTimeoutMs: number;
   /** Whole-request deadline for the manifest and the signature. */
   readonly smallRequestDeadlineMs: number;
@@ -29,6 +32,7 @@ export interface HttpSettings {
 
 export const DEFAULT_HTTP_SETTINGS: HttpSettings = {
   idleTimeoutMs: 30_000,
+  ...DEFAULT_RATE_FLOOR,
   smallRequestDeadlineMs: 60_000,
   connectTimeoutMs: 15_000,
   retries: 4,
@@ -138,7 +142,9 @@ export class HttpUpdateSource implements UpdateSource {
   }
 
   private async openRange(url: string, offset: number): Promise<{ start: number; body: AsyncIterable<Uint8Array> }> {
-    const stream = this.client.stream(url, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, retry: { limit: 0 } });
+    // Headers that do not come within a rate window would not keep the rate either.
+    const stream = this.client.stream(url, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, retry: { limit: 0 }, timeout: { response: this.settings.rateWindowMs } });
+    const floor = new RateFloor(this.settings, () => this.clock.now().getTime(), `payload transfer from ${url}`);
     const response = await new Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
       stream.once('response', resolve);
       stream.once('error', reject);
@@ -149,10 +155,31 @@ export class HttpUpdateSource implements UpdateSource {
         stream.destroy();
         throw new UpdateError('ERR_HTTP', `${url} answered 206 without a usable Content-Range`);
       }
-      return { start: Number(range[1]), body: stream };
+      return { start: Number(range[1]), body: metered(stream, floor) };
     }
-    return { start: 0, body: stream };
+    return { start: 0, body: metered(stream, floor) };
   }
+}
+
+/**
+ * The body, each piece counted against the rate floor as it is taken: a transfer below it ends with
+ * ERR_TRANSFER_TOO_SLOW itself (not resumable: the next connection is most likely as slow). `destroy`
+ * ends a read waiting on the connection, as the payload writer asks of a body.
+ */
+function metered(stream: AsyncIterable<Uint8Array> & { destroy(): void }, floor: RateFloor): AsyncIterable<Uint8Array> & { destroy(): void } {
+  return {
+    destroy: () => stream.destroy(),
+    async *[Symbol.asyncIterator]() {
+      try {
+        for await (const piece of stream) {
+          floor.add(piece.length);
+          yield piece;
+        }
+      } finally {
+        stream.destroy();
+      }
+    },
+  };
 }
 
 export function refuseUnsafeRedirect(from: string, to: string): void {

@@ -28,6 +28,7 @@ const BY_CODE: Readonly<Record<string, FaultKind>> = {
   ERR_HTTP_TIMEOUT: 'transport',
   ERR_HTTP_TOO_LARGE: 'transport',
   ERR_HTTP_REDIRECT_REFUSED: 'transport',
+  ERR_TRANSFER_TOO_SLOW: 'transport',
 };
 
 /** Anything not listed (keyring, unknown signer, clock, manifest policy, slot re-read, state, unknown) is the host's. */

@@ -6,6 +6,7 @@
 import { causeChain, errorCode } from '../../platform/coded-error.ts';
 import { createHash } from 'node:crypto';
 import { isVersion, parseManifest, MANIFEST_FILE, SIGNATURE_FILE } from '../../images/release-manifest.ts';
+import { resolvePayloadUrl } from '../../images/payload-url.ts';
 import { otherSlot } from '../slots/boot-chooser.ts';
 import { decide } from './update-policy.ts';
 import { advance } from './update-state.ts';
@@ -85,6 +86,8 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
     // A mirror's bad signature before this one verified is not this pass's failure.
     attempt.version = null;
     const manifest = parseManifest(manifestBytes, manifestUrl);
+    // Refused before any decision: a payload that would come from another origin or from outside the channel's releases/.
+    resolvePayloadUrl(manifest.payload.url, manifestUrl);
     const decision = decide(manifest, deps.host, record, deps.clock.now());
     // Only signed times move lastKnownTime: a clock set far ahead must not poison it.
     record = { ...record, lastKnownTime: latest(record.lastKnownTime, manifest.created) };
@@ -109,7 +112,8 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
         try {
           const written = await deps.payload.write({
             payload: manifest.payload,
-            source: deps.source.payloadSource(new URL(manifest.payload.url, channelBase(deps.serverUrls[server] ?? '', deps.host.channel)).toString()),
+            // Each mirror's copy, resolved against that mirror's channel.
+            source: deps.source.payloadSource(resolvePayloadUrl(manifest.payload.url, manifestUrlOn(deps.serverUrls[server] ?? '', deps.host.channel))),
             slot: device,
             chunksDone: from,
             maxResumes: deps.maxResumes,
@@ -163,6 +167,7 @@ export async function planUpdate(deps: Omit<UpdateOnceDeps, 'openSlot' | 'choose
   try {
     const { manifestUrl, manifestBytes } = await fetchVerifiedManifest(deps);
     const manifest = parseManifest(manifestBytes, manifestUrl);
+    resolvePayloadUrl(manifest.payload.url, manifestUrl);
     const decision = decide(manifest, deps.host, record, deps.clock.now());
     return { ...decision, slot: otherSlot(deps.bootedSlot) };
   } catch (error) {
@@ -172,6 +177,10 @@ export async function planUpdate(deps: Omit<UpdateOnceDeps, 'openSlot' | 'choose
 
 function channelBase(server: string, channel: string): string {
   return `${server.replace(/\/+$/, '')}/${encodeURIComponent(channel)}/`;
+}
+
+function manifestUrlOn(server: string, channel: string): string {
+  return new URL(MANIFEST_FILE, channelBase(server, channel)).toString();
 }
 
 /**
@@ -185,7 +194,7 @@ async function fetchVerifiedManifest(
   let firstError: unknown = null;
   for (const [mirror, server] of deps.serverUrls.entries()) {
     const base = channelBase(server, deps.host.channel);
-    const manifestUrl = new URL(MANIFEST_FILE, base).toString();
+    const manifestUrl = manifestUrlOn(server, deps.host.channel);
     let manifestBytes: Uint8Array | null = null;
     try {
       manifestBytes = await deps.source.fetchSmall(manifestUrl, deps.caps.manifest);

@@ -24,6 +24,8 @@ export type UpdateErrorCode =
   | 'ERR_HTTP_TOO_LARGE'
   | 'ERR_HTTP_REDIRECT_REFUSED'
   | 'ERR_HTTP_TIMEOUT'
+  /** Fewer bytes than update.min_rate asks came within an update.rate_window (a drip). */
+  | 'ERR_TRANSFER_TOO_SLOW'
   // payload
   | 'ERR_PAYLOAD_TOO_LARGE'
   | 'ERR_PAYLOAD_SIZE_MISMATCH'

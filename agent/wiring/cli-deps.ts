@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import dbus from 'dbus-next';
 import { DbusControlClient } from '../cli/dbus-control-client.ts';
 import { loadSettings } from '../config/load-settings.ts';
+import { DEFAULT_SETTINGS } from '../config/settings.ts';
 import { openBootChooser } from '../slots/open-boot-chooser.ts';
 import { datasources, openCloudConfigHost } from './cloud-config-host.ts';
 import { addressesFromEnvironment } from '../../cloud-config/host-addresses.ts';
@@ -24,6 +25,9 @@ export function cliDeps(process: ProcessHost, files: HostFiles): CliDeps {
       openUpdatePath(
         {
           ...request,
+          // Flags only, as for the rest of `update --once`: the transfer floor is the agent's default.
+          minRateBytesPerSecond: DEFAULT_SETTINGS.update.minRateBytesPerSecond,
+          rateWindowSeconds: DEFAULT_SETTINGS.update.rateWindowSeconds,
           disk: request.disk ?? null,
           grubenv: request.grubenv ?? null,
           ...(request.booted === undefined ? {} : { bootedSlot: request.booted }),

@@ -20,7 +20,7 @@ import type { UpdateOnceDeps } from '../update/run-update-once.ts';
 import type { HostFiles } from './host-files.ts';
 
 /** The agent's update and slot settings; `update --once` fills the same from its flags. */
-export type UpdatePathRequest = Pick<Settings['update'], 'servers' | 'channel' | 'arch' | 'board' | 'keyring' | 'stateDir' | 'tries'> &
+export type UpdatePathRequest = Pick<Settings['update'], 'servers' | 'channel' | 'arch' | 'board' | 'keyring' | 'stateDir' | 'tries' | 'minRateBytesPerSecond' | 'rateWindowSeconds'> &
   Pick<Settings['slots'], 'disk' | 'chooser' | 'grubenv'> & {
     /** Given by an operator working on an image file; otherwise read from the host. */
     readonly bootedSlot?: SlotName;
@@ -75,7 +75,11 @@ export async function openUpdatePath(request: UpdatePathRequest, host: UpdateHos
         host: { channel: request.channel, arch: request.arch, board: request.board, bootedVersion: version },
         bootedSlot: slot,
         verifier: new OpenpgpReleaseVerifier(await loadKeyring(request.keyring)),
-        source: new HttpUpdateSource({ ...DEFAULT_HTTP_SETTINGS, proxy: host.proxy }, host.clock, host.random),
+        source: new HttpUpdateSource(
+          { ...DEFAULT_HTTP_SETTINGS, proxy: host.proxy, minRateBytesPerSecond: request.minRateBytesPerSecond, rateWindowMs: request.rateWindowSeconds * 1000 },
+          host.clock,
+          host.random,
+        ),
         payload: zstdPayloadWriter,
         chooser,
         openSlot: async (target) => {

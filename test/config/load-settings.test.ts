@@ -37,6 +37,8 @@ describe('loadSettings', () => {
   first_check: 90s
   interval: 1h30m
   tries: 5
+  min_rate: 8KiB/s
+  rate_window: 2m
 slots:
   disk: /dev/vda
   chooser: grubenv
@@ -73,7 +75,7 @@ metrics:
 `;
     const { settings, sources, warnings } = await loadSettings(await layers({ 'etc/50-all.yaml': text }));
     expect(settings).toEqual({
-      update: { servers: ['https://updates.example/stable'], channel: 'beta', arch: 'aarch64', board: 'rpi4', keyring: '/etc/slipway/keys.asc', stateDir: '/var/lib/other', checks: false, firstCheckSeconds: 90, intervalSeconds: 5400, tries: 5 },
+      update: { servers: ['https://updates.example/stable'], channel: 'beta', arch: 'aarch64', board: 'rpi4', keyring: '/etc/slipway/keys.asc', stateDir: '/var/lib/other', checks: false, firstCheckSeconds: 90, intervalSeconds: 5400, tries: 5, minRateBytesPerSecond: 8192, rateWindowSeconds: 120 },
       slots: { disk: '/dev/vda', chooser: 'grubenv', grubenv: '/boot/grub/grubenv' },
       reboot: { strategy: 'fleet-lock', timeZone: 'Europe/Berlin', windows: [{ start: 'Sat 22:00', length: '4h' }, { start: '03:00', length: '30m' }], inhibitorWaitSeconds: 120, before: ['lb-remove.service'], afterHealthy: ['lb-add.service'], hookTimeoutSeconds: 120 },
       lock: {
@@ -88,6 +90,20 @@ metrics:
     });
     expect(sources).toEqual([at('etc/50-all.yaml')]);
     expect(warnings).toEqual([]);
+  });
+
+  it.each([
+    ['4096', 4096],
+    ['"0"', null],
+    ['0', 0],
+    ['8KiB/s', 8192],
+    ['"1.5 MiB/s"', 1572864],
+    ['2MB/s', 2_000_000],
+    ['100B/s', 100],
+  ])('reads min_rate %s as bytes per second', async (written, expected) => {
+    const loading = loadSettings(await layers({ [`etc/50-rate-${expected ?? 'bad'}.yaml`]: `update:\n  min_rate: ${written}\n` }));
+    if (expected === null) await expect(loading).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
+    else expect((await loading).settings.update.minRateBytesPerSecond).toBe(expected);
   });
 
   it('lets a file in a later directory replace the same name in an earlier one entirely', async () => {

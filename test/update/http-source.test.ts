@@ -162,6 +162,70 @@ describe('payload opens', () => {
   });
 });
 
+describe('minimum transfer rate', () => {
+  /** A payload of `bytes` sent one byte at a time, the test clock moving `msPerByte` with each: a drip, without waiting for it. */
+  function drip(bytes: number, msPerByte: number, clock: { at: number }): void {
+    server.handle((_req, res) => {
+      res.writeHead(200, { 'content-length': bytes });
+      let sent = 0;
+      const next = (): void => {
+        if (res.destroyed) return;
+        if (sent++ >= bytes) return void res.end();
+        clock.at += msPerByte;
+        res.write('x', () => setImmediate(next));
+      };
+      next();
+    });
+  }
+  const readAll = async (body: AsyncIterable<Uint8Array>): Promise<number> => {
+    let total = 0;
+    for await (const piece of body) total += piece.length;
+    return total;
+  };
+  const clocked = (clock: { at: number }, overrides: Partial<HttpSettings>): HttpUpdateSource =>
+    new HttpUpdateSource({ ...settings, ...overrides }, { now: () => new Date(clock.at), sleep: () => Promise.resolve() }, () => 0.5);
+
+  it('fails a payload that drips below the floor, naming the rate seen and the bound', async () => {
+    // One byte a second (on the injected clock) against a floor of 1 KiB/s over 2 s.
+    const clock = { at: 0 };
+    drip(200, 1_000, clock);
+    const { body } = await clocked(clock, { minRateBytesPerSecond: 1024, rateWindowMs: 2_000 }).payloadSource(`${server.url}/payload`).open(0);
+    await expect(readAll(body)).rejects.toMatchObject({
+      code: 'ERR_TRANSFER_TOO_SLOW',
+      message: expect.stringMatching(/^payload transfer from http:\/\/127\.0\.0\.1:\d+\/payload is too slow: \d+ B\/s over the last [\d.]+ s, below the minimum of 1 KiB\/s/) as unknown,
+    });
+    // Given up at the first window that fell short, not after the whole drip.
+    expect(clock.at).toBeLessThan(200_000);
+  });
+
+  it('lets a payload through that keeps above the floor, however long it takes', async () => {
+    // 200 bytes at 100 ms each (10 B/s) against a floor of 8 B/s over 1 s: 20 s of clock time.
+    const clock = { at: 0 };
+    drip(200, 100, clock);
+    const { body } = await clocked(clock, { minRateBytesPerSecond: 8, rateWindowMs: 1_000 }).payloadSource(`${server.url}/payload`).open(0);
+    expect(await readAll(body)).toBe(200);
+    expect(clock.at).toBe(20_000);
+  });
+
+  it('bounds response headers that drip, by the rate window', async () => {
+    // Header bytes every 100 ms keep the socket out of its idle timeout; the headers never end.
+    server.handle((req) => {
+      req.socket.write('HTTP/1.1 200 OK\r\n');
+      const timer = setInterval(() => req.socket.write('x'), 100);
+      req.socket.once('close', () => clearInterval(timer));
+    });
+    const source = new HttpUpdateSource({ ...settings, retries: 0, rateWindowMs: 700 }, clock, () => 0.5);
+    await expect(source.payloadSource(`${server.url}/payload`).open(0)).rejects.toMatchObject({ code: 'ERR_HTTP_TIMEOUT' });
+  });
+
+  it('is off with a floor of 0', async () => {
+    const clock = { at: 0 };
+    drip(50, 60_000, clock);
+    const { body } = await clocked(clock, { minRateBytesPerSecond: 0, rateWindowMs: 1_000 }).payloadSource(`${server.url}/payload`).open(0);
+    expect(await readAll(body)).toBe(50);
+  });
+});
+
 describe('backoff', () => {
   it('grows exponentially, is capped, and is jittered below the bound', () => {
     const s = { ...DEFAULT_HTTP_SETTINGS, backoffBaseMs: 1000, backoffMaxMs: 8000 };

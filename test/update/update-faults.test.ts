@@ -29,6 +29,7 @@ import type { SigningKeyPair } from '../../images/release-key.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
 import type { UpdateOnceDeps, UpdateOutcome } from '../../agent/update/run-update-once.ts';
 import type { UpdateRecord } from '../../agent/update/update-state.ts';
+import type { HttpSettings } from '../../agent/update-io/http-update-source.ts';
 
 const skip = missingTools(SGDISK);
 const CHUNK = 64 * 1024;
@@ -93,15 +94,23 @@ beforeEach(async () => {
 
 const chooser = (): GptBootChooser => new GptBootChooser(({ writable }) => FileBlockDevice.open(disk, { writable }));
 
+interface PassOptions {
+  /** Milliseconds on the pass's clock; the real time when not given. */
+  readonly clock?: { at: number };
+  readonly http?: Partial<HttpSettings>;
+  readonly maxResumes?: number;
+}
+
 /** The update path as the agent wires it, with short timeouts and no waits between retries. */
-async function updateOnce(servers: readonly string[] = [server.url]): Promise<UpdateOutcome> {
-  const clock = { now: () => new Date(), sleep: () => Promise.resolve() };
+async function updateOnce(servers: readonly string[] = [server.url], options: PassOptions = {}): Promise<UpdateOutcome> {
+  const { clock: at } = options;
+  const clock = { now: () => (at === undefined ? new Date() : new Date(at.at)), sleep: () => Promise.resolve() };
   const deps: UpdateOnceDeps = {
     serverUrls: servers,
     host: { channel: 'stable', arch: 'x86_64', board: 'qemu', bootedVersion: '1.0.0' },
     bootedSlot: 'USR-A',
     verifier: new OpenpgpReleaseVerifier(await loadKeyring(keyring)),
-    source: new HttpUpdateSource({ ...DEFAULT_HTTP_SETTINGS, retries: 1, connectTimeoutMs: 1_000, idleTimeoutMs: 500, smallRequestDeadlineMs: 500 }, clock, () => 0),
+    source: new HttpUpdateSource({ ...DEFAULT_HTTP_SETTINGS, retries: 1, connectTimeoutMs: 1_000, idleTimeoutMs: 500, smallRequestDeadlineMs: 500, ...options.http }, clock, () => 0),
     payload: zstdPayloadWriter,
     chooser: chooser(),
     openSlot: async (slot) => openSlot(await FileBlockDevice.open(disk, { writable: true }), slot),
@@ -109,14 +118,14 @@ async function updateOnce(servers: readonly string[] = [server.url]): Promise<Up
     clock,
     tries: 1,
     caps: { manifest: DEFAULT_HTTP_SETTINGS.manifestCapBytes, signature: DEFAULT_HTTP_SETTINGS.signatureCapBytes },
-    maxResumes: 0,
+    maxResumes: options.maxResumes ?? 0,
     log: (_fields, message) => logs.push(message),
   };
   return runUpdateOnce(deps);
 }
 
-async function failedCode(servers?: readonly string[]): Promise<string> {
-  const error = await updateOnce(servers).then(
+async function failedCode(servers?: readonly string[], options?: PassOptions): Promise<string> {
+  const error = await updateOnce(servers, options).then(
     () => null,
     (e: unknown) => e as { code?: string },
   );
@@ -193,6 +202,36 @@ describe.skipIf(skip !== null)(`${skip ?? ''} failures charged to a release`, ()
     expect(await updateOnce()).toMatchObject({ result: 'staged', version: '1.0.1', slot: 'USR-B' });
     expect(Buffer.compare(await slotB(), image)).toBe(0);
     expect((await chooser().read()).next).toBe('USR-B');
+  });
+
+  it('fails a payload that drips below the minimum rate as a transport fault: not resumed, nothing charged, nothing staged', async () => {
+    // The payload one byte at a time, the pass's clock moving a second with each: 1 B/s against a floor of 1 KiB/s over 2 s.
+    const clock = { at: Date.now() };
+    server.handle((req, res, serve) => {
+      if (!req.url?.endsWith(PAYLOAD_FILE)) return serve();
+      res.writeHead(200, { 'content-length': 1_000_000 });
+      const next = (): void => {
+        if (res.destroyed) return;
+        clock.at += 1_000;
+        res.write('x', () => setImmediate(next));
+      };
+      next();
+    });
+    const code = await failedCode(undefined, { clock, http: { minRateBytesPerSecond: 1024, rateWindowMs: 2_000 }, maxResumes: 3 });
+    expect(code).toBe('ERR_TRANSFER_TOO_SLOW');
+    expect(faultKind(code)).toBe('transport');
+    // One connection: a drip is not resumed (the next connection would drip the same).
+    expect(payloadRequests()).toHaveLength(1);
+    expect(await record()).toMatchObject({
+      status: 'idle',
+      failures: {},
+      skipped: [],
+      target: { version: '1.0.1' },
+      lastError: { code: 'ERR_TRANSFER_TOO_SLOW', message: expect.stringContaining('below the minimum of 1 KiB/s') as unknown },
+    });
+    const state = await chooser().read();
+    expect(state.next).toBe('USR-A');
+    expect(state.slots[1]).toMatchObject({ priority: 0, successful: false });
   });
 
   it('charges a bad signature under a trusted key, and skips the release after the third', async () => {

@@ -166,6 +166,39 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway update --once`, () => {
     expect(record).toMatchObject({ status: 'idle', target: null, progress: null, highestAccepted: null, lastKnownTime: null, failures: {}, lastError: { code: 'ERR_MANIFEST_INVALID' } });
   });
 
+  // Spellings the old check took as relative that the URL parser resolves to another host.
+  it.each([
+    ['two backslashes', (host: string) => `\\\\${host}/stable/releases/1.0.1/payload.img.zst`],
+    ['a slash and a backslash', (host: string) => `/\\${host}/stable/releases/1.0.1/payload.img.zst`],
+    ['a leading tab', (host: string) => `\t//${host}/stable/releases/1.0.1/payload.img.zst`],
+    ['a leading space', (host: string) => ` //${host}/stable/releases/1.0.1/payload.img.zst`],
+  ])('never fetches a signed payload.url that only looks relative (%s) from another host: nothing staged', async (_name, spelling) => {
+    await publish('1.0.1');
+    // Another host serving a valid copy of the release: only where the agent fetches from can be judged.
+    const evil = await startReleaseServer(www);
+    try {
+      const hostile = spelling(new URL(evil.url).host);
+      const manifestPath = join(www, 'stable', 'manifest.json');
+      const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { payload: { url: string } };
+      manifest.payload.url = hostile;
+      const text = `${JSON.stringify(manifest, null, 2)}\n`;
+      await writeFile(manifestPath, text);
+      await writeFile(join(www, 'stable', 'manifest.json.asc'), await signDetached(Buffer.from(text), key.privateArmored, now));
+      const result = await slipwayUpdate();
+      expect(evil.requests).toEqual([]);
+      expect(result.stderr).toContain('[ERR_MANIFEST_INVALID]');
+      expect(result.stderr).toContain(`payload.url ${JSON.stringify(hostile)}`);
+      expect(result.code).toBe(6);
+      const state = await chooser().read();
+      expect(state.next).toBe('USR-A');
+      expect(state.slots[1]).toMatchObject({ priority: 0, successful: false });
+      const record = JSON.parse(await readFile(join(stateDir, 'update-state.json'), 'utf8')) as Record<string, unknown>;
+      expect(record).toMatchObject({ status: 'idle', target: null, progress: null, highestAccepted: null, failures: {}, lastError: { code: 'ERR_MANIFEST_INVALID' } });
+    } finally {
+      await evil.close();
+    }
+  });
+
   it('refuses every update with an empty keyring', async () => {
     await publish('1.0.1');
     const saved = await readFile(keyring);
