@@ -53,11 +53,13 @@ export function keyPath(prefix: string): string {
 }
 
 /**
- * Every file the trust configuration consists of. Anything not under a listed prefix is rejected,
+ * Every file the trust configuration consists of (none without entries). Anything not under a listed prefix is rejected,
  * so a unit that pulls from elsewhere fails at pull rather than running unsigned code; images
  * already in local storage stay usable (containers-storage is accepted).
  */
 export function imageTrustFiles(entries: readonly ImageTrustEntry[]): TrustFile[] {
+  // No slipway.image_trust: the OS image's own policy stays as it is.
+  if (entries.length === 0) return [];
   const docker: Record<string, unknown[]> = {};
   const lookasides: Record<string, { lookaside: string }> = {};
   const keys: TrustFile[] = [];
