@@ -53,6 +53,7 @@ const FRAGMENT: Readonly<Record<string, Field>> = {
     first_check: leaf('update.firstCheckSeconds', duration(0, '0s')),
     interval: leaf('update.intervalSeconds', duration(10, '10s')),
     tries: leaf('update.tries', integer(1, 10)),
+    max_clock_skew: leaf('update.maxClockSkewSeconds', duration(60, '1m')),
   }),
   slots: section({
     disk: leaf('slots.disk', nullable(absolutePath)),
@@ -160,6 +161,7 @@ export function settingsAsFragment(s: Settings): Record<string, unknown> {
       first_check: formatGoDuration(update.firstCheckSeconds),
       interval: formatGoDuration(update.intervalSeconds),
       tries: update.tries,
+      max_clock_skew: formatGoDuration(update.maxClockSkewSeconds),
     },
     slots: { disk: slots.disk, chooser: slots.chooser, grubenv: slots.grubenv },
     reboot: { strategy: reboot.strategy, time_zone: reboot.timeZone, windows: reboot.windows, inhibitor_wait: formatGoDuration(reboot.inhibitorWaitSeconds) },

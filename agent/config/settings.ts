@@ -29,6 +29,8 @@ export interface Settings {
     readonly intervalSeconds: number;
     /** Boot tries given to a freshly staged slot. */
     readonly tries: number;
+    /** How far a signed time may be ahead of this host's clock, and the clock behind the newest signed time seen. */
+    readonly maxClockSkewSeconds: number;
   };
   readonly slots: {
     /** The disk holding USR-A/USR-B; null: found from /proc/cmdline. */
@@ -76,6 +78,7 @@ export const DEFAULT_SETTINGS: Settings = {
     firstCheckSeconds: 300,
     intervalSeconds: 3600,
     tries: 3,
+    maxClockSkewSeconds: 86_400,
   },
   slots: { disk: null, chooser: 'grubenv', grubenv: null },
   reboot: { strategy: 'etcd-lock', timeZone: 'UTC', windows: [], inhibitorWaitSeconds: 600 },

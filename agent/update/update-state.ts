@@ -42,6 +42,8 @@ export interface UpdateRecord {
   readonly progress: UpdateProgress | null;
   readonly highestAccepted: string | null;
   readonly lastKnownTime: string | null;
+  /** This host's clock when lastKnownTime was raised: a stored time further ahead of it than the skew is clamped (signed-time.ts). */
+  readonly lastKnownTimeAt: string | null;
   readonly pinned: string | null;
   readonly failures: Readonly<Record<string, number>>;
   readonly skipped: readonly { readonly version: string; readonly reason: string }[];
@@ -58,6 +60,7 @@ export const INITIAL_RECORD: UpdateRecord = {
   progress: null,
   highestAccepted: null,
   lastKnownTime: null,
+  lastKnownTimeAt: null,
   pinned: null,
   failures: {},
   skipped: [],

@@ -40,6 +40,7 @@ describe('a bad fragment', () => {
     ['a YAML 1.1 boolean', 'update:\n  checks: yes\n', [`${F} line 2: update.checks: must be true or false, not "yes"`]],
     ['a short interval', 'update:\n  interval: 5s\n', [`${F} line 2: update.interval: must be at least 10s, not "5s"`]],
     ['a duration without unit', 'update:\n  first_check: 300\n', [`${F} line 2: update.first_check: must be a duration like "30s", "5m" or "1h30m", not 300`]],
+    ['a clock skew under a minute', 'update:\n  max_clock_skew: 30s\n', [`${F} line 2: update.max_clock_skew: must be at least 1m, not "30s"`]],
     ['too many tries', 'update:\n  tries: 11\n', [`${F} line 2: update.tries: must be a whole number from 1 to 10, not 11`]],
     ['a relative keyring', 'update:\n  keyring: keys.asc\n', [`${F} line 2: update.keyring: must be an absolute path, not "keys.asc"`]],
     ['a channel with a slash', 'update:\n  channel: a/b\n', [`${F} line 2: update.channel: must be a word without spaces or slashes, not "a/b"`]],

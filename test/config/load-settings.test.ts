@@ -37,6 +37,7 @@ describe('loadSettings', () => {
   first_check: 90s
   interval: 1h30m
   tries: 5
+  max_clock_skew: 2h
 slots:
   disk: /dev/vda
   chooser: grubenv
@@ -68,7 +69,7 @@ metrics:
 `;
     const { settings, sources, warnings } = await loadSettings(await layers({ 'etc/50-all.yaml': text }));
     expect(settings).toEqual({
-      update: { servers: ['https://updates.example/stable'], channel: 'beta', arch: 'aarch64', board: 'rpi4', keyring: '/etc/slipway/keys.asc', stateDir: '/var/lib/other', checks: false, firstCheckSeconds: 90, intervalSeconds: 5400, tries: 5 },
+      update: { servers: ['https://updates.example/stable'], channel: 'beta', arch: 'aarch64', board: 'rpi4', keyring: '/etc/slipway/keys.asc', stateDir: '/var/lib/other', checks: false, firstCheckSeconds: 90, intervalSeconds: 5400, tries: 5, maxClockSkewSeconds: 7200 },
       slots: { disk: '/dev/vda', chooser: 'grubenv', grubenv: '/boot/grub/grubenv' },
       reboot: { strategy: 'fleet-lock', timeZone: 'Europe/Berlin', windows: [{ start: 'Sat 22:00', length: '4h' }, { start: '03:00', length: '30m' }], inhibitorWaitSeconds: 120 },
       lock: {

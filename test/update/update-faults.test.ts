@@ -108,6 +108,7 @@ async function updateOnce(servers: readonly string[] = [server.url]): Promise<Up
     records: new FileRecordStore(stateDir),
     clock,
     tries: 1,
+    maxClockSkewMs: 86_400_000,
     caps: { manifest: DEFAULT_HTTP_SETTINGS.manifestCapBytes, signature: DEFAULT_HTTP_SETTINGS.signatureCapBytes },
     maxResumes: 0,
     log: (_fields, message) => logs.push(message),
