@@ -12,11 +12,12 @@ import { advance } from './update-state.ts';
 import { UpdateError } from './update-errors.ts';
 import { chargedToRelease, faultKind } from './release-fault.ts';
 import { boundKnownTime, raiseKnownTime } from './signed-time.ts';
+import { rebuildFloor } from './update-floor.ts';
 import type { BlockDevice } from '../slots/block-device.ts';
 import type { BootChooser, SlotName } from '../slots/boot-chooser.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { PayloadWriter } from './payload-writer.ts';
-import type { RecordStore } from './record-store.ts';
+import type { LoadedRecord, RecordStore } from './record-store.ts';
 import type { ReleaseVerifier } from './release-verifier.ts';
 import type { UpdateSource } from './update-source.ts';
 import type { HostFacts } from './update-policy.ts';
@@ -70,7 +71,7 @@ interface Attempt {
 export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome> {
   const loaded = await deps.records.load();
   if (loaded.warning) deps.log({}, loaded.warning);
-  let record = trustedRecord(loaded.record, deps);
+  let record = trustedRecord(loaded, deps);
   const step = async (event: UpdateEvent): Promise<void> => {
     record = advance(record, event);
     await deps.records.save(record);
@@ -163,7 +164,7 @@ export type PlanDecision =
 
 /** What a check would decide now, without downloading or changing anything (`slipway plan`). */
 export async function planUpdate(deps: Omit<UpdateOnceDeps, 'openSlot' | 'chooser' | 'maxResumes' | 'tries' | 'payload'>): Promise<PlanDecision> {
-  const record = trustedRecord((await deps.records.load()).record, deps);
+  const record = trustedRecord(await deps.records.load(), deps);
   try {
     const { manifestUrl, manifestBytes } = await fetchVerifiedManifest(deps);
     const manifest = parseManifest(manifestBytes, manifestUrl);
@@ -227,8 +228,12 @@ async function recordFailure(error: unknown, record: UpdateRecord, attempt: Atte
   return reported;
 }
 
-/** The stored record with a newest signed time that was never trustworthy clamped, and said so. */
-function trustedRecord(stored: UpdateRecord, deps: Pick<UpdateOnceDeps, 'maxClockSkewMs' | 'log'>): UpdateRecord {
+/**
+ * The stored record with its floor rebuilt from the running version if both copies were lost, and a
+ * newest signed time that was never trustworthy clamped, each said so.
+ */
+function trustedRecord(loaded: LoadedRecord, deps: Pick<UpdateOnceDeps, 'maxClockSkewMs' | 'log' | 'host' | 'bootedSlot'>): UpdateRecord {
+  const stored = loaded.floorLost ? rebuildFloor(loaded.record, { slot: deps.bootedSlot, version: deps.host.bootedVersion }) : loaded.record;
   const { record, clamped } = boundKnownTime(stored, deps.maxClockSkewMs);
   if (clamped !== null) {
     deps.log(
