@@ -21,7 +21,7 @@ export interface Settings {
     readonly board: string;
     /** OpenPGP public keys that may sign releases. */
     readonly keyring: string;
-    /** update-state.json lives here. */
+    /** update-state.json and its floor copy update-floor.json live here. */
     readonly stateDir: string;
     /** Periodic checks on (false: only when an operator asks). */
     readonly checks: boolean;

@@ -83,9 +83,9 @@ async function resign(fields: Record<string, string>): Promise<void> {
   await writeFile(join(www, 'stable', 'manifest.json.asc'), await signDetached(Buffer.from(text), key.privateArmored, now));
 }
 
-function update(current = '1.0.0'): Promise<SlipwayRun> {
+function update(current = '1.0.0', extra: readonly string[] = []): Promise<SlipwayRun> {
   return runSlipway(['--booted', 'USR-A', 'update', '--once', '--server', server.url, '--channel', 'stable', '--keyring', keyring, '--disk', disk, '--state-dir', stateDir,
-    '--current-version', current, '--arch', 'x86_64', '--board', 'qemu', '--json']);
+    '--current-version', current, '--arch', 'x86_64', '--board', 'qemu', '--json', ...extra]);
 }
 
 const stateFile = (): string => join(stateDir, STATE_FILE);
@@ -122,6 +122,18 @@ describe.skipIf(skip !== null)(`${skip ?? ''} signed times and the anti-replay f
     expect(fixed.code).toBe(0);
     expect(JSON.parse(fixed.stdout)).toMatchObject({ result: 'staged', version: '1.0.1' });
     expect(Date.parse((await record()).lastKnownTime ?? '')).toBeLessThanOrEqual(now.getTime() + 1000);
+  });
+
+  it('takes the bound from --max-clock-skew, and refuses one under a minute', async () => {
+    await publish('1.0.1');
+    await resign({ created: new Date(now.getTime() + 2 * 3_600_000).toISOString() });
+    const refused = await update('1.0.0', ['--max-clock-skew', '1h']);
+    expect(refused.stderr).toContain('more than 1h ahead of this host\'s clock');
+    expect(refused.code).toBe(5);
+    const usage = await update('1.0.0', ['--max-clock-skew', '30s']);
+    expect(usage.stderr).toContain('--max-clock-skew must be a duration of at least 1m');
+    expect(usage.code).toBe(2);
+    expect(JSON.parse((await update()).stdout)).toMatchObject({ result: 'staged', version: '1.0.1' });
   });
 
   it('is not frozen by a newest signed time already poisoned in the state file: it is clamped, logged, and updates go on', async () => {
