@@ -8,7 +8,7 @@ import type { CliIo } from './io.ts';
 export const COMPLETIONS: Readonly<Record<string, { readonly sub?: readonly string[]; readonly options: readonly string[] }>> = {
   status: { options: ['--json', '--help'] },
   check: { options: ['--json', '--help'] },
-  update: { options: ['--now', '--ignore-inhibitors', '--json', '--help', '--once', '--server', '--channel', '--keyring', '--disk', '--state-dir', '--current-version', '--booted', '--arch', '--board', '--tries', '--chooser', '--grubenv'] },
+  update: { options: ['--now', '--ignore-inhibitors', '--json', '--help', '--once', '--server', '--channel', '--keyring', '--disk', '--state-dir', '--current-version', '--booted', '--arch', '--board', '--tries', '--max-clock-skew', '--chooser', '--grubenv'] },
   plan: { options: ['--json', '--help'] },
   pin: { options: ['--json', '--help'] },
   unpin: { options: ['--json', '--help'] },

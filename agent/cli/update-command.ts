@@ -4,6 +4,9 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from './cli-error.ts';
 import { isSlotName } from '../slots/boot-chooser.ts';
+import { DEFAULT_SETTINGS } from '../config/settings.ts';
+import { formatGoDuration } from '../config/settings-schema.ts';
+import { parseGoDuration } from '../../platform/locksmith-window.ts';
 import type { SlotName } from '../slots/boot-chooser.ts';
 import type { CliIo } from './io.ts';
 import type { ChooserKind } from '../slots/open-boot-chooser.ts';
@@ -20,6 +23,7 @@ export interface UpdateRequest {
   readonly arch: string;
   readonly board: string;
   readonly tries: number;
+  readonly maxClockSkewSeconds: number;
   readonly chooser: ChooserKind;
   readonly grubenv: string | undefined;
 }
@@ -31,9 +35,11 @@ export interface UpdateDeps {
 
 export const UPDATE_USAGE = `usage:
   slipway update --once --server URL --channel C --keyring FILE [--disk PATH] [--state-dir DIR]
-                 [--current-version V] [--booted SLOT] [--arch A] [--board B] [--tries N] [--json]
+                 [--current-version V] [--booted SLOT] [--arch A] [--board B] [--tries N]
+                 [--max-clock-skew DURATION] [--json]
 --server may be repeated: mirrors are tried in order. Checks the channel once; when a newer signed release is there, writes it into the slot that is not
-booted, verifies it, and makes it the next boot (--tries boot attempts, default 1).`;
+booted, verifies it, and makes it the next boot (--tries boot attempts, default 1). A manifest created further
+ahead of this host's clock than --max-clock-skew (default 24h, as update.max_clock_skew) is refused.`;
 
 const OPTIONS = {
   once: { type: 'boolean', default: false },
@@ -47,6 +53,7 @@ const OPTIONS = {
   arch: { type: 'string', default: 'x86_64' },
   board: { type: 'string', default: 'generic' },
   tries: { type: 'string', default: '1' },
+  'max-clock-skew': { type: 'string', default: formatGoDuration(DEFAULT_SETTINGS.update.maxClockSkewSeconds) },
   chooser: { type: 'string', default: 'gptprio' },
   grubenv: { type: 'string' },
   json: { type: 'boolean', default: false },
@@ -70,6 +77,8 @@ export async function runUpdateCommand(argv: readonly string[], deps: UpdateDeps
   const booted = values.booted?.toUpperCase();
   if (booted !== undefined && !isSlotName(booted)) throw new UsageError(`--booted: "${values.booted}" is not a slot; use USR-A or USR-B`);
   if (!/^\d+$/.test(values.tries)) throw new UsageError(`--tries must be a whole number, got "${values.tries}"`);
+  const skewMs = goDuration(values['max-clock-skew']);
+  if (skewMs === null || skewMs < 60_000) throw new UsageError(`--max-clock-skew must be a duration of at least 1m like "24h", got "${values['max-clock-skew']}"`);
   if (values.chooser !== 'gptprio' && values.chooser !== 'grubenv') throw new UsageError(`--chooser must be gptprio or grubenv`);
   const outcome = await deps.runUpdate({
     servers: values.server,
@@ -82,6 +91,7 @@ export async function runUpdateCommand(argv: readonly string[], deps: UpdateDeps
     arch: values.arch,
     board: values.board,
     tries: Number(values.tries),
+    maxClockSkewSeconds: skewMs / 1000,
     chooser: values.chooser,
     grubenv: values.grubenv,
   });
@@ -89,4 +99,12 @@ export async function runUpdateCommand(argv: readonly string[], deps: UpdateDeps
   else if (outcome.result === 'staged') deps.io.stdout(`staged ${outcome.version} in ${outcome.slot}; it boots next\n`);
   else deps.io.stdout(`up to date: ${outcome.reason}\n`);
   return 0;
+}
+
+function goDuration(text: string): number | null {
+  try {
+    return parseGoDuration(text);
+  } catch {
+    return null;
+  }
 }

@@ -55,6 +55,7 @@ const FRAGMENT: Readonly<Record<string, Field>> = {
     tries: leaf('update.tries', integer(1, 10)),
     min_rate: leaf('update.minRateBytesPerSecond', byteRate),
     rate_window: leaf('update.rateWindowSeconds', duration(1, '1s')),
+    max_clock_skew: leaf('update.maxClockSkewSeconds', duration(60, '1m')),
   }),
   slots: section({
     disk: leaf('slots.disk', nullable(absolutePath)),
@@ -178,6 +179,7 @@ export function settingsAsFragment(s: Settings): Record<string, unknown> {
       tries: update.tries,
       min_rate: formatByteRate(update.minRateBytesPerSecond),
       rate_window: formatGoDuration(update.rateWindowSeconds),
+      max_clock_skew: formatGoDuration(update.maxClockSkewSeconds),
     },
     slots: { disk: slots.disk, chooser: slots.chooser, grubenv: slots.grubenv },
     reboot: {

@@ -22,7 +22,7 @@ export interface Settings {
     readonly board: string;
     /** OpenPGP public keys that may sign releases. */
     readonly keyring: string;
-    /** update-state.json lives here. */
+    /** update-state.json and its floor copy update-floor.json live here. */
     readonly stateDir: string;
     /** Periodic checks on (false: only when an operator asks). */
     readonly checks: boolean;
@@ -33,6 +33,8 @@ export interface Settings {
     /** A payload transfer slower than this (bytes per second) over any `rateWindowSeconds` fails; 0: no floor. */
     readonly minRateBytesPerSecond: number;
     readonly rateWindowSeconds: number;
+    /** How far a signed time may be ahead of this host's clock, and the clock behind the newest signed time seen. */
+    readonly maxClockSkewSeconds: number;
   };
   readonly slots: {
     /** The disk holding USR-A/USR-B; null: found from /proc/cmdline. */
@@ -92,6 +94,7 @@ export const DEFAULT_SETTINGS: Settings = {
     tries: 3,
     minRateBytesPerSecond: DEFAULT_RATE_FLOOR.minRateBytesPerSecond,
     rateWindowSeconds: DEFAULT_RATE_FLOOR.rateWindowMs / 1000,
+    maxClockSkewSeconds: 86_400,
   },
   slots: { disk: null, chooser: 'grubenv', grubenv: null },
   reboot: { strategy: 'etcd-lock', timeZone: 'UTC', windows: [], inhibitorWaitSeconds: 600, before: [], afterHealthy: [], hookTimeoutSeconds: 600 },

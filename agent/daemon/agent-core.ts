@@ -9,6 +9,7 @@ import { buildStatus } from './agent-status.ts';
 import { CodedError, errorCode } from '../../platform/coded-error.ts';
 import { faultKind } from '../update/release-fault.ts';
 import { advance } from '../update/update-state.ts';
+import { rebuildFloor } from '../update/update-floor.ts';
 import { nextCheckDelay } from '../update/update-schedule.ts';
 import { UpdateError } from '../update/update-errors.ts';
 import { otherSlot } from '../slots/boot-chooser.ts';
@@ -166,7 +167,8 @@ export class AgentCore {
     const { deps } = this;
     const loaded = await deps.records.load();
     if (loaded.warning) deps.log({}, loaded.warning);
-    this.record = loaded.record;
+    // Both copies of the record lost: the running version is still a floor (saved by the booted step).
+    this.record = loaded.floorLost && deps.booted.slot.known ? rebuildFloor(loaded.record, { slot: deps.booted.slot.slot, version: deps.booted.version }) : loaded.record;
     this.boot = await deps.chooser.read();
     if (!deps.booted.slot.known) {
       // No guess: the boot flags cannot say which slot runs (after a rollback the best-ranked good

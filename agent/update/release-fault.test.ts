@@ -9,7 +9,7 @@ describe('release faults', () => {
       expect(faultKind(code)).toBe('transport');
       expect(chargedToRelease(code, 2)).toBe(false);
     }
-    for (const code of ['ERR_KEYRING_EMPTY', 'ERR_SIGNATURE_UNKNOWN_KEY', 'ERR_CLOCK_BEHIND', 'ERR_SLOT_VERIFY_FAILED', 'ERR_STATE_WRITE', 'ERR_UNKNOWN']) {
+    for (const code of ['ERR_KEYRING_EMPTY', 'ERR_SIGNATURE_UNKNOWN_KEY', 'ERR_CLOCK_BEHIND', 'ERR_MANIFEST_FROM_FUTURE', 'ERR_STATE_INVALID', 'ERR_SLOT_VERIFY_FAILED', 'ERR_STATE_WRITE', 'ERR_UNKNOWN']) {
       expect(faultKind(code)).toBe('host');
       expect(chargedToRelease(code, 2)).toBe(false);
     }

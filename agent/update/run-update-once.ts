@@ -12,11 +12,13 @@ import { decide } from './update-policy.ts';
 import { advance } from './update-state.ts';
 import { UpdateError } from './update-errors.ts';
 import { chargedToRelease, faultKind } from './release-fault.ts';
+import { boundKnownTime, raiseKnownTime } from './signed-time.ts';
+import { rebuildFloor } from './update-floor.ts';
 import type { BlockDevice } from '../slots/block-device.ts';
 import type { BootChooser, SlotName } from '../slots/boot-chooser.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { PayloadWriter } from './payload-writer.ts';
-import type { RecordStore } from './record-store.ts';
+import type { LoadedRecord, RecordStore } from './record-store.ts';
 import type { ReleaseVerifier } from './release-verifier.ts';
 import type { UpdateSource } from './update-source.ts';
 import type { HostFacts } from './update-policy.ts';
@@ -35,6 +37,8 @@ export interface UpdateOnceDeps {
   readonly records: RecordStore;
   readonly clock: Clock;
   readonly tries: number;
+  /** update.max_clock_skew: how far a signed time may be ahead of this host's clock (and the clock behind the newest one seen). */
+  readonly maxClockSkewMs: number;
   /**
    * When the verified slot becomes the next boot. "when-staged" (the default; `update --once` and
    * strategy off, where a person reboots): at once. "at-reboot": the slot stays unbootable until the
@@ -68,7 +72,7 @@ interface Attempt {
 export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome> {
   const loaded = await deps.records.load();
   if (loaded.warning) deps.log({}, loaded.warning);
-  let record = loaded.record;
+  let record = trustedRecord(loaded, deps);
   const step = async (event: UpdateEvent): Promise<void> => {
     record = advance(record, event);
     await deps.records.save(record);
@@ -88,9 +92,10 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
     const manifest = parseManifest(manifestBytes, manifestUrl);
     // Refused before any decision: a payload that would come from another origin or from outside the channel's releases/.
     resolvePayloadUrl(manifest.payload.url, manifestUrl);
-    const decision = decide(manifest, deps.host, record, deps.clock.now());
-    // Only signed times move lastKnownTime: a clock set far ahead must not poison it.
-    record = { ...record, lastKnownTime: latest(record.lastKnownTime, manifest.created) };
+    const decision = decide(manifest, deps.host, record, deps.clock.now(), deps.maxClockSkewMs);
+    // Only signed times move lastKnownTime (a clock set far ahead must not poison it), and only one
+    // decide() found within the skew of the clock (a far-future `created` must not either).
+    record = raiseKnownTime(record, manifest.created, deps.clock.now());
     deps.log({ version: manifest.version, signer: signer.fingerprint, decision: decision.action }, decision.reason);
     if (decision.action === 'none') {
       await step({ type: 'no-update', reason: decision.reason, at: now() });
@@ -163,12 +168,12 @@ export type PlanDecision =
 
 /** What a check would decide now, without downloading or changing anything (`slipway plan`). */
 export async function planUpdate(deps: Omit<UpdateOnceDeps, 'openSlot' | 'chooser' | 'maxResumes' | 'tries' | 'payload'>): Promise<PlanDecision> {
-  const { record } = await deps.records.load();
+  const record = trustedRecord(await deps.records.load(), deps);
   try {
     const { manifestUrl, manifestBytes } = await fetchVerifiedManifest(deps);
     const manifest = parseManifest(manifestBytes, manifestUrl);
     resolvePayloadUrl(manifest.payload.url, manifestUrl);
-    const decision = decide(manifest, deps.host, record, deps.clock.now());
+    const decision = decide(manifest, deps.host, record, deps.clock.now(), deps.maxClockSkewMs);
     return { ...decision, slot: otherSlot(deps.bootedSlot) };
   } catch (error) {
     return { action: 'refused', version: null, reason: error instanceof Error ? error.message : String(error), code: errorCode(error) };
@@ -232,6 +237,18 @@ async function recordFailure(error: unknown, record: UpdateRecord, attempt: Atte
   return reported;
 }
 
-function latest(...times: (string | null)[]): string {
-  return times.filter((t): t is string => t !== null).reduce((a, b) => (Date.parse(a) >= Date.parse(b) ? a : b));
+/**
+ * The stored record with its floor rebuilt from the running version if both copies were lost, and a
+ * newest signed time that was never trustworthy clamped, each said so.
+ */
+function trustedRecord(loaded: LoadedRecord, deps: Pick<UpdateOnceDeps, 'maxClockSkewMs' | 'log' | 'host' | 'bootedSlot'>): UpdateRecord {
+  const stored = loaded.floorLost ? rebuildFloor(loaded.record, { slot: deps.bootedSlot, version: deps.host.bootedVersion }) : loaded.record;
+  const { record, clamped } = boundKnownTime(stored, deps.maxClockSkewMs);
+  if (clamped !== null) {
+    deps.log(
+      { lastKnownTime: clamped.from, recordedAt: clamped.recordedAt, clampedTo: clamped.to },
+      `the newest signed time in the state file, ${clamped.from}, was more than update.max_clock_skew ahead of this host's clock when it was recorded (${clamped.recordedAt}): a publishing mistake or an attack; clamped to ${clamped.to}`,
+    );
+  }
+  return record;
 }

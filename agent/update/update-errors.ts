@@ -15,6 +15,8 @@ export type UpdateErrorCode =
   // the manifest and the policy
   | 'ERR_MANIFEST_INVALID'
   | 'ERR_MANIFEST_EXPIRED'
+  /** A signed `created` further ahead of this host's clock than update.max_clock_skew. */
+  | 'ERR_MANIFEST_FROM_FUTURE'
   | 'ERR_MANIFEST_WRONG_CHANNEL'
   | 'ERR_MANIFEST_WRONG_ARCH'
   | 'ERR_DOWNGRADE_REFUSED'

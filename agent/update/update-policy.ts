@@ -3,6 +3,7 @@
 
 import { compareVersions } from './version.ts';
 import { UpdateError } from './update-errors.ts';
+import { DEFAULT_MAX_CLOCK_SKEW_MS, refuseClockBehind, refuseFromFuture } from './signed-time.ts';
 import type { ReleaseManifest } from '../../images/release-manifest.ts';
 
 export interface HostFacts {
@@ -26,10 +27,8 @@ export type Decision =
   | { readonly action: 'install'; readonly version: string; readonly reason: string }
   | { readonly action: 'none'; readonly version: string; readonly reason: string };
 
-/** How far the clock may run behind the latest time seen before freshness cannot be judged. */
-export const CLOCK_TOLERANCE_MS = 24 * 60 * 60 * 1000;
-
-export function decide(manifest: ReleaseManifest, host: HostFacts, memory: PolicyMemory, now: Date): Decision {
+/** `maxClockSkewMs` (update.max_clock_skew): how far signed times and this host's clock may disagree, either way (signed-time.ts). */
+export function decide(manifest: ReleaseManifest, host: HostFacts, memory: PolicyMemory, now: Date, maxClockSkewMs = DEFAULT_MAX_CLOCK_SKEW_MS): Decision {
   const { version } = manifest;
   if (manifest.channel !== host.channel) {
     throw new UpdateError('ERR_MANIFEST_WRONG_CHANNEL', `manifest is for channel "${manifest.channel}", this host follows "${host.channel}"`);
@@ -37,12 +36,8 @@ export function decide(manifest: ReleaseManifest, host: HostFacts, memory: Polic
   if (manifest.arch !== host.arch || manifest.board !== host.board) {
     throw new UpdateError('ERR_MANIFEST_WRONG_ARCH', `manifest is for ${manifest.arch}/${manifest.board}, this host is ${host.arch}/${host.board}`);
   }
-  if (memory.lastKnownTime !== null && now.getTime() < Date.parse(memory.lastKnownTime) - CLOCK_TOLERANCE_MS) {
-    throw new UpdateError(
-      'ERR_CLOCK_BEHIND',
-      `the clock says ${now.toISOString()} but this host has already seen ${memory.lastKnownTime}; refusing updates until the clock is set`,
-    );
-  }
+  refuseClockBehind(memory.lastKnownTime, now, maxClockSkewMs);
+  refuseFromFuture(version, manifest.created, now, maxClockSkewMs);
   if (now.getTime() > Date.parse(manifest.expires)) {
     throw new UpdateError('ERR_MANIFEST_EXPIRED', `manifest for ${version} expired at ${manifest.expires} (now ${now.toISOString()}): stale or replayed`);
   }

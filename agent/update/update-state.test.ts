@@ -73,3 +73,25 @@ describe('update record around reboots', () => {
     expect(pinned).toMatchObject({ pinned: '1.0.0', status: 'idle', target: null, progress: null, slotVersions: { 'USR-A': '1.0.0', 'USR-B': '1.0.1' } });
   });
 });
+
+describe('the anti-replay floor', () => {
+  const found = (record: UpdateRecord, version: string): UpdateRecord =>
+    advance(advance(record, { type: 'check-started' }), { type: 'update-found', target: { version, slot: 'USR-B', manifestSha256: 'ef'.repeat(32) } });
+
+  it('rises as soon as a verified release is taken, before its download; a failure and a skip keep it', () => {
+    let record = found({ ...INITIAL_RECORD, highestAccepted: '1.0.1' }, '1.0.2');
+    expect(record.highestAccepted).toBe('1.0.2');
+    for (let i = 0; i < 3; i++) {
+      record = advance(advance(record, { type: 'failed', code: 'ERR_PAYLOAD_TOO_LARGE', message: 'x', at: AT, charge: '1.0.2' }), { type: 'error-reported' });
+      if (i < 2) record = found(record, '1.0.2');
+    }
+    expect(record).toMatchObject({ highestAccepted: '1.0.2', skipped: [{ version: '1.0.2' }] });
+    // Never lowered by an older release taken later (a pin is the only way there).
+    expect(found({ ...INITIAL_RECORD, highestAccepted: '1.0.3' }, '1.0.2').highestAccepted).toBe('1.0.3');
+  });
+
+  it('does not move for a pinned host until the pinned release is staged', () => {
+    const pinned = found({ ...INITIAL_RECORD, pinned: '1.0.5', highestAccepted: '1.0.1' }, '1.0.5');
+    expect(pinned.highestAccepted).toBe('1.0.1');
+  });
+});

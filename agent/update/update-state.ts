@@ -42,6 +42,8 @@ export interface UpdateRecord {
   readonly progress: UpdateProgress | null;
   readonly highestAccepted: string | null;
   readonly lastKnownTime: string | null;
+  /** This host's clock when lastKnownTime was raised: a stored time further ahead of it than the skew is clamped (signed-time.ts). */
+  readonly lastKnownTimeAt: string | null;
   readonly pinned: string | null;
   readonly failures: Readonly<Record<string, number>>;
   readonly skipped: readonly { readonly version: string; readonly reason: string }[];
@@ -58,6 +60,7 @@ export const INITIAL_RECORD: UpdateRecord = {
   progress: null,
   highestAccepted: null,
   lastKnownTime: null,
+  lastKnownTimeAt: null,
   pinned: null,
   failures: {},
   skipped: [],
@@ -128,7 +131,11 @@ export function advance(record: UpdateRecord, event: UpdateEvent): UpdateRecord 
       return { ...record, status: 'idle', target: null, progress: null, lastCheck: { at: event.at, result: event.reason }, lastError: null };
     case 'update-found': {
       const sameRelease = record.target?.manifestSha256 === event.target.manifestSha256 && record.target.slot === event.target.slot;
-      return { ...record, status: 'update-available', target: event.target, progress: sameRelease ? record.progress : null };
+      // A verified manifest the policy takes is the floor from now on, before its download: a download
+      // that fails (and a version later skipped for it) must not let a replay of an older one in. A
+      // pin is an operator's choice, not the channel's word: it moves the floor only once staged.
+      const highestAccepted = record.pinned === null ? atLeast(record.highestAccepted, event.target.version) : record.highestAccepted;
+      return { ...record, status: 'update-available', target: event.target, progress: sameRelease ? record.progress : null, highestAccepted };
     }
     case 'download-started':
       return { ...record, status: 'downloading', slotVersions: without(record.slotVersions, record.target?.slot), progress: { chunksDone: event.chunksDone, bytesDone: event.bytesDone, totalBytes: event.totalBytes } };
@@ -143,7 +150,7 @@ export function advance(record: UpdateRecord, event: UpdateEvent): UpdateRecord 
       const slotVersions = record.target ? { ...record.slotVersions, [record.target.slot]: record.target.version } : record.slotVersions;
       // The highest accepted only rises: a pinned older release is installed below it, never lowers it,
       // so after an unpin a replayed manifest between the two is still refused.
-      const highestAccepted = version === null || (record.highestAccepted !== null && compareVersions(version, record.highestAccepted) <= 0) ? record.highestAccepted : version;
+      const highestAccepted = version === null ? record.highestAccepted : atLeast(record.highestAccepted, version);
       return { ...record, status: 'updated-need-reboot', highestAccepted, slotVersions, lastCheck: { at: event.at, result: `staged ${version}` }, lastError: null };
     }
     case 'armed':
@@ -194,6 +201,11 @@ export function advance(record: UpdateRecord, event: UpdateEvent): UpdateRecord 
       return { ...record, failures, skipped: record.skipped.filter((s) => s.version !== event.version) };
     }
   }
+}
+
+/** The highest accepted version only rises. */
+function atLeast(highest: string | null, version: string): string {
+  return highest !== null && compareVersions(version, highest) <= 0 ? highest : version;
 }
 
 function without(versions: Readonly<Record<string, string>>, slot: string | undefined): Readonly<Record<string, string>> {

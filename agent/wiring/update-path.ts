@@ -20,7 +20,7 @@ import type { UpdateOnceDeps } from '../update/run-update-once.ts';
 import type { HostFiles } from './host-files.ts';
 
 /** The agent's update and slot settings; `update --once` fills the same from its flags. */
-export type UpdatePathRequest = Pick<Settings['update'], 'servers' | 'channel' | 'arch' | 'board' | 'keyring' | 'stateDir' | 'tries' | 'minRateBytesPerSecond' | 'rateWindowSeconds'> &
+export type UpdatePathRequest = Pick<Settings['update'], 'servers' | 'channel' | 'arch' | 'board' | 'keyring' | 'stateDir' | 'tries' | 'minRateBytesPerSecond' | 'rateWindowSeconds' | 'maxClockSkewSeconds'> &
   Pick<Settings['slots'], 'disk' | 'chooser' | 'grubenv'> & {
     /** Given by an operator working on an image file; otherwise read from the host. */
     readonly bootedSlot?: SlotName;
@@ -89,6 +89,7 @@ export async function openUpdatePath(request: UpdatePathRequest, host: UpdateHos
         records: new FileRecordStore(request.stateDir),
         clock: host.clock,
         tries: request.tries,
+        maxClockSkewMs: request.maxClockSkewSeconds * 1000,
         caps: { manifest: DEFAULT_HTTP_SETTINGS.manifestCapBytes, signature: DEFAULT_HTTP_SETTINGS.signatureCapBytes },
         maxResumes: 8,
         log: host.log,

@@ -43,6 +43,7 @@ describe('a bad fragment', () => {
     ['a rate without a unit of time', 'update:\n  min_rate: 4KiB\n', [`${F} line 2: update.min_rate: must be a byte rate like "4KiB/s", "1MB/s" or a number of bytes per second, not "4KiB"`]],
     ['a negative rate', 'update:\n  min_rate: -1\n', [`${F} line 2: update.min_rate: must be a byte rate like "4KiB/s", "1MB/s" or a number of bytes per second, not -1`]],
     ['a rate window under a second', 'update:\n  rate_window: 500ms\n', [`${F} line 2: update.rate_window: must be at least 1s, not "500ms"`]],
+    ['a clock skew under a minute', 'update:\n  max_clock_skew: 30s\n', [`${F} line 2: update.max_clock_skew: must be at least 1m, not "30s"`]],
     ['too many tries', 'update:\n  tries: 11\n', [`${F} line 2: update.tries: must be a whole number from 1 to 10, not 11`]],
     ['a relative keyring', 'update:\n  keyring: keys.asc\n', [`${F} line 2: update.keyring: must be an absolute path, not "keys.asc"`]],
     ['a channel with a slash', 'update:\n  channel: a/b\n', [`${F} line 2: update.channel: must be a word without spaces or slashes, not "a/b"`]],

@@ -39,6 +39,7 @@ describe('loadSettings', () => {
   tries: 5
   min_rate: 8KiB/s
   rate_window: 2m
+  max_clock_skew: 2h
 slots:
   disk: /dev/vda
   chooser: grubenv
@@ -75,7 +76,7 @@ metrics:
 `;
     const { settings, sources, warnings } = await loadSettings(await layers({ 'etc/50-all.yaml': text }));
     expect(settings).toEqual({
-      update: { servers: ['https://updates.example/stable'], channel: 'beta', arch: 'aarch64', board: 'rpi4', keyring: '/etc/slipway/keys.asc', stateDir: '/var/lib/other', checks: false, firstCheckSeconds: 90, intervalSeconds: 5400, tries: 5, minRateBytesPerSecond: 8192, rateWindowSeconds: 120 },
+      update: { servers: ['https://updates.example/stable'], channel: 'beta', arch: 'aarch64', board: 'rpi4', keyring: '/etc/slipway/keys.asc', stateDir: '/var/lib/other', checks: false, firstCheckSeconds: 90, intervalSeconds: 5400, tries: 5, minRateBytesPerSecond: 8192, rateWindowSeconds: 120, maxClockSkewSeconds: 7200 },
       slots: { disk: '/dev/vda', chooser: 'grubenv', grubenv: '/boot/grub/grubenv' },
       reboot: { strategy: 'fleet-lock', timeZone: 'Europe/Berlin', windows: [{ start: 'Sat 22:00', length: '4h' }, { start: '03:00', length: '30m' }], inhibitorWaitSeconds: 120, before: ['lb-remove.service'], afterHealthy: ['lb-add.service'], hookTimeoutSeconds: 120 },
       lock: {

@@ -2,6 +2,7 @@
 // the update path, the lock and the health check as recorded stand-ins and time on a test clock.
 
 import { describe, expect, it, vi } from 'vitest';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentCore, RebootCancelled } from '../../agent/daemon/agent-core.ts';
 import { CodedError } from '../../platform/coded-error.ts';
@@ -9,7 +10,7 @@ import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
 import { GptBootChooser } from '../../agent/slots/gpt-boot-chooser.ts';
 import { guardBootChooser } from '../../agent/slots/booted-guard.ts';
 import { SlotError } from '../../agent/slots/slot-errors.ts';
-import { FileRecordStore, loadRecord, saveRecord } from '../../agent/update-io/state-file.ts';
+import { FileRecordStore, FLOOR_FILE, loadRecord, saveRecord, STATE_FILE } from '../../agent/update-io/state-file.ts';
 import { advance, INITIAL_RECORD } from '../../agent/update/update-state.ts';
 import { DEFAULT_SCHEDULE } from '../../agent/update/update-schedule.ts';
 import { makeSmallSlotsImage, useTempDir } from '../builders/coreos-disk.ts';
@@ -39,11 +40,13 @@ function stagedRecord(slot: string, version: string): UpdateRecord {
   return advance(record, { type: 'staged', at: '2026-11-22T00:00:00.000Z' });
 }
 
-async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'USR-A' | 'USR-B' | null; version: string; record?: UpdateRecord; health?: Health; lockTaken?: Promise<void>; loseAfterArming?: boolean }) {
+async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'USR-A' | 'USR-B' | null; version: string; record?: UpdateRecord; health?: Health; lockTaken?: Promise<void>; loseAfterArming?: boolean; damage?: (stateDir: string) => Promise<void> }) {
   const path = join(dir(), `disk-${counter++}.img`);
   await makeSmallSlotsImage(path, options.a, options.b);
   const stateDir = join(dir(), `state-${counter}`);
   if (options.record) await saveRecord(stateDir, options.record);
+  await options.damage?.(stateDir);
+  const logs: string[] = [];
   const booted: BootedSlot = options.booted === null ? { known: false, error: new SlotError('ERR_BOOTED_SLOT_UNKNOWN', 'cannot tell which slot of the test disk is running') } : { known: true, slot: options.booted, source: 'the test' };
   // Guarded as the agent's is (update-path.ts): no change while the slot is unknown.
   const chooser = guardBootChooser(new GptBootChooser(({ writable }) => FileBlockDevice.open(path, { writable })), booted);
@@ -96,13 +99,13 @@ async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'U
     checks: true,
     strategy: 'etcd-lock',
     nextWindow: () => null,
-    log: () => undefined,
+    log: (_fields, message) => logs.push(message),
   };
   const core = new AgentCore(deps);
   await core.start();
   // Let the health gate (or the release) finish.
   await core.pin(null);
-  return { core, calls, chooser, stateDir };
+  return { core, calls, chooser, stateDir, logs };
 }
 
 /** 1.0.0 running with 1.0.2 staged in USR-B, its reboot waiting for the lock until `lockTaken()`. */
@@ -172,6 +175,30 @@ describe.skipIf(skip !== null)(`${skip ?? ''} agent after boot`, () => {
     expect(calls).toEqual(['reboot 1.0.1 now=false']);
     await vi.waitFor(async () => expect((await chooser.read()).next).toBe('USR-B'));
     expect((await chooser.read()).slots.find((s) => s.name === 'USR-B')).toMatchObject({ tries: 3, successful: false });
+  });
+});
+
+describe.skipIf(skip !== null)(`${skip ?? ''} a damaged state file`, () => {
+  // 1.0.2 was staged (accepted) and rolled back from (skipped); 1.0.0 runs again on USR-A.
+  const rolledBack = (): UpdateRecord => advance(stagedRecord('USR-B', '1.0.2'), { type: 'boot-failed', reason: 'failed its health gate', at: '2026-11-22T01:00:00.000Z' });
+  const wrongTypes = (stateDir: string): Promise<void> => writeFile(join(stateDir, STATE_FILE), JSON.stringify({ ...rolledBack(), highestAccepted: 5, skipped: 'x' }));
+
+  it('starts from the floor copy when the record has wrong types: no crash, the problem logged, the floor and skipped list kept', async () => {
+    const { core, stateDir, logs } = await setUp({ a: GOOD, b: EMPTY, booted: 'USR-A', version: '1.0.0', record: rolledBack(), damage: wrongTypes });
+    expect(core.status()).toMatchObject({ state: 'idle', health: 'confirmed' });
+    expect(logs.join('\n')).toContain('record.highestAccepted must be a version, not 5');
+    expect((await loadRecord(stateDir)).record).toMatchObject({ highestAccepted: '1.0.2', skipped: [{ version: '1.0.2', reason: 'failed its health gate' }] });
+  });
+
+  it('rebuilds the floor from the running version when both copies are lost', async () => {
+    const bothLost = async (stateDir: string): Promise<void> => {
+      await wrongTypes(stateDir);
+      await writeFile(join(stateDir, FLOOR_FILE), '{"schema": 1, "highestAcc');
+    };
+    const { core, stateDir, logs } = await setUp({ a: GOOD, b: EMPTY, booted: 'USR-A', version: '1.0.0', record: rolledBack(), damage: bothLost });
+    expect(core.status()).toMatchObject({ state: 'idle', health: 'confirmed' });
+    expect(logs.join('\n')).toContain('the floor rebuilt from the running version');
+    expect((await loadRecord(stateDir)).record).toMatchObject({ status: 'idle', highestAccepted: '1.0.0', skipped: [], slotVersions: { 'USR-A': '1.0.0' } });
   });
 });
 

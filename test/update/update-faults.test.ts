@@ -117,6 +117,7 @@ async function updateOnce(servers: readonly string[] = [server.url], options: Pa
     records: new FileRecordStore(stateDir),
     clock,
     tries: 1,
+    maxClockSkewMs: 86_400_000,
     caps: { manifest: DEFAULT_HTTP_SETTINGS.manifestCapBytes, signature: DEFAULT_HTTP_SETTINGS.signatureCapBytes },
     maxResumes: options.maxResumes ?? 0,
     log: (_fields, message) => logs.push(message),
