@@ -4,6 +4,7 @@
 
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { requireSafePath } from '../config/safe-path.ts';
 import { INITIAL_RECORD, UPDATE_STATUSES } from '../update/update-state.ts';
 import { UpdateError } from '../update/update-errors.ts';
 import type { LoadedRecord, RecordStore } from '../update/record-store.ts';
@@ -11,8 +12,16 @@ import type { UpdateRecord } from '../update/update-state.ts';
 
 export const STATE_FILE = 'update-state.json';
 
+/** The directory and the file another user could write are refused (ERR_UNSAFE_PERMISSIONS), before reading. */
+export async function requireSafeState(dir: string): Promise<void> {
+  await requireSafePath(dir, 'state directory');
+  await requireSafePath(join(dir, STATE_FILE), 'state file');
+}
+
 export async function loadRecord(dir: string): Promise<LoadedRecord> {
   const path = join(dir, STATE_FILE);
+  // A planted record could lower the anti-replay floor or name a target: never read one others could write.
+  await requireSafeState(dir);
   let text: string;
   try {
     text = await readFile(path, 'utf8');
