@@ -145,7 +145,7 @@ function flipOnDisk(offsetInSlot: number): void {
   try {
     const byte = Buffer.alloc(1);
     readSync(fd, byte, 0, 1, SLOT_B_START + offsetInSlot);
-    writeSync(fd, Buffer.of(byte[0] ^ 0xff), 0, 1, SLOT_B_START + offsetInSlot);
+    writeSync(fd, Buffer.of((byte[0] ?? 0) ^ 0xff), 0, 1, SLOT_B_START + offsetInSlot);
   } finally {
     closeSync(fd);
   }
