@@ -46,6 +46,7 @@ const EXIT_BY_CODE: Record<string, number> = {
   ERR_KEYRING_MISSING: EXIT.untrusted,
   ERR_KEYRING_EMPTY: EXIT.untrusted,
   ERR_KEYRING_INVALID: EXIT.untrusted,
+  ERR_UNSAFE_PERMISSIONS: EXIT.untrusted,
   ERR_SIGNATURE_INVALID: EXIT.untrusted,
   ERR_SIGNATURE_UNKNOWN_KEY: EXIT.untrusted,
   ERR_SIGNATURE_KEY_EXPIRED: EXIT.untrusted,

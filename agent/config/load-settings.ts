@@ -4,6 +4,7 @@
 import { ConfigError, formatProblem } from './config-errors.ts';
 import { readCoreosCompat } from './coreos-compat.ts';
 import { listFragments, parseFragment, readConfigFile } from './fragment-files.ts';
+import { requireSafePath } from './safe-path.ts';
 import { DEFAULT_SETTINGS } from './settings.ts';
 import { readFragment } from './settings-schema.ts';
 import type { ConfigProblem } from './config-errors.ts';
@@ -38,7 +39,14 @@ export interface LoadedSettings {
 export async function loadSettings(options: LoadSettingsOptions = {}): Promise<LoadedSettings> {
   const dirs = options.dirs ?? DEFAULT_CONFIG_DIRS;
   const lastDir = dirs.length - 1;
+  const updateConf = options.updateConf === undefined ? COREOS_UPDATE_CONF : options.updateConf;
+  const dropIns = options.locksmithDropIns ?? LOCKSMITH_DROP_INS;
+  // Whoever can write a fragment chooses the servers and the keyring: nothing is read from a place
+  // another user could change (ERR_UNSAFE_PERMISSIONS, not one problem among others).
+  for (const dir of dirs) await requireSafePath(dir, 'settings directory');
+  for (const file of [...dropIns, ...(updateConf === null ? [] : [updateConf])]) await requireSafePath(file, 'CoreOS settings file');
   const listing = await listFragments(dirs);
+  for (const file of listing.files) await requireSafePath(file.path, 'settings fragment');
   const problems: ConfigProblem[] = [...listing.problems];
   const merged = new Map<SettingPath, Assignment & { readonly fromLastDir: boolean }>();
   const fragmentsRead: { readonly path: string; readonly lastDir: boolean }[] = [];
@@ -58,7 +66,7 @@ export async function loadSettings(options: LoadSettingsOptions = {}): Promise<L
     for (const assignment of fragment.assignments) merged.set(assignment.target, { ...assignment, fromLastDir: file.dir === lastDir });
   }
 
-  const compat = await readCoreosCompat({ updateConf: options.updateConf === undefined ? COREOS_UPDATE_CONF : options.updateConf, dropIns: options.locksmithDropIns ?? LOCKSMITH_DROP_INS });
+  const compat = await readCoreosCompat({ updateConf, dropIns });
   problems.push(...compat.problems);
   for (const assignment of compat.assignments) {
     if (merged.get(assignment.target)?.fromLastDir !== true) merged.set(assignment.target, { ...assignment, fromLastDir: false });

@@ -237,6 +237,18 @@ export class AgentCore {
     }
     this.move('gate-failed');
     this.changed();
+    const back = otherSlot(this.booted.slot);
+    if (this.boot?.slots.find((s) => s.name === back)?.successful !== true) {
+      // Both slots bad: the chooser refuses to go back to a slot never marked good, and a reboot would
+      // only boot this one again until its tries ran out (then nothing). It stays bootable and running,
+      // skipped, and the place in the reboot lock is kept, so the fleet stops here until someone looks.
+      const reason = `failed its health gate: ${health.reason}; ${back} is not a good slot to go back to, so ${this.booted.version} stays running without a reboot`;
+      deps.log({ slot: this.booted.slot, version: this.booted.version, other: back, reason: health.reason }, `${this.booted.version} ${reason}; the reboot lock stays held`);
+      await this.step({ type: 'skip', version: this.booted.version, reason, charged: true });
+      this.move('rollback-impossible');
+      this.changed();
+      return;
+    }
     deps.log({ slot: this.booted.slot, version: this.booted.version, reason: health.reason }, `${this.booted.version} failed its health gate (${health.reason}); rolling back`);
     await this.step({ type: 'skip', version: this.booted.version, reason: `failed its health gate: ${health.reason}`, charged: true });
     this.boot = await deps.chooser.rollback(this.booted.slot);

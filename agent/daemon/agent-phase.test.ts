@@ -30,6 +30,7 @@ const LEGAL = `
   rollback-waiting-to-reboot reboot-started rollback-rebooting
   rollback-waiting-to-reboot reboot-abandoned rolled-back
   rolled-back reboot-requested rollback-waiting-to-reboot
+  rolling-back rollback-impossible rolled-back
 `;
 
 const legal = new Map(

@@ -50,6 +50,8 @@ export const AGENT_PHASE_EVENTS = [
   'reboot-started',
   /** No reboot came of the request: strategy off, cancelled (no longer staged), or failed. */
   'reboot-abandoned',
+  /** The gate failed but the other slot is not good either: nothing to reboot into, so no reboot. */
+  'rollback-impossible',
 ] as const;
 export type AgentPhaseEvent = (typeof AGENT_PHASE_EVENTS)[number];
 
@@ -70,7 +72,7 @@ const TRANSITIONS: { readonly [P in AgentPhase]: Readonly<Partial<Record<AgentPh
   'checking-while-waiting': { 'check-finished': 'waiting-to-reboot', 'reboot-started': 'rebooting', 'reboot-abandoned': 'checking' },
   // A check still running, or queued before logind was asked, may finish; the host is going down.
   rebooting: { 'check-started': 'rebooting', 'check-finished': 'rebooting' },
-  'rolling-back': { 'reboot-requested': 'rollback-waiting-to-reboot' },
+  'rolling-back': { 'reboot-requested': 'rollback-waiting-to-reboot', 'rollback-impossible': 'rolled-back' },
   'rollback-waiting-to-reboot': { 'reboot-started': 'rollback-rebooting', 'reboot-abandoned': 'rolled-back' },
   'rollback-rebooting': {},
   'rolled-back': { 'reboot-requested': 'rollback-waiting-to-reboot' },

@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { readKeys } from 'openpgp';
 import type { Key, PublicKey } from 'openpgp';
+import { requireSafePath } from '../config/safe-path.ts';
 import { UpdateError } from '../update/update-errors.ts';
 
 /** One trusted key, described in our words (for messages and `slipway status`). */
@@ -36,7 +37,9 @@ export function keyringOpenpgpKeys(keyring: Keyring): readonly PublicKey[] {
   return keys;
 }
 
+/** Refuses (ERR_UNSAFE_PERMISSIONS) a keyring that a user other than root or this process could replace. */
 export async function loadKeyring(path: string): Promise<Keyring> {
+  await requireSafePath(path, 'keyring');
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);

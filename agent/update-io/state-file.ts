@@ -6,6 +6,7 @@
 
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { requireSafePath } from '../config/safe-path.ts';
 import { checkFloor, checkRecord } from '../update/record-check.ts';
 import { floorOf, recordFromFloor } from '../update/update-floor.ts';
 import { INITIAL_RECORD } from '../update/update-state.ts';
@@ -16,6 +17,13 @@ import type { UpdateRecord } from '../update/update-state.ts';
 
 export const STATE_FILE = 'update-state.json';
 export const FLOOR_FILE = 'update-floor.json';
+
+/** The directory and the files another user could write are refused (ERR_UNSAFE_PERMISSIONS), before reading. */
+export async function requireSafeState(dir: string): Promise<void> {
+  await requireSafePath(dir, 'state directory');
+  await requireSafePath(join(dir, STATE_FILE), 'state file');
+  await requireSafePath(join(dir, FLOOR_FILE), 'state floor file');
+}
 
 type Read<T> = { readonly kind: 'absent' } | { readonly kind: 'read'; readonly value: T } | { readonly kind: 'unreadable'; readonly warning: string };
 
@@ -46,6 +54,8 @@ async function readChecked<T>(path: string, check: (value: unknown) => T): Promi
 export async function loadRecord(dir: string): Promise<LoadedRecord> {
   const path = join(dir, STATE_FILE);
   const floorPath = join(dir, FLOOR_FILE);
+  // A planted record or floor could lower the anti-replay floor or name a target: never read one others could write.
+  await requireSafeState(dir);
   const record = await readChecked(path, checkRecord);
   if (record.kind === 'read') return { record: record.value, warning: null, floorLost: false };
   const floor = await readChecked(floorPath, checkFloor);

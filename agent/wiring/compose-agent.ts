@@ -12,10 +12,11 @@ import { RebootHooks } from '../lock/reboot-hooks.ts';
 import { coordinateReboot, releaseUntilConfirmed } from '../lock/reboot-coordinator.ts';
 import { nextOpening, rebootWindows } from '../lock/reboot-window.ts';
 import { loadSettings } from '../config/load-settings.ts';
+import { requireSafePath } from '../config/safe-path.ts';
 import { DbusSystemdBus } from '../systemd/dbus-systemd-bus.ts';
 import { LogindRebooter } from '../systemd/logind-rebooter.ts';
 import { DEFAULT_SCHEDULE } from '../update/update-schedule.ts';
-import { FileRecordStore } from '../update-io/state-file.ts';
+import { FileRecordStore, requireSafeState } from '../update-io/state-file.ts';
 import { pendingMarkerPath, readPendingMarker } from '../../cloud-config/first-boot-marker.ts';
 import { loadedAfter } from './loaded-after.ts';
 import { openAgentLock } from './reboot-lock.ts';
@@ -136,6 +137,10 @@ export async function runAgent(process: ProcessHost, files: HostFiles): Promise<
   const { logger } = process;
   const [{ AgentMetrics, metricsUrl, serveMetrics }, { exportControlService }] = await Promise.all([import('../daemon/agent-metrics.ts'), import('../daemon/dbus-control-service.ts')]);
   const { settings, sources, warnings } = await loadSettings({ dirs: files.configDirs });
+  // The keyring is loaded only after the agent answers, and a missing one is reported at each check;
+  // one that others could replace stops the start (THREATS.md: the agent refuses and says why).
+  await requireSafePath(settings.update.keyring, 'keyring');
+  await requireSafeState(settings.update.stateDir);
   for (const warning of warnings) logger.warn({}, warning);
   logger.info({ sources }, 'settings loaded');
   const bus = dbus.systemBus();

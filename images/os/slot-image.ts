@@ -85,6 +85,12 @@ export async function buildSlotImage(options: SlotImageOptions): Promise<void> {
       if (file.endsWith('.mjs') || file.endsWith('.mjs.map')) await copyFile(join(options.bundleDir, file), join(lib, file));
     }
     await copyFile(options.keyring, join(lib, 'release-keys.asc'));
+    // The agent refuses a keyring or settings directory that group or others could write
+    // (ERR_UNSAFE_PERMISSIONS), so their modes are set here, not left to the builder's umask or to
+    // the mode of the key file handed in (copyFile keeps it).
+    await chmod(join(lib, 'release-keys.asc'), 0o644);
+    await chmod(lib, 0o755);
+    await chmod(join(lib, 'config.d'), 0o755);
     await put(tree, '/usr/lib/slipway/config.d/00-os.yaml', OS_FRAGMENT);
     await put(tree, '/usr/bin/slipway', `#!/bin/sh\nexec /usr/lib/slipway/node ${AGENT_NODE_FLAGS.join(' ')} /usr/lib/slipway/slipway.mjs "$@"\n`, 0o755);
     for (const unit of await readdir(join(REPO, 'images', 'units'))) {

@@ -105,7 +105,7 @@ async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'U
   await core.start();
   // Let the health gate (or the release) finish.
   await core.pin(null);
-  return { core, calls, chooser, stateDir, logs };
+  return { core, calls, chooser, stateDir, logs, deps };
 }
 
 /** 1.0.0 running with 1.0.2 staged in USR-B, its reboot waiting for the lock until `lockTaken()`. */
@@ -142,6 +142,32 @@ describe.skipIf(skip !== null)(`${skip ?? ''} agent after boot`, () => {
     expect((await loadRecord(stateDir)).record.failures).toEqual({ '1.0.2': 1 });
     expect(core.status().health).toBe('failed');
     await expect(core.check()).rejects.toMatchObject({ code: 'ERR_NOT_CONFIRMED' });
+  });
+
+  it('both slots bad: a trial boot that fails its gate while the other slot is not good stays up, asks for no reboot (now or after a restart), and says why', async () => {
+    for (const a of [EMPTY, USED_UP]) {
+      const health = { healthy: false, reason: 'critical unit failed: app.service' } as const;
+      const { core, calls, chooser, stateDir, deps } = await setUp({ a, b: TRIAL, booted: 'USR-B', version: '1.0.2', record: stagedRecord('USR-B', '1.0.2'), health });
+      await Promise.resolve();
+      expect(calls).toEqual(['keep place', 'health']);
+      // The running slot is the only one that can boot: it stays bootable, and nothing else is tried.
+      const state = await chooser.read();
+      expect(state.slots.find((s) => s.name === 'USR-B')).toMatchObject({ priority: 2, successful: false });
+      expect(state.slots.find((s) => s.name === 'USR-A')).toMatchObject(a);
+      const reason = 'failed its health gate: critical unit failed: app.service; USR-A is not a good slot to go back to, so 1.0.2 stays running without a reboot';
+      expect((await loadRecord(stateDir)).record.skipped).toEqual([{ version: '1.0.2', reason }]);
+      expect(core.status()).toMatchObject({ activity: 'idle', health: 'failed', skipped: [{ version: '1.0.2', reason }] });
+      await expect(core.check()).rejects.toMatchObject({ code: 'ERR_NOT_CONFIRMED' });
+      await expect(core.rebootIfNeeded(false)).resolves.toBe(false);
+      expect(calls).toEqual(['keep place', 'health']);
+      // Restarted (systemd, or someone rebooting into the same slot): the same verdict, still no reboot.
+      const again = new AgentCore(deps);
+      await again.start();
+      await again.pin(null);
+      expect(calls).toEqual(['keep place', 'health', 'keep place', 'health']);
+      expect(again.status()).toMatchObject({ activity: 'idle', health: 'failed', skipped: [{ version: '1.0.2', reason }] });
+      expect((await chooser.read()).slots.find((s) => s.name === 'USR-B')).toMatchObject({ priority: 2, successful: false });
+    }
   });
 
   it('notices a staged release whose boot tries ran out, skips it, and releases the lock', async () => {

@@ -1,7 +1,8 @@
 // The control service checks its callers' uid itself, not only through the D-Bus policy: on a private
 // bus with no policy at all, the real service (run by root, over a recording stand-in for the agent)
 // refuses every method that changes something when dbus-send calls it as nobody, answers the
-// read-only ones, and serves root; when the bus will not say who a caller is, it refuses too.
+// read-only ones, and serves root; when the bus will not say who a caller is, it refuses too. The
+// methods tested are checked against the service's own introspection, so a new method needs a test.
 
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,6 +66,15 @@ const CHANGING: readonly (readonly [string, readonly string[], string])[] = [
   ['RebootIfNeeded', ['boolean:false'], 'RebootIfNeeded'],
 ];
 
+/** The methods anyone may call: they read and change nothing. Every other method must be in CHANGING. */
+const READ_ONLY: readonly string[] = ['GetStatus', 'Plan'];
+
+/** The members of INTERFACE in the service's own introspection XML. */
+function members(xml: string, kind: 'method' | 'property'): { name: string; access: string | null }[] {
+  const body = new RegExp(`<interface name="${INTERFACE.replaceAll('.', '\\.')}">([\\s\\S]*?)</interface>`).exec(xml)?.[1] ?? '';
+  return [...body.matchAll(new RegExp(`<${kind} name="(\\w+)"([^>]*)>`, 'g'))].map(([, name = '', rest = '']) => ({ name, access: /access="(\w+)"/.exec(rest)?.[1] ?? null }));
+}
+
 interface Served {
   readonly bus: DbusDaemon;
   readonly service: MessageBus;
@@ -89,11 +99,11 @@ async function serve(mandatory = ''): Promise<Served> {
 }
 
 /** dbus-send as `uid` (root when undefined): its exit code and what it printed. */
-function call(address: string, method: string, args: readonly string[], uid?: number): Promise<{ code: number; stdout: string; stderr: string }> {
+function call(address: string, method: string, args: readonly string[], uid?: number, iface = INTERFACE): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       'dbus-send',
-      [`--bus=${address}`, '--print-reply', `--dest=${BUS_NAME}`, OBJECT_PATH, `${INTERFACE}.${method}`, ...args],
+      [`--bus=${address}`, '--print-reply', `--dest=${BUS_NAME}`, OBJECT_PATH, `${iface}.${method}`, ...args],
       { ...(uid === undefined ? {} : { uid, gid: uid }) },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
@@ -107,6 +117,30 @@ describe.skipIf(skip !== null)(`${skip ?? ''} the control service's own check of
   });
   afterAll(async () => {
     await served.close();
+  });
+
+  it('has a test for every method it exports: each is read-only or in the table of changing methods, and no property can be set', async () => {
+    const introspected = await call(served.bus.address, 'Introspect', [], NOBODY, 'org.freedesktop.DBus.Introspectable');
+    expect(introspected.code, introspected.stderr).toBe(0);
+    const methods = members(introspected.stdout, 'method').map((m) => m.name);
+    expect(methods).toContain('GetStatus');
+    const tested = [...READ_ONLY, ...CHANGING.map(([method]) => method)];
+    expect(methods.filter((m) => !tested.includes(m)), 'methods with no access test: add them to CHANGING or READ_ONLY').toEqual([]);
+    expect(tested.filter((m) => !methods.includes(m)), 'tested methods the interface no longer has').toEqual([]);
+    const properties = members(introspected.stdout, 'property');
+    expect(properties.length).toBeGreaterThan(0);
+    expect(properties.filter((p) => p.access !== 'read')).toEqual([]);
+  });
+
+  it('refuses setting a property to nobody and to root', async () => {
+    for (const uid of [NOBODY, undefined]) {
+      const set = await call(served.bus.address, 'Set', [`string:${INTERFACE}`, 'string:PinnedVersion', 'variant:string:9.9.9'], uid, 'org.freedesktop.DBus.Properties');
+      expect(set.code).toBe(1);
+    }
+    const all = await call(served.bus.address, 'GetAll', [`string:${INTERFACE}`], NOBODY, 'org.freedesktop.DBus.Properties');
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toContain('"PinnedVersion"');
+    expect(served.changes).toEqual([]);
   });
 
   it.each(CHANGING)('refuses %s from nobody with ERR_CALLER_NOT_ROOT, though no policy forbids it', async (method, args) => {

@@ -1,10 +1,12 @@
 // Which failures are charged to a release, with faults injected into a real loopback HTTP server and
 // the real update path (got, openpgp, zstd, a sgdisk-made disk): an outage (refused, reset, DNS, 503,
 // 429, timeouts) never counts and the release installs once the server is back; a bad signature
-// counts and skips the release after 3; corrupt frames are fetched once more before they are blamed.
+// counts and skips the release after 3; corrupt frames are fetched once more before they are blamed;
+// a slot that reads back other bytes, or a bad image made to read back good, is refused.
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -27,6 +29,7 @@ import type { AddressInfo } from 'node:net';
 import type { ReleaseServer } from '../../qemu/release-server.ts';
 import type { SigningKeyPair } from '../../images/release-key.ts';
 import type { TempDir } from '../builders/coreos-disk.ts';
+import type { BlockDevice } from '../../agent/slots/block-device.ts';
 import type { UpdateOnceDeps, UpdateOutcome } from '../../agent/update/run-update-once.ts';
 import type { UpdateRecord } from '../../agent/update/update-state.ts';
 import type { HttpSettings } from '../../agent/update-io/http-update-source.ts';
@@ -99,6 +102,8 @@ interface PassOptions {
   readonly clock?: { at: number };
   readonly http?: Partial<HttpSettings>;
   readonly maxResumes?: number;
+  /** Any other of the pass's ports, replaced. */
+  readonly deps?: Partial<UpdateOnceDeps>;
 }
 
 /** The update path as the agent wires it, with short timeouts and no waits between retries. */
@@ -121,6 +126,7 @@ async function updateOnce(servers: readonly string[] = [server.url], options: Pa
     caps: { manifest: DEFAULT_HTTP_SETTINGS.manifestCapBytes, signature: DEFAULT_HTTP_SETTINGS.signatureCapBytes },
     maxResumes: options.maxResumes ?? 0,
     log: (_fields, message) => logs.push(message),
+    ...options.deps,
   };
   return runUpdateOnce(deps);
 }
@@ -138,10 +144,23 @@ async function record(): Promise<UpdateRecord> {
   return JSON.parse(await readFile(join(stateDir, 'update-state.json'), 'utf8')) as UpdateRecord;
 }
 
+const SLOT_B_START = (1 + 4 + 1 + 8) * 1024 * 1024;
+
 async function slotB(): Promise<Buffer> {
   const bytes = await readFile(disk);
-  const start = (1 + 4 + 1 + 8) * 1024 * 1024;
-  return bytes.subarray(start, start + image.length);
+  return bytes.subarray(SLOT_B_START, SLOT_B_START + image.length);
+}
+
+/** Changes one byte of the disk file in slot B, in place, as another writer of the device would. */
+function flipOnDisk(offsetInSlot: number): void {
+  const fd = openSync(disk, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, SLOT_B_START + offsetInSlot);
+    writeSync(fd, Buffer.of((byte[0] ?? 0) ^ 0xff), 0, 1, SLOT_B_START + offsetInSlot);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The payload with the fourth frame's zstd magic overwritten: zstd refuses it there. */
@@ -281,5 +300,53 @@ describe.skipIf(skip !== null)(`${skip ?? ''} failures charged to a release`, ()
     expect(payloadRequests()).toHaveLength(2);
     expect(await record()).toMatchObject({ status: 'idle', failures: { '1.0.1': 1 }, skipped: [], progress: null, lastError: { code: 'ERR_PAYLOAD_CORRUPT' } });
     expect((await chooser().read()).next).toBe('USR-A');
+  });
+
+  it('refuses a slot that reads back other bytes than were written (ERR_SLOT_VERIFY_FAILED): nothing staged, nothing armed', async () => {
+    const before = await chooser().read();
+    // Between the write and the read-back, a byte of the real disk file changes.
+    const code = await failedCode(undefined, { deps: { onRecord: (r) => r.status === 'verifying' && flipOnDisk(CHUNK + 17) } });
+    expect(code).toBe('ERR_SLOT_VERIFY_FAILED');
+    const after = await chooser().read();
+    expect(after.next).toBe(before.next);
+    expect(after.next).toBe('USR-A');
+    expect(after.slots[1]).toMatchObject({ priority: 0, successful: false });
+    expect(await record()).toMatchObject({ status: 'idle', progress: null, lastError: { code: 'ERR_SLOT_VERIFY_FAILED' } });
+  });
+
+  it('hashes the bytes as they were handed to the slot, not what the slot holds later: a bad image made to read back good is refused', async () => {
+    // The same release, one byte changed in a frame of random bytes (stored raw, so every frame keeps its length).
+    const evil = Buffer.from(image);
+    evil[CHUNK + 17] = (evil[CHUNK + 17] ?? 0) ^ 0xff;
+    await writeFile(join(dir.path, 'evil.img'), evil);
+    const evilWww = join(dir.path, `evil-${counter}`);
+    await publishRelease({ image: join(dir.path, 'evil.img'), version: '1.0.1', channel: 'stable', arch: 'x86_64', board: 'qemu', privateKeyArmored: key.privateArmored, outDir: evilWww, now: new Date(), expiresInSeconds: 86_400, chunkSize: CHUNK });
+    const chunksOf = async (root: string): Promise<number[]> => (JSON.parse(await readFile(join(root, 'stable', 'manifest.json'), 'utf8')) as { payload: { chunks: number[] } }).payload.chunks;
+    expect(await chunksOf(evilWww)).toEqual(await chunksOf(www));
+    // Served under the manifest signed for the good image.
+    await writeFile(join(releaseDir(), PAYLOAD_FILE), await readFile(join(evilWww, 'stable', 'releases', '1.0.1', PAYLOAD_FILE)));
+    // Whoever else writes the device puts the signed image's bytes back right after each write: a
+    // hash read back from the slot would match the manifest.
+    const openTampered = async (slot: 'USR-A' | 'USR-B'): Promise<BlockDevice> => {
+      const inner = await openSlot(await FileBlockDevice.open(disk, { writable: true }), slot);
+      return {
+        path: inner.path,
+        size: inner.size,
+        sectorSize: inner.sectorSize,
+        read: (offset, length) => inner.read(offset, length),
+        readInto: (offset, target) => inner.readInto(offset, target),
+        write: async (offset, data) => {
+          await inner.write(offset, data);
+          await inner.write(offset, image.subarray(offset, offset + data.length));
+        },
+        sync: () => inner.sync(),
+        close: () => inner.close(),
+      };
+    };
+    expect(await failedCode(undefined, { deps: { openSlot: openTampered } })).toBe('ERR_PAYLOAD_HASH_MISMATCH');
+    // The slot holds exactly the signed image, and still nothing is staged.
+    expect(Buffer.compare(await slotB(), image)).toBe(0);
+    expect((await chooser().read()).next).toBe('USR-A');
+    expect(await record()).toMatchObject({ status: 'idle', lastError: { code: 'ERR_PAYLOAD_HASH_MISMATCH' } });
   });
 });
