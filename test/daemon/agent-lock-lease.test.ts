@@ -74,7 +74,9 @@ describe.skipIf(skip !== null)(`${skip ?? ''} the agent's place in the reboot lo
     try {
       // Frozen until etcd itself has dropped the lease (however long a loaded machine makes that).
       await until('etcd to drop the frozen agent\'s lease', async () => ((await lock.status()).holders.find((h) => h.id === id)?.alive === false ? true : null), 60_000);
-      const taken = await lock.acquire({ id: 'other-host', host: 'other', since: new Date().toISOString(), targetVersion: '1.0.1' });
+      // Held without a lease: a place on a lease nobody renews would lapse after LEASE_S, and on a
+      // loaded machine the thawed agent could then reclaim it fairly, before the checks below.
+      const taken = await lock.hold({ id: 'other-host', host: 'other', since: new Date().toISOString(), targetVersion: '1.0.1' }, { kind: 'permanent' });
       expect(taken).toEqual({ kind: 'acquired', reclaimed: [id] });
       // The inhibitor is gone when the agent wakes: only etcd's answer stops it from rebooting.
       agent.logind.manager.inhibitors = [];
