@@ -40,7 +40,7 @@ export function readStatus(raw: Raw): Read<StatusRange> {
   return ok({ low, high });
 }
 
-export function formatStatus(status: StatusRange): string {
+export function formatStatusRange(status: StatusRange): string {
   return status.low === status.high ? String(status.low) : `${status.low}-${status.high}`;
 }
 

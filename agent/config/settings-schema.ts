@@ -4,7 +4,7 @@
 import { InternalError } from '../../platform/internal-error.ts';
 import { didYouMean } from '../../platform/did-you-mean.ts';
 import { absolutePath, bool, duration, integer, list, listen, nullable, oneOf, show, text, timeZone, unitName, url, urlList, window, word } from './setting-readers.ts';
-import { formatStatus, probeList } from './probe-reader.ts';
+import { formatStatusRange, probeList } from './probe-reader.ts';
 import type { ConfigProblem } from './config-errors.ts';
 import type { Raw, Reader } from './setting-readers.ts';
 import type { Settings } from './settings.ts';
@@ -190,7 +190,7 @@ export function settingsAsFragment(s: Settings): Record<string, unknown> {
       workload_units: health.workloadUnits,
       probes: health.probes.map((p) =>
         'http' in p
-          ? { name: p.name, http: { url: p.http.url, status: formatStatus(p.http.status), timeout: formatGoDuration(p.http.timeoutSeconds) } }
+          ? { name: p.name, http: { url: p.http.url, status: formatStatusRange(p.http.status), timeout: formatGoDuration(p.http.timeoutSeconds) } }
           : { name: p.name, exec: { command: p.exec.command, timeout: formatGoDuration(p.exec.timeoutSeconds) } },
       ),
     },

@@ -39,6 +39,9 @@ export interface GateResult {
   readonly probes: readonly ProbeReport[];
 }
 
+/** What the agent needs of a finished gate: pass, or fail with the reason its rollback records. */
+export type Health = { readonly healthy: true } | { readonly healthy: false; readonly reason: string };
+
 /** A gate run on a version: `gate` on a trial boot, `baseline` measured on a confirmed one. */
 export interface GateVerdict extends GateResult {
   readonly kind: 'gate' | 'baseline';

@@ -135,7 +135,7 @@ class Manager extends dbus.interface.Interface {
     const set = this.unitProps.get(name) ?? {};
     const active = this.active.get(name) ?? 'inactive';
     return {
-      loadState: this.loaded.has(name) || this.unitProps.has(name) ? 'loaded' : 'not-found',
+      loadState: this.loaded.has(name) || this.unitProps.has(name) || this.active.has(name) ? 'loaded' : 'not-found',
       activeState: active,
       subState: active === 'active' ? 'running' : active === 'failed' ? 'failed' : 'dead',
       result: active === 'failed' ? 'exit-code' : 'success',
