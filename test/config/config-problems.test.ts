@@ -60,6 +60,8 @@ describe('a bad fragment', () => {
     ['a unit name without type', 'health:\n  critical_units: [app]\n', [`${F} line 2: health.critical_units[0]: must be a systemd unit name like app.service, not "app"`]],
     ['a zero health timeout', 'health:\n  timeout: 0s\n', [`${F} line 2: health.timeout: must be at least 1s, not "0s"`]],
     ['a settle time that is not a duration', 'health:\n  settle: 30\n', [`${F} line 2: health.settle: must be a duration like "30s", "5m" or "1h30m", not 30`]],
+    ['a settle time as long as the timeout', 'health:\n  timeout: 1m\n  settle: 1m\n', [`${F} line 3: health.settle: health.settle (1m) must be shorter than health.timeout (1m), or no health gate can pass`]],
+    ['a timeout shorter than the default settle', 'health:\n  timeout: 10s\n', [`${F} line 2: health.timeout: health.settle (30s) must be shorter than health.timeout (10s), or no health gate can pass`]],
     ['a network unit as a workload', 'health:\n  workload_units: [eth0.network]\n', [`${F} line 2: health.workload_units[0]: must be a systemd unit name like app.service, not "eth0.network"`]],
     [
       'bad probes',
