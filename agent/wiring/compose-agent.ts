@@ -127,7 +127,9 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
       const verdict = await health.gate(path.booted.version, previous);
       return verdict.healthy === true ? { healthy: true } : { healthy: false, reason: verdict.reason ?? 'unhealthy' };
     },
-    measureBaseline: () => void health.measureBaseline(path.booted.version).catch((error: unknown) => log({ err: error }, 'could not measure the health baseline')),
+    // After the agent answers on D-Bus, so its start is not slowed by the polls.
+    measureBaseline: () =>
+      void host.answering.then(() => health.measureBaseline(path.booted.version)).catch((error: unknown) => log({ err: error }, 'could not measure the health baseline')),
     lastGate: () => health.lastGate(),
     schedule: { ...DEFAULT_SCHEDULE, firstCheckMs: settings.update.firstCheckSeconds * 1000, intervalMs: settings.update.intervalSeconds * 1000 },
     checks: settings.update.checks,
