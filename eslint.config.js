@@ -8,7 +8,8 @@ const PROCESS_ENV = { selector: "MemberExpression[object.name='process'][propert
 /**
  * Who may import whom. Top-level folders: qemu/ and test/ -> agent/ -> cloud-config/, images/ ->
  * platform/. Inside agent/: main.ts -> wiring/ -> cli/ -> the domains; update/ is the pure core and
- * reaches its adapters (update-io/) and their libraries only through its ports.
+ * reaches its adapters (update-io/) and their libraries only through its ports, as health/ does
+ * (health-io/, systemd/).
  */
 const TOP = ['qemu', 'test'];
 const DOMAIN = [...TOP, 'cli', 'wiring'];
@@ -25,7 +26,13 @@ const BOUNDARIES = [
     packages: ['got', 'openpgp', 'dbus-next', 'node:fs', 'node:fs/promises', 'node:http', 'node:https', 'node:zlib'],
     why: 'update/ is the pure core: its adapters come in through its ports',
   },
-  { files: ['agent/*.ts', 'agent/*/**'], ignores: ['agent/main.ts', 'agent/wiring/**', 'agent/cli/**', 'agent/update/**'], folders: DOMAIN, why: 'domains never import the CLI or the wiring' },
+  {
+    files: ['agent/health/**'],
+    folders: [...DOMAIN, 'health-io'],
+    packages: ['dbus-next', 'node:fs', 'node:fs/promises', 'node:http', 'node:https', 'node:child_process'],
+    why: 'health/ is the pure health gate: units, probes and files come in through its ports',
+  },
+  { files: ['agent/*.ts', 'agent/*/**'], ignores: ['agent/main.ts', 'agent/wiring/**', 'agent/cli/**', 'agent/update/**', 'agent/health/**'], folders: DOMAIN, why: 'domains never import the CLI or the wiring' },
 ];
 
 function boundary({ files, ignores = [], folders, packages = [], env = false, why }) {

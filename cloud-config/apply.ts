@@ -66,7 +66,7 @@ export async function preflight(config: CloudConfig, deps: Pick<ApplyDeps, 'root
     const home = db.users.get(name)?.home ?? planned.get(name)?.homedir;
     if (home !== undefined) await checkPath(`ssh keys of ${name}`, posix.join(home, '.ssh', 'authorized_keys'));
   }
-  if (agentFragment(config) !== null) await checkPath('coreos.update/locksmith', AGENT_FRAGMENT_PATH);
+  if (agentFragment(config) !== null) await checkPath('coreos.update/locksmith/units', AGENT_FRAGMENT_PATH);
   return problems;
 }
 

@@ -9,7 +9,7 @@ import type { Plugin } from 'esbuild';
  * start in a VM under TCG. A require() reads nothing, so ESM imports of node:http get this module.
  * An import of a name not listed here fails the build.
  */
-const HTTP_NAMES = ['Agent', 'ServerResponse', 'createServer', 'validateHeaderName', 'validateHeaderValue'];
+const HTTP_NAMES = ['Agent', 'ServerResponse', 'createServer', 'request', 'validateHeaderName', 'validateHeaderValue'];
 export const httpByRequire: Plugin = {
   name: 'node-http-by-require',
   setup(builder) {

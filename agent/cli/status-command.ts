@@ -1,11 +1,13 @@
 // `slipway status`: both slots with versions and booted/next markers, the pin, the update state
-// and progress, the last and next check, the next reboot window; like rpm-ostree status.
+// and progress, what the health gate found, the last and next check, the next reboot window.
 
 import { UsageError } from './cli-error.ts';
 import { parseCommand, withControl } from './agent-command-kit.ts';
 import { formatBytes } from './progress-bar.ts';
 import type { AgentCommandDeps } from './agent-command-kit.ts';
+import { notableItems } from '../health/gate-verdict.ts';
 import type { LockView, StatusReport } from '../daemon/agent-status.ts';
+import type { GateVerdict } from '../health/gate-verdict.ts';
 
 export const STATUS_USAGE = `usage: slipway status [--json]
 Shows what the running agent knows: slots, versions, state, progress, pin, checks and the next reboot window.`;
@@ -17,6 +19,16 @@ export function formatLock(lock: LockView): string {
   return `${holders}; ${lock.holders.length} of ${lock.max} places taken`;
 }
 
+/** The health gate's outcome and a line per failed, pre-existing or pending item; nothing for a gate that passed with everything ok. */
+export function formatGate(gate: GateVerdict | null | undefined): string[] {
+  // An agent from before the verdict was reported sends none.
+  if (gate === null || gate === undefined) return [];
+  const items = notableItems(gate);
+  if (gate.healthy === true && items.length === 0) return [];
+  const outcome = gate.healthy === null ? `running since ${gate.startedAt}` : `${gate.healthy ? 'passed' : 'failed'} at ${gate.finishedAt ?? '?'}`;
+  return [`Health gate: ${gate.version} ${outcome}`, ...items.map((i) => `  ${i.name}: ${i.verdict}: ${i.reason}`)];
+}
+
 export function formatStatus(status: StatusReport): string {
   const lines: string[] = [];
   const health = status.health === 'confirmed' || status.health === 'unknown' ? '' : ` (health gate ${status.health})`;
@@ -25,6 +37,7 @@ export function formatStatus(status: StatusReport): string {
     const since = status.firstBoot.at === '' ? '' : ` (since ${status.firstBoot.at})`;
     lines.push(`First boot: cloud-config not applied${since}: ${status.firstBoot.message} [${status.firstBoot.code}]; slipway-cloudinit.service tries again at the next boot`);
   }
+  lines.push(...formatGate(status.lastGate));
   if (status.bootedUnknown) {
     lines.push(`Running slot: unknown, so updates and slot changes are refused: ${status.bootedUnknown.message} [${status.bootedUnknown.code}]`);
   }

@@ -6,7 +6,7 @@ import { readCoreosCompat } from './coreos-compat.ts';
 import { listFragments, parseFragment, readConfigFile } from './fragment-files.ts';
 import { requireSafePath } from './safe-path.ts';
 import { DEFAULT_SETTINGS } from './settings.ts';
-import { readFragment } from './settings-schema.ts';
+import { formatGoDuration, readFragment } from './settings-schema.ts';
 import type { ConfigProblem } from './config-errors.ts';
 import type { Assignment, SettingPath } from './settings-schema.ts';
 import type { Settings } from './settings.ts';
@@ -150,6 +150,12 @@ function crossCheck(settings: Settings, merged: ReadonlyMap<SettingPath, Assignm
     } else {
       findings.push({ problem: null, warning: `${need.primaryKey}: ${value} (the default) needs ${need.secondaryKey}, which no file sets` });
     }
+  }
+  // A settle time as long as the deadline lets no gate pass: every trial boot would be rolled back.
+  const { settleSeconds, timeoutSeconds } = settings.health;
+  const settle = merged.get('health.settleSeconds') ?? merged.get('health.timeoutSeconds');
+  if (settleSeconds >= timeoutSeconds && settle !== undefined) {
+    findings.push({ problem: { ...settle.origin, key: settle.key, message: `health.settle (${formatGoDuration(settleSeconds)}) must be shorter than health.timeout (${formatGoDuration(timeoutSeconds)}), or no health gate can pass` } });
   }
   return findings;
 }

@@ -4,6 +4,7 @@
 import { InternalError } from '../../platform/internal-error.ts';
 import { didYouMean } from '../../platform/did-you-mean.ts';
 import { absolutePath, bool, byteRate, duration, integer, list, listen, nullable, oneOf, show, text, timeZone, unitName, url, urlList, window, word } from './setting-readers.ts';
+import { formatStatusRange, probeList } from './probe-reader.ts';
 import type { ConfigProblem } from './config-errors.ts';
 import type { Raw, Reader } from './setting-readers.ts';
 import type { Settings } from './settings.ts';
@@ -86,7 +87,10 @@ const FRAGMENT: Readonly<Record<string, Field>> = {
   }),
   health: section({
     timeout: leaf('health.timeoutSeconds', duration(1, '1s')),
+    settle: leaf('health.settleSeconds', duration(0, '0s')),
     critical_units: leaf('health.criticalUnits', list(unitName)),
+    workload_units: leaf('health.workloadUnits', list(unitName)),
+    probes: leaf('health.probes', probeList),
   }),
   cloud_config: section({
     datasource_wait: leaf('cloudConfig.datasourceWaitSeconds', duration(0, '0s')),
@@ -204,7 +208,17 @@ export function settingsAsFragment(s: Settings): Record<string, unknown> {
       },
       fleet_lock_url: lock.fleetLockUrl,
     },
-    health: { timeout: formatGoDuration(health.timeoutSeconds), critical_units: health.criticalUnits },
+    health: {
+      timeout: formatGoDuration(health.timeoutSeconds),
+      settle: formatGoDuration(health.settleSeconds),
+      critical_units: health.criticalUnits,
+      workload_units: health.workloadUnits,
+      probes: health.probes.map((p) =>
+        'http' in p
+          ? { name: p.name, http: { url: p.http.url, status: formatStatusRange(p.http.status), timeout: formatGoDuration(p.http.timeoutSeconds) } }
+          : { name: p.name, exec: { command: p.exec.command, timeout: formatGoDuration(p.exec.timeoutSeconds) } },
+      ),
+    },
     cloud_config: { datasource_wait: formatGoDuration(cloudConfig.datasourceWaitSeconds) },
     metrics: { listen: metrics.listen },
   };

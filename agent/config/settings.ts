@@ -5,6 +5,7 @@ import { DEFAULT_ETCD_CONNECTION } from '../lock/etcd-connection.ts';
 import { DEFAULT_RATE_FLOOR } from '../update-io/rate-floor.ts';
 import type { EtcdConnection } from '../lock/etcd-connection.ts';
 import type { RebootStrategy } from '../lock/reboot-coordinator.ts';
+import type { ProbeSpec } from '../health/health-ports.ts';
 
 export interface WindowSetting {
   /** locksmith's window_start: "Thu 04:00" or "04:00" (every day). */
@@ -67,8 +68,14 @@ export interface Settings {
   readonly health: {
     /** How long after boot the new slot has to reach a healthy state. */
     readonly timeoutSeconds: number;
-    /** Units that must not be failed (beyond multi-user.target being reached). */
+    /** How long every critical unit must stay healthy, without a restart, before the gate passes. */
+    readonly settleSeconds: number;
+    /** Units the operator wants healthy (beyond multi-user.target being reached). */
     readonly criticalUnits: readonly string[];
+    /** The host's workloads: units cloud-config enabled or started (its fragment sets them); critical too. */
+    readonly workloadUnits: readonly string[];
+    /** Checks that must pass within the settled window, each retried until the deadline. */
+    readonly probes: readonly ProbeSpec[];
   };
   readonly cloudConfig: {
     /** How long first boot's `cloud-config apply` keeps retrying a datasource that fails before it gives up (without the stamp, so the next boot tries again). */
@@ -103,7 +110,7 @@ export const DEFAULT_SETTINGS: Settings = {
     etcd: { ...DEFAULT_ETCD_CONNECTION, leaseSeconds: 600 },
     fleetLockUrl: null,
   },
-  health: { timeoutSeconds: 300, criticalUnits: [] },
+  health: { timeoutSeconds: 300, settleSeconds: 30, criticalUnits: [], workloadUnits: [], probes: [] },
   // coreos-cloudinit's datasource timeout.
   cloudConfig: { datasourceWaitSeconds: 300 },
   metrics: { listen: '127.0.0.1:9527' },

@@ -16,7 +16,7 @@ import { otherSlot } from '../slots/boot-chooser.ts';
 import type { AgentPhase, AgentPhaseEvent } from './agent-phase.ts';
 import type { AgentStatus, FirstBootView, StatusReport } from './agent-status.ts';
 import type { HookRun } from '../lock/reboot-hooks.ts';
-import type { Health } from './health-gate.ts';
+import type { GateVerdict, Health } from '../health/gate-verdict.ts';
 import type { BootChooser, BootState, SlotName } from '../slots/boot-chooser.ts';
 import type { BootedSlot } from '../slots/booted-slot.ts';
 import type { PlaceKeeper } from '../lock/place-keeper.ts';
@@ -68,7 +68,12 @@ export interface AgentCoreDeps {
   readonly releaseLock: () => Promise<'released' | 'not-held'>;
   /** The fleet lock's holders and size; null when the strategy uses no lock. */
   readonly lockView: () => Promise<{ readonly max: number; readonly holders: readonly string[]; readonly heldByThisHost: boolean } | null>;
-  readonly health: () => Promise<Health>;
+  /** The trial boot's health gate; `previous` is the version this boot replaced (its baseline applies). */
+  readonly health: (previous: string | null) => Promise<Health>;
+  /** On a confirmed boot: measures in the background what is not healthy, as the next release's baseline. */
+  readonly measureBaseline: () => void;
+  /** The trial gate's verdict, running or last (health/boot-health.ts), for the status. */
+  readonly lastGate: () => GateVerdict | null;
   /** The marker a failed first-boot `cloud-config apply` left, read when status is asked for. */
   readonly firstBootPending: () => Promise<FirstBootView>;
   /** The operator's reboot.after_healthy hooks, run once the gate passed and before the place is given back. */
@@ -137,7 +142,7 @@ export class AgentCore {
   async report(): Promise<StatusReport> {
     const lock = await this.deps.lockView().catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }));
     const firstBoot = await this.deps.firstBootPending();
-    return { ...this.status(), lock, firstBoot, rebootHooks: this.deps.hookRuns() };
+    return { ...this.status(), lock, firstBoot, rebootHooks: this.deps.hookRuns(), lastGate: this.deps.lastGate() };
   }
 
   private changed(): void {
@@ -200,6 +205,7 @@ export class AgentCore {
       this.healthGate = this.exclusive(() => this.confirmBoot());
     } else {
       this.move('confirmed-boot');
+      deps.measureBaseline();
       if (this.record.status === 'updated-need-reboot' && deps.strategy !== 'off') {
         // A place left from before (a cut after it was taken) is the one this reboot needs: the acquire
         // finds it held. Releasing it here instead would race that acquire, and a release landing
@@ -222,7 +228,7 @@ export class AgentCore {
 
   private async confirmBoot(): Promise<void> {
     const { deps } = this;
-    const health = await deps.health();
+    const health = await deps.health(this.record?.slotVersions[otherSlot(this.booted.slot)] ?? null);
     if (health.healthy) {
       this.boot = await deps.chooser.markGood(this.booted.slot);
       this.move('gate-passed');

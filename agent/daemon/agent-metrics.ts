@@ -1,6 +1,7 @@
 // Prometheus metrics of the agent (prom-client, on a registry of its own, never the global one):
-// booted and available version, update state, last check time and result, failures by kind, and
-// how long reboots waited for the fleet lock; served on a local HTTP endpoint.
+// booted and available version, update state, last check time and result, failures by kind, how
+// long reboots waited for the fleet lock, and the health of each critical unit and probe; served on a
+// local HTTP endpoint.
 
 import { causeChain } from '../../platform/coded-error.ts';
 import { createServer } from 'node:http';
@@ -9,6 +10,7 @@ import { UPDATE_STATUSES } from '../update/update-state.ts';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AgentStatus } from './agent-status.ts';
+import type { GateVerdict } from '../health/gate-verdict.ts';
 
 export class AgentMetrics {
   readonly registry = new Registry();
@@ -25,6 +27,13 @@ export class AgentMetrics {
     buckets: [1, 10, 60, 300, 1800, 3600, 4 * 3600, 24 * 3600],
     registers: [this.registry],
   });
+  private readonly healthCheck = new Gauge({
+    name: 'slipway_health_check',
+    help: 'Each critical unit and probe of the last health gate or baseline run, 1 for its verdict (ok, pending, failed, pre-existing).',
+    labelNames: ['kind', 'name', 'verdict'],
+    registers: [this.registry],
+  });
+  private readonly unitRestarts = new Gauge({ name: 'slipway_health_unit_restarts', help: 'NRestarts of each critical service when the health gate last looked.', labelNames: ['unit'], registers: [this.registry] });
   private lastErrorSeen: string | null = null;
 
   /** Updates every gauge from a status; counts a failure once per new lastError. */
@@ -42,6 +51,17 @@ export class AgentMetrics {
     if (status.lastError && errorKey !== null && errorKey !== this.lastErrorSeen) this.failures.inc({ code: status.lastError.code });
     this.lastErrorSeen = errorKey;
     this.bytes.set(status.progress?.bytesDone ?? 0);
+  }
+
+  /** The health gate's (or baseline's) view: one series per unit and probe, labelled with its verdict. */
+  observeGate(verdict: GateVerdict): void {
+    this.healthCheck.reset();
+    this.unitRestarts.reset();
+    for (const unit of verdict.units) {
+      this.healthCheck.set({ kind: 'unit', name: unit.name, verdict: unit.verdict }, 1);
+      if (unit.restarts !== null) this.unitRestarts.set({ unit: unit.name }, unit.restarts);
+    }
+    for (const probe of verdict.probes) this.healthCheck.set({ kind: 'probe', name: probe.name, verdict: probe.verdict }, 1);
   }
 
   observeLockWait(seconds: number): void {

@@ -5,6 +5,7 @@ import type { SlotName, SlotState } from '../slots/boot-chooser.ts';
 import type { UpdateProgress, UpdateRecord, UpdateStatus } from '../update/update-state.ts';
 import type { RebootStrategy } from '../lock/reboot-coordinator.ts';
 import type { HookRun } from '../lock/reboot-hooks.ts';
+import type { GateVerdict } from '../health/gate-verdict.ts';
 
 /** What the agent is busy with beyond the update state machine; derived from its phase (agent-phase.ts). */
 export type Activity = 'idle' | 'checking' | 'health-gate' | 'waiting-to-reboot' | 'rebooting' | 'rolling-back' | 'slot-unknown';
@@ -53,9 +54,10 @@ export type FirstBootView = { readonly at: string; readonly code: string; readon
 
 /**
  * GetStatus's answer: the status and, fetched on demand, the fleet lock (null: the strategy uses none),
- * a first-boot cloud-config apply still to be done, and the last run of each kind of reboot hook.
+ * a first-boot cloud-config apply still to be done, the last run of each kind of reboot hook, and the
+ * last (or running) health gate's verdict.
  */
-export type StatusReport = AgentStatus & { readonly lock: LockView; readonly firstBoot: FirstBootView; readonly rebootHooks: readonly HookRun[] };
+export type StatusReport = AgentStatus & { readonly lock: LockView; readonly firstBoot: FirstBootView; readonly rebootHooks: readonly HookRun[]; readonly lastGate: GateVerdict | null };
 
 export function buildStatus(parts: {
   record: UpdateRecord;

@@ -1,12 +1,14 @@
 // Builds and runs `slipway agent` from its settings: the update path, the fleet lock per strategy,
-// logind reboots and the health gate over D-Bus, wired to AgentCore; then metrics and the control
+// logind reboots and the health gate (units over D-Bus, probes, its state files), wired to AgentCore; then metrics and the control
 // interface, and the checks until the process is stopped.
 
 import { readFile } from 'node:fs/promises';
 import dbus from 'dbus-next';
 import { parseLocksmithWindow } from '../../platform/locksmith-window.ts';
 import { AgentCore } from '../daemon/agent-core.ts';
-import { awaitHealthyBoot } from '../daemon/health-gate.ts';
+import { BootHealth } from '../health/boot-health.ts';
+import { FileHealthStore } from '../health-io/health-files.ts';
+import { HostProbeRunner } from '../health-io/host-probe-runner.ts';
 import { keepPlace } from '../lock/place-keeper.ts';
 import { RebootHooks } from '../lock/reboot-hooks.ts';
 import { coordinateReboot, releaseUntilConfirmed } from '../lock/reboot-coordinator.ts';
@@ -14,6 +16,7 @@ import { nextOpening, rebootWindows } from '../lock/reboot-window.ts';
 import { loadSettings } from '../config/load-settings.ts';
 import { requireSafePath } from '../config/safe-path.ts';
 import { DbusSystemdBus } from '../systemd/dbus-systemd-bus.ts';
+import { DbusUnitStates } from '../systemd/dbus-unit-states.ts';
 import { LogindRebooter } from '../systemd/logind-rebooter.ts';
 import { DEFAULT_SCHEDULE } from '../update/update-schedule.ts';
 import { FileRecordStore, requireSafeState } from '../update-io/state-file.ts';
@@ -27,6 +30,7 @@ import type { RebootOptions } from '../daemon/agent-core.ts';
 import type { HolderRecord } from '../lock/lock-backend.ts';
 import type { PlaceKeeper } from '../lock/place-keeper.ts';
 import type { CoordinatorDeps } from '../lock/reboot-coordinator.ts';
+import type { GateVerdict } from '../health/gate-verdict.ts';
 import type { HostFiles } from './host-files.ts';
 import type { ProcessHost } from './process-host.ts';
 
@@ -38,6 +42,8 @@ interface AgentHost {
   readonly machineId: string;
   /** Told how long each reboot waited for the lock (and window). */
   readonly onLockWait: (seconds: number) => void;
+  /** Told every view of a health gate or baseline run (the metrics). */
+  readonly onGate: (verdict: GateVerdict) => void;
   /** Settles once the agent answers on D-Bus; the lock and the update path are loaded after it. */
   readonly answering: Promise<void>;
 }
@@ -88,6 +94,17 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
   // unreadable keyring) is logged now, and each check reports it until it is fixed.
   // Not while the booted slot is unknown: the agent stays in slot-unknown and never checks.
   if (path.booted.slot.known) void updating().catch((error: unknown) => log({ err: error }, 'cannot set up the update path'));
+  const { health: h } = settings;
+  const health = new BootHealth({
+    units: new DbusUnitStates(host.bus),
+    probes: new HostProbeRunner(),
+    clock,
+    store: new FileHealthStore(settings.update.stateDir),
+    settings: { timeoutMs: h.timeoutSeconds * 1000, pollMs: 2_000, settleMs: h.settleSeconds * 1000, criticalUnits: h.criticalUnits, workloadUnits: h.workloadUnits, probes: h.probes },
+    log,
+    onVerdict: host.onGate,
+  });
+  await health.load();
   return new AgentCore({
     clock,
     random,
@@ -123,7 +140,14 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
     // A failed after-hook is reported (status, journal), not a reason to keep the fleet's place.
     afterHealthy: async () => void (await hooks.run('after-healthy', settings.reboot.afterHealthy)),
     hookRuns: () => hooks.last(),
-    health: () => awaitHealthyBoot(systemd, clock, { timeoutMs: settings.health.timeoutSeconds * 1000, pollMs: 2_000, criticalUnits: settings.health.criticalUnits }),
+    health: async (previous) => {
+      const verdict = await health.gate(path.booted.version, previous);
+      return verdict.healthy === true ? { healthy: true } : { healthy: false, reason: verdict.reason ?? 'unhealthy' };
+    },
+    // After the agent answers on D-Bus, so its start is not slowed by the polls.
+    measureBaseline: () =>
+      void host.answering.then(() => health.measureBaseline(path.booted.version)).catch((error: unknown) => log({ err: error }, 'could not measure the health baseline')),
+    lastGate: () => health.lastGate(),
     schedule: { ...DEFAULT_SCHEDULE, firstCheckMs: settings.update.firstCheckSeconds * 1000, intervalMs: settings.update.intervalSeconds * 1000 },
     checks: settings.update.checks,
     strategy: settings.reboot.strategy,
@@ -161,6 +185,7 @@ export async function runAgent(process: ProcessHost, files: HostFiles): Promise<
     files,
     machineId: (await readFile(files.machineId, 'utf8')).trim(),
     onLockWait: (seconds) => metrics.observeLockWait(seconds),
+    onGate: (verdict) => metrics.observeGate(verdict),
     answering: answering.promise,
   });
   core.onChange((status) => metrics.observe(status));

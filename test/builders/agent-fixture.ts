@@ -110,7 +110,7 @@ export async function startAgentFixture(options: AgentFixtureOptions = {}): Prom
     slots: { disk, chooser: 'gptprio' },
     reboot: { strategy: 'etcd-lock' },
     lock: { etcd: { endpoints: [etcd.url] } },
-    health: { timeout: '30s' },
+    health: { timeout: '30s', settle: '1s' },
     metrics: { listen: false },
   }, options.settings ?? {});
   await writeFile(join(config, '50-test.yaml'), `${JSON.stringify(fragment, null, 2)}\n`);

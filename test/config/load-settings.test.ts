@@ -68,7 +68,17 @@ lock:
   fleet_lock_url: https://fleetlock.example/
 health:
   timeout: 10m
+  settle: 45s
   critical_units: [app.service, db.socket]
+  workload_units: [web.service]
+  probes:
+    - name: api
+      http: { url: "http://127.0.0.1:8080/healthz", status: "200-299", timeout: 2s }
+    - name: teapot
+      http: { url: "https://127.0.0.1/", status: 418 }
+    - name: db
+      exec:
+        command: [/usr/bin/pg_isready, -q]
 cloud_config:
   datasource_wait: 90s
 metrics:
@@ -85,7 +95,17 @@ metrics:
         etcd: { endpoints: ['http://a:2379', 'http://b:2379'], caFile: '/etc/ssl/ca.pem', certFile: '/etc/ssl/cert.pem', keyFile: '/etc/ssl/key.pem', username: 'agent', password: '0123', leaseSeconds: 300 },
         fleetLockUrl: 'https://fleetlock.example/',
       },
-      health: { timeoutSeconds: 600, criticalUnits: ['app.service', 'db.socket'] },
+      health: {
+        timeoutSeconds: 600,
+        settleSeconds: 45,
+        criticalUnits: ['app.service', 'db.socket'],
+        workloadUnits: ['web.service'],
+        probes: [
+          { name: 'api', http: { url: 'http://127.0.0.1:8080/healthz', status: { low: 200, high: 299 }, timeoutSeconds: 2 } },
+          { name: 'teapot', http: { url: 'https://127.0.0.1/', status: { low: 418, high: 418 }, timeoutSeconds: 5 } },
+          { name: 'db', exec: { command: ['/usr/bin/pg_isready', '-q'], timeoutSeconds: 10 } },
+        ],
+      },
       cloudConfig: { datasourceWaitSeconds: 90 },
       metrics: { listen: null },
     });
@@ -169,6 +189,29 @@ metrics:
     });
     expect(sources).toEqual([at('etc/50-cloud-config.yaml')]);
     expect(warnings).toEqual(['slots.chooser: grubenv (the default) needs slots.grubenv, which no file sets']);
+  });
+
+  it('makes the units cloud-config enables or starts the health gate workloads, network units and the rest left out', async () => {
+    const config: CloudConfig = {
+      coreos: {
+        units: [
+          { name: 'app.service', command: 'start', content: '[Service]\nExecStart=/usr/bin/app\n' },
+          { name: 'cron.timer', enable: true },
+          { name: 'web.service', command: 'restart' },
+          { name: 'queue.service', command: 'reload-or-restart' },
+          { name: 'old.service', command: 'stop', enable: false },
+          { name: 'docs.service', content: '[Service]\nExecStart=/bin/true\n' },
+          { name: 'masked.service', mask: true, enable: true },
+          { name: 'tried.service', command: 'try-restart' },
+          { name: 'eth0.network', content: '[Match]\nName=eth0\n' },
+        ],
+      },
+    };
+    const fragment = agentFragment(config);
+    if (fragment === null) throw new Error('agentFragment wrote nothing');
+    const { settings } = await loadSettings(await layers({ [`etc/${basename(AGENT_FRAGMENT_PATH)}`]: fragment }));
+    expect(settings.health).toEqual({ ...DEFAULT_SETTINGS.health, workloadUnits: ['app.service', 'cron.timer', 'web.service', 'queue.service'] });
+    expect(agentFragment({ coreos: { units: [{ name: 'eth0.network', content: '' }] } })).toBeNull();
   });
 
   it('returns settings frozen all the way down', async () => {

@@ -17,7 +17,11 @@ import { makeSmallSlotsImage, useTempDir } from '../builders/coreos-disk.ts';
 import { missingTools, SGDISK } from '../builders/require-tools.ts';
 import { TestClock } from '../fakes/test-clock.ts';
 import type { AgentCoreDeps } from '../../agent/daemon/agent-core.ts';
-import type { Health } from '../../agent/daemon/health-gate.ts';
+import type { Health } from '../../agent/health/gate-verdict.ts';
+import { BootHealth } from '../../agent/health/boot-health.ts';
+import { FileHealthStore } from '../../agent/health-io/health-files.ts';
+import { crashLoop, RUNNING, ScriptedUnits } from '../fakes/scripted-units.ts';
+import type { UnitState } from '../../agent/health/health-ports.ts';
 import type { BootedSlot } from '../../agent/slots/booted-slot.ts';
 import type { SlotAttributes } from '../builders/coreos-disk.ts';
 import type { UpdateRecord } from '../../agent/update/update-state.ts';
@@ -40,10 +44,28 @@ function stagedRecord(slot: string, version: string): UpdateRecord {
   return advance(record, { type: 'staged', at: '2026-11-22T00:00:00.000Z' });
 }
 
-async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'USR-A' | 'USR-B' | null; version: string; record?: UpdateRecord; health?: Health; lockTaken?: Promise<void>; loseAfterArming?: boolean; damage?: (stateDir: string) => Promise<void> }) {
+interface SetUpOptions {
+  a: SlotAttributes;
+  b: SlotAttributes;
+  booted: 'USR-A' | 'USR-B' | null;
+  version: string;
+  record?: UpdateRecord;
+  health?: Health;
+  /** A real health gate on the agent's clock and state directory, instead of the recorded answer. */
+  gate?: (clock: TestClock, stateDir: string) => BootHealth;
+  stateDir?: string;
+  lockTaken?: Promise<void>;
+  loseAfterArming?: boolean;
+  damage?: (stateDir: string) => Promise<void>;
+}
+
+async function setUp(options: SetUpOptions) {
   const path = join(dir(), `disk-${counter++}.img`);
   await makeSmallSlotsImage(path, options.a, options.b);
-  const stateDir = join(dir(), `state-${counter}`);
+  const stateDir = options.stateDir ?? join(dir(), `state-${counter}`);
+  const clock = new TestClock('2026-11-22T12:00:00Z');
+  const gate = options.gate?.(clock, stateDir) ?? null;
+  let measuring: Promise<unknown> = Promise.resolve();
   if (options.record) await saveRecord(stateDir, options.record);
   await options.damage?.(stateDir);
   const logs: string[] = [];
@@ -52,7 +74,7 @@ async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'U
   const chooser = guardBootChooser(new GptBootChooser(({ writable }) => FileBlockDevice.open(path, { writable })), booted);
   const calls: string[] = [];
   const deps: AgentCoreDeps = {
-    clock: new TestClock('2026-11-22T12:00:00Z'),
+    clock,
     random: () => 0.5,
     records: new FileRecordStore(stateDir),
     chooser,
@@ -91,10 +113,16 @@ async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'U
       return Promise.resolve();
     },
     hookRuns: () => [],
-    health: () => {
+    health: async (previous) => {
       calls.push('health');
-      return Promise.resolve(options.health ?? { healthy: true });
+      if (gate === null) return options.health ?? { healthy: true };
+      const verdict = await gate.gate(options.version, previous);
+      return verdict.healthy === true ? { healthy: true } : { healthy: false, reason: verdict.reason ?? '' };
     },
+    measureBaseline: () => {
+      if (gate !== null) measuring = gate.measureBaseline(options.version);
+    },
+    lastGate: () => gate?.lastGate() ?? null,
     schedule: DEFAULT_SCHEDULE,
     checks: true,
     strategy: 'etcd-lock',
@@ -105,7 +133,8 @@ async function setUp(options: { a: SlotAttributes; b: SlotAttributes; booted: 'U
   await core.start();
   // Let the health gate (or the release) finish.
   await core.pin(null);
-  return { core, calls, chooser, stateDir, logs, deps };
+  await measuring;
+  return { core, calls, chooser, stateDir, logs, deps, clock };
 }
 
 /** 1.0.0 running with 1.0.2 staged in USR-B, its reboot waiting for the lock until `lockTaken()`. */
@@ -225,6 +254,56 @@ describe.skipIf(skip !== null)(`${skip ?? ''} a damaged state file`, () => {
     expect(core.status()).toMatchObject({ state: 'idle', health: 'confirmed' });
     expect(logs.join('\n')).toContain('the floor rebuilt from the running version');
     expect((await loadRecord(stateDir)).record).toMatchObject({ status: 'idle', highestAccepted: '1.0.0', skipped: [], slotVersions: { 'USR-A': '1.0.0' } });
+  });
+});
+
+/** The real health gate over scripted units, watching app.service and legacy.service as workloads. */
+function workloads(script: Record<string, UnitState | ((ms: number) => UnitState)>, logs: string[] = []) {
+  return (clock: TestClock, stateDir: string): BootHealth =>
+    new BootHealth({
+      units: new ScriptedUnits(clock, script),
+      probes: { run: () => Promise.reject(new Error('no probes configured')) },
+      clock,
+      store: new FileHealthStore(stateDir),
+      settings: { timeoutMs: 300_000, pollMs: 2_000, settleMs: 30_000, criticalUnits: [], workloadUnits: ['app.service', 'legacy.service'], probes: [] },
+      log: (_fields, message) => logs.push(message),
+    });
+}
+
+const BROKEN: UnitState = { ...RUNNING, activeState: 'failed', subState: 'failed', result: 'exit-code' };
+
+describe.skipIf(skip !== null)(`${skip ?? ''} health gate with workloads`, () => {
+  it('rolls back a trial boot whose workload crash-loops, recording what failed as the reason', async () => {
+    const logs: string[] = [];
+    const { core, calls, chooser, stateDir } = await setUp({ a: GOOD, b: TRIAL, booted: 'USR-B', version: '1.0.2', record: stagedRecord('USR-B', '1.0.2'), gate: workloads({ 'app.service': crashLoop(10_000), 'legacy.service': RUNNING }, logs) });
+    expect(calls).toEqual(['keep place', 'health', 'reboot 1.0.0 now=true']);
+    expect((await chooser.read()).next).toBe('USR-A');
+    const reason = 'failed its health gate: app.service crash-looping: auto-restart, 31 restarts';
+    expect((await loadRecord(stateDir)).record.skipped).toEqual([{ version: '1.0.2', reason }]);
+    const { lastGate } = await core.report();
+    expect(lastGate).toMatchObject({ kind: 'gate', version: '1.0.2', healthy: false, baselineVersion: null });
+    expect(lastGate?.units).toContainEqual({ name: 'app.service', source: 'workload', activeState: 'activating', subState: 'auto-restart', result: 'exit-code', restarts: 31, verdict: 'failed', reason: 'crash-looping: auto-restart, 31 restarts' });
+    expect(logs).toContain('health gate of 1.0.2: app.service failed: crash-looping: auto-restart, 31 restarts');
+  });
+
+  it('does not fail a release for a workload already broken on the last good boot: measured there, pre-existing here', async () => {
+    const stateDir = join(dir(), `state-baseline-${counter}`);
+    // The confirmed boot of 1.0.0 measures its baseline: legacy.service is failed there.
+    await setUp({ a: GOOD, b: EMPTY, booted: 'USR-A', version: '1.0.0', stateDir, gate: workloads({ 'app.service': RUNNING, 'legacy.service': BROKEN }) });
+    // 1.0.1 on trial, with legacy.service as broken as before.
+    const { core, calls, chooser } = await setUp({ a: GOOD, b: TRIAL, booted: 'USR-B', version: '1.0.1', record: stagedRecord('USR-B', '1.0.1'), stateDir, gate: workloads({ 'app.service': RUNNING, 'legacy.service': BROKEN }) });
+    expect(calls).toEqual(['keep place', 'health', 'stop keeping', 'release']);
+    expect((await chooser.read()).slots.find((s) => s.name === 'USR-B')).toMatchObject({ successful: true });
+    const { lastGate } = await core.report();
+    expect(lastGate).toMatchObject({ healthy: true, baselineVersion: '1.0.0' });
+    expect(lastGate?.units.find((u) => u.name === 'legacy.service')).toMatchObject({ verdict: 'pre-existing', reason: 'failed (exit-code) (already so on 1.0.0)' });
+  });
+
+  it('blames the release when the baseline is of another version than the one it replaced', async () => {
+    const stateDir = join(dir(), `state-other-${counter}`);
+    await setUp({ a: GOOD, b: EMPTY, booted: 'USR-A', version: '0.9.0', stateDir, gate: workloads({ 'app.service': RUNNING, 'legacy.service': BROKEN }) });
+    const { stateDir: used } = await setUp({ a: GOOD, b: TRIAL, booted: 'USR-B', version: '1.0.1', record: stagedRecord('USR-B', '1.0.1'), stateDir, gate: workloads({ 'app.service': RUNNING, 'legacy.service': BROKEN }) });
+    expect((await loadRecord(used)).record.skipped).toEqual([{ version: '1.0.1', reason: 'failed its health gate: legacy.service failed (exit-code)' }]);
   });
 });
 

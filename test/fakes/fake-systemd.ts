@@ -1,6 +1,7 @@
 // systemd and hostnamed stand-ins on a real (private) bus: org.freedesktop.systemd1.Manager and
 // org.freedesktop.hostname1 with systemd's method signatures. Units are loaded from a root
 // directory on Reload, as systemd does, jobs end with a JobRemoved signal, and every call is logged.
+// LoadUnit exports the unit's object with its Unit (and Service) properties, which a test may set.
 
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,6 +10,106 @@ import type { MessageBus } from 'dbus-next';
 
 const UNIT_DIRS = ['etc/systemd/system', 'run/systemd/system'];
 
+/** A unit's properties as a test sets them; what is not set follows the Manager's jobs and unit files. */
+export interface FakeUnitProps {
+  loadState?: string;
+  activeState?: string;
+  subState?: string;
+  result?: string;
+  nRestarts?: number;
+  conditionResult?: boolean;
+  /** CLOCK_MONOTONIC µs; 0: conditions never checked on this boot. */
+  conditionTimestamp?: bigint;
+  /** CLOCK_MONOTONIC µs; 0: never left inactive on this boot. */
+  inactiveExitTimestamp?: bigint;
+}
+
+/** systemd's object path of a unit: every byte but [A-Za-z0-9] as _xx (sd_bus_path_encode). */
+export function unitPath(name: string): string {
+  return `/org/freedesktop/systemd1/unit/${[...Buffer.from(name)].map((b) => (/[A-Za-z0-9]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `_${b.toString(16).padStart(2, '0')}`)).join('')}`;
+}
+
+class UnitObject extends dbus.interface.Interface {
+  private readonly name: string;
+  private readonly manager: Manager;
+
+  constructor(name: string, manager: Manager) {
+    super('org.freedesktop.systemd1.Unit');
+    this.name = name;
+    this.manager = manager;
+  }
+
+  private get props(): FakeUnitProps {
+    return this.manager.props(this.name);
+  }
+
+  get Id(): string {
+    return this.name;
+  }
+
+  get LoadState(): string {
+    return this.props.loadState ?? 'loaded';
+  }
+
+  get ActiveState(): string {
+    return this.props.activeState ?? 'inactive';
+  }
+
+  get SubState(): string {
+    return this.props.subState ?? 'dead';
+  }
+
+  get ConditionResult(): boolean {
+    return this.props.conditionResult ?? false;
+  }
+
+  get ConditionTimestampMonotonic(): bigint {
+    return this.props.conditionTimestamp ?? 0n;
+  }
+
+  get InactiveExitTimestampMonotonic(): bigint {
+    return this.props.inactiveExitTimestamp ?? 0n;
+  }
+}
+
+UnitObject.configureMembers({
+  properties: {
+    Id: { signature: 's', access: 'read' },
+    LoadState: { signature: 's', access: 'read' },
+    ActiveState: { signature: 's', access: 'read' },
+    SubState: { signature: 's', access: 'read' },
+    ConditionResult: { signature: 'b', access: 'read' },
+    ConditionTimestampMonotonic: { signature: 't', access: 'read' },
+    InactiveExitTimestampMonotonic: { signature: 't', access: 'read' },
+  },
+});
+
+class ServiceObject extends dbus.interface.Interface {
+  private readonly name: string;
+  private readonly manager: Manager;
+
+  constructor(name: string, manager: Manager) {
+    super('org.freedesktop.systemd1.Service');
+    this.name = name;
+    this.manager = manager;
+  }
+
+  get Result(): string {
+    return this.manager.props(this.name).result ?? 'success';
+  }
+
+  get NRestarts(): number {
+    return this.manager.props(this.name).nRestarts ?? 0;
+  }
+}
+
+ServiceObject.configureMembers({
+  properties: {
+    Result: { signature: 's', access: 'read' },
+    NRestarts: { signature: 'u', access: 'read' },
+  },
+});
+
 class Manager extends dbus.interface.Interface {
   readonly calls: string[];
   readonly root: string;
@@ -16,12 +117,47 @@ class Manager extends dbus.interface.Interface {
   loaded = new Map<string, string | null>();
   readonly enabled = new Set<string>();
   readonly active = new Map<string, string>();
+  /** Properties a test set on a unit (setUnit). */
+  readonly unitProps = new Map<string, FakeUnitProps>();
+  /** The bus the unit objects are exported on (set by startFakeSystemd). */
+  bus: MessageBus | null = null;
+  private readonly exported = new Set<string>();
   private jobs = 0;
 
   constructor(root: string, calls: string[]) {
     super('org.freedesktop.systemd1.Manager');
     this.root = root;
     this.calls = calls;
+  }
+
+  /** A unit's properties: what a test set, else what the jobs and unit files say. */
+  props(name: string): FakeUnitProps {
+    const set = this.unitProps.get(name) ?? {};
+    const active = this.active.get(name) ?? 'inactive';
+    return {
+      loadState: this.loaded.has(name) || this.unitProps.has(name) || this.active.has(name) ? 'loaded' : 'not-found',
+      activeState: active,
+      subState: active === 'active' ? 'running' : active === 'failed' ? 'failed' : 'dead',
+      result: active === 'failed' ? 'exit-code' : 'success',
+      ...set,
+    };
+  }
+
+  /** Sets a unit's properties as systemd would report them now. */
+  setUnit(name: string, props: FakeUnitProps): void {
+    this.unitProps.set(name, { ...this.unitProps.get(name), ...props });
+  }
+
+  /** As systemd: the unit's object path, its object there (with the Service interface for a service) from now on. */
+  LoadUnit(name: string): string {
+    this.calls.push(`LoadUnit ${name}`);
+    const path = unitPath(name);
+    if (!this.exported.has(name) && this.bus !== null) {
+      this.bus.export(path, new UnitObject(name, this));
+      if (name.endsWith('.service')) this.bus.export(path, new ServiceObject(name, this));
+      this.exported.add(name);
+    }
+    return path;
   }
 
   Subscribe(): void {
@@ -117,6 +253,7 @@ Manager.configureMembers({
     GetUnitFileState: { inSignature: 's', outSignature: 's' },
     EnableUnitFiles: { inSignature: 'asbb', outSignature: 'ba(sss)' },
     ListUnitsByNames: { inSignature: 'as', outSignature: 'a(ssssssouso)' },
+    LoadUnit: { inSignature: 's', outSignature: 'o' },
     StartUnit: { inSignature: 'ss', outSignature: 'o' },
     StopUnit: { inSignature: 'ss', outSignature: 'o' },
     RestartUnit: { inSignature: 'ss', outSignature: 'o' },
@@ -165,6 +302,7 @@ export async function startFakeSystemd(address: string, root: string): Promise<F
   const calls: string[] = [];
   const bus = dbus.sessionBus({ busAddress: address });
   const manager = new Manager(root, calls);
+  manager.bus = bus;
   bus.export('/org/freedesktop/systemd1', manager);
   bus.export('/org/freedesktop/hostname1', new Hostnamed(calls));
   await bus.requestName('org.freedesktop.systemd1', 0);

@@ -172,11 +172,11 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and
     const back = await settled(lab, HOST);
     expect(back).toMatchObject({ booted: { slot: 'USR-B', version: '1.0.1' }, health: 'confirmed', state: 'idle' });
     // A failed health gate is the release's own fault: charged once, and skipped at once.
-    expect(back.skipped).toEqual([{ version: '1.0.2', reason: 'failed its health gate: critical unit failed: app.service', failures: 1 }]);
+    expect(back.skipped).toEqual([{ version: '1.0.2', reason: 'failed its health gate: app.service failed (exit-code)', failures: 1 }]);
     expect(back.slots.find((s) => s.name === 'USR-A')).toMatchObject({ successful: false, priority: 0 });
     await lockFree(lab);
     // Never again: the channel still offers 1.0.2.
-    expect(await slipwayIn(lab, HOST, ['check'])).toMatchObject({ result: 'up-to-date', reason: 'skipping 1.0.2: failed its health gate: critical unit failed: app.service' });
+    expect(await slipwayIn(lab, HOST, ['check'])).toMatchObject({ result: 'up-to-date', reason: 'skipping 1.0.2: failed its health gate: app.service failed (exit-code)' });
   });
 
   it('scenario 2: then 1.0.3 installs normally', async () => {

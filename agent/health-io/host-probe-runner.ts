@@ -1,0 +1,11 @@
+// The ProbeRunner port on this host: HTTP probes over node:http(s), command probes as child
+// processes; each adapter loaded at its first probe, so an agent without probes never loads them.
+
+import type { ProbeOutcome, ProbeRunner, ProbeSpec } from '../health/health-ports.ts';
+
+export class HostProbeRunner implements ProbeRunner {
+  async run(probe: ProbeSpec): Promise<ProbeOutcome> {
+    if ('http' in probe) return (await import('./http-probe.ts')).runHttpProbe(probe);
+    return (await import('./exec-probe.ts')).runExecProbe(probe);
+  }
+}
