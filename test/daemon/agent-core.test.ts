@@ -292,7 +292,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} health gate with workloads`, () =>
     await setUp({ a: GOOD, b: EMPTY, booted: 'USR-A', version: '1.0.0', stateDir, gate: workloads({ 'app.service': RUNNING, 'legacy.service': BROKEN }) });
     // 1.0.1 on trial, with legacy.service as broken as before.
     const { core, calls, chooser } = await setUp({ a: GOOD, b: TRIAL, booted: 'USR-B', version: '1.0.1', record: stagedRecord('USR-B', '1.0.1'), stateDir, gate: workloads({ 'app.service': RUNNING, 'legacy.service': BROKEN }) });
-    expect(calls).toEqual(['keep place', 'health', 'stop keeping', 'release']);
+    expect(calls).toEqual(['keep place', 'health', 'after-healthy hooks', 'stop keeping', 'release']);
     expect((await chooser.read()).slots.find((s) => s.name === 'USR-B')).toMatchObject({ successful: true });
     const { lastGate } = await core.report();
     expect(lastGate).toMatchObject({ healthy: true, baselineVersion: '1.0.0' });
