@@ -6,13 +6,12 @@
 
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { freePort } from './free-port.ts';
 import { join } from 'node:path';
 import got from 'got';
 import { EtcdGatewayClient } from '../agent/lock/etcd-gateway-client.ts';
 import type { ChildProcess } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
 import type { EtcdConnection } from '../agent/lock/etcd-connection.ts';
 
 export interface EtcdServerOptions {
@@ -37,14 +36,6 @@ export interface EtcdServer {
   resume(): Promise<void>;
   /** Adds user root (role root) with this password and enables auth: from then on every client must log in. */
   enableAuth(rootPassword: string): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdServer> {

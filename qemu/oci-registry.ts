@@ -4,25 +4,17 @@
 
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, request } from 'node:http';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
+import { freePort } from './free-port.ts';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
 
 export interface OciRegistry {
   /** host:port as the host reaches it (127.0.0.1:PORT). */
   readonly host: string;
   readonly port: number;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function status(url: string): Promise<number> {
