@@ -1,26 +1,25 @@
 // coreos.update and coreos.locksmith as a slipway agent configuration fragment, so a host set up
 // by a coreos-cloudinit file gets the same update server, channel, reboot strategy and lock; and the
-// units coreos.units enables or starts as the health gate's workloads (health.workload_units).
+// units coreos.units enables as the health gate's workloads (health.workload_units).
 
 import { stringify } from 'yaml';
 import { COREOS_SETTINGS, COREOS_WINDOW } from './coreos-settings.ts';
 import { isNetworkUnit } from './schema.ts';
 import type { CoreosSetting } from './coreos-settings.ts';
 import type { CloudConfig, UnitEntry } from './schema.ts';
-import type { UnitCommand } from './systemd-bus.ts';
 
 /** Where the fragment goes; /etc/slipway/config.d is read after the OS's defaults, so it wins over them. */
 export const AGENT_FRAGMENT_PATH = '/etc/slipway/config.d/50-cloud-config.yaml';
 
-/** Commands after which a unit is meant to be running; try-restart, reload and stop start nothing. */
-const STARTING: readonly UnitCommand[] = ['start', 'restart', 'reload-or-restart'];
-
 /**
- * The host's workloads: units this document enables or starts, in its order. Not networkd's files
+ * The host's workloads: units this document enables, in its order, so they start at every boot. A unit
+ * only started (`command: start` without `enable`) runs on the boot that applied the document and not
+ * after a reboot (slipway applies cloud-config once, where coreos-cloudinit applied it at every boot),
+ * so it is no workload of a later boot: a trial gate would wait for it in vain. Not networkd's files
  * (no units of the service manager) and not masked units (they cannot run).
  */
 export function workloadUnits(units: readonly UnitEntry[]): string[] {
-  const names = units.filter((u) => !isNetworkUnit(u.name) && u.mask !== true && (u.enable === true || (u.command !== undefined && STARTING.includes(u.command)))).map((u) => u.name);
+  const names = units.filter((u) => !isNetworkUnit(u.name) && u.mask !== true && u.enable === true).map((u) => u.name);
   return [...new Set(names)];
 }
 

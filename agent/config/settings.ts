@@ -72,7 +72,7 @@ export interface Settings {
     readonly settleSeconds: number;
     /** Units the operator wants healthy (beyond multi-user.target being reached). */
     readonly criticalUnits: readonly string[];
-    /** The host's workloads: units cloud-config enabled or started (its fragment sets them); critical too. */
+    /** The host's workloads: units cloud-config enabled (its fragment sets them); critical too. */
     readonly workloadUnits: readonly string[];
     /** Checks that must pass within the settled window, each retried until the deadline. */
     readonly probes: readonly ProbeSpec[];

@@ -4,7 +4,7 @@
 /** pending: still being waited for; pre-existing: not healthy, but already so on the last good boot. */
 export type ItemVerdict = 'ok' | 'pending' | 'failed' | 'pre-existing';
 
-/** Why a unit is critical: the operator listed it, cloud-config enabled or started it, or it is slipway's first boot that ran now. */
+/** Why a unit is critical: the operator listed it, cloud-config enabled it, or it is slipway's first boot that ran now. */
 export type UnitSource = 'operator' | 'workload' | 'first-boot';
 
 export interface UnitReport {

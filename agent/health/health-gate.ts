@@ -19,7 +19,7 @@ export interface GateSettings {
   readonly settleMs: number;
   /** health.critical_units */
   readonly criticalUnits: readonly string[];
-  /** health.workload_units: what cloud-config enabled or started. */
+  /** health.workload_units: what cloud-config enabled. */
   readonly workloadUnits: readonly string[];
   readonly probes: readonly ProbeSpec[];
 }

@@ -16,7 +16,7 @@ import type { DbusDaemon } from '../builders/dbus-daemon.ts';
 import type { FakeSystemd } from '../fakes/fake-systemd.ts';
 
 const skip = missingTools({ 'dbus-daemon': 'dbus-daemon', useradd: 'passwd', 'mkfs.vfat': 'dosfstools', mcopy: 'mtools' });
-const GOOD = '#cloud-config\nhostname: node-1\nwrite_files:\n  - path: /etc/motd\n    content: hello\ncoreos:\n  units:\n    - name: app.service\n      command: start\n      content: |\n        [Service]\n        ExecStart=/usr/bin/true\n';
+const GOOD = '#cloud-config\nhostname: node-1\nwrite_files:\n  - path: /etc/motd\n    content: hello\ncoreos:\n  units:\n    - name: app.service\n      command: start\n      enable: true\n      content: |\n        [Service]\n        ExecStart=/usr/bin/true\n        [Install]\n        WantedBy=multi-user.target\n';
 
 describe.skipIf(skip !== null)(`${skip ?? ''} slipway cloud-config apply`, () => {
   let daemon: DbusDaemon;
@@ -56,9 +56,9 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway cloud-config apply`, () =>
     expect(first.stderr).not.toContain('error');
     expect(first.code).toBe(0);
     const report = JSON.parse(first.stdout) as { origin: string; changed: number; failed: number; steps: { step: string }[] };
-    expect(report).toMatchObject({ origin: `config-drive ${drive}`, changed: 6, failed: 0 });
-    // The started unit is a workload the agent's health gate watches: the agent fragment names it.
-    expect(report.steps.map((s) => s.step)).toEqual(['hostname', 'file', 'unit-file', 'daemon-reload', 'start', 'agent-config']);
+    expect(report).toMatchObject({ origin: `config-drive ${drive}`, changed: 7, failed: 0 });
+    // The enabled unit is a workload the agent's health gate watches: the agent fragment names it.
+    expect(report.steps.map((s) => s.step)).toEqual(['hostname', 'file', 'unit-file', 'daemon-reload', 'enable', 'start', 'agent-config']);
     expect(await readFile(join(root, 'etc', 'motd'), 'utf8')).toBe('hello');
     expect(await readFile(join(root, 'etc', 'slipway', 'config.d', '50-cloud-config.yaml'), 'utf8')).toMatch(/^health:\n {2}workload_units:\n {4}- \S+\.service\n/m);
     expect(await readFile(join(root, 'var', 'lib', 'slipway', 'cloud-config.applied'), 'utf8')).toBe(`config-drive ${drive}\n`);
@@ -119,7 +119,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway cloud-config apply`, () =>
     }
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('failed    start broken.service: systemd\'s start job for broken.service ended "failed"; see journalctl -u broken.service\n');
-    expect(result.stderr).toContain('1 of 4 cloud-config steps failed');
+    expect(result.stderr).toContain('1 of 3 cloud-config steps failed');
     await expect(stat(join(stampRoot, 'var', 'lib', 'slipway', 'cloud-config.applied'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 

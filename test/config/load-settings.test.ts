@@ -191,12 +191,13 @@ metrics:
     expect(warnings).toEqual(['slots.chooser: grubenv (the default) needs slots.grubenv, which no file sets']);
   });
 
-  it('makes the units cloud-config enables or starts the health gate workloads, network units and the rest left out', async () => {
+  it('makes the units cloud-config enables the health gate workloads; started-only, network and masked units left out', async () => {
     const config: CloudConfig = {
       coreos: {
         units: [
-          { name: 'app.service', command: 'start', content: '[Service]\nExecStart=/usr/bin/app\n' },
+          { name: 'app.service', command: 'start', enable: true, content: '[Service]\nExecStart=/usr/bin/app\n[Install]\nWantedBy=multi-user.target\n' },
           { name: 'cron.timer', enable: true },
+          { name: 'once.service', command: 'start', content: '[Service]\nExecStart=/usr/bin/once\n' },
           { name: 'web.service', command: 'restart' },
           { name: 'queue.service', command: 'reload-or-restart' },
           { name: 'old.service', command: 'stop', enable: false },
@@ -210,7 +211,8 @@ metrics:
     const fragment = agentFragment(config);
     if (fragment === null) throw new Error('agentFragment wrote nothing');
     const { settings } = await loadSettings(await layers({ [`etc/${basename(AGENT_FRAGMENT_PATH)}`]: fragment }));
-    expect(settings.health).toEqual({ ...DEFAULT_SETTINGS.health, workloadUnits: ['app.service', 'cron.timer', 'web.service', 'queue.service'] });
+    // Started only, web, queue and once run on the boot that applied the document, not after a reboot.
+    expect(settings.health).toEqual({ ...DEFAULT_SETTINGS.health, workloadUnits: ['app.service', 'cron.timer'] });
     expect(agentFragment({ coreos: { units: [{ name: 'eth0.network', content: '' }] } })).toBeNull();
   });
 
