@@ -32,8 +32,8 @@ function mmdebstrap(args: readonly string[]): Promise<void> {
 export const BASE_PACKAGES = [
   'systemd', 'systemd-sysv', 'systemd-resolved', 'dbus', 'udev', 'kmod', 'util-linux', 'iproute2',
   'linux-image-cloud-amd64', 'initramfs-tools',
-  // container workloads
-  'podman', 'busybox-static', 'ca-certificates',
+  // container workloads; podman-docker: the `docker` command of CoreOS-era units, on podman
+  'podman', 'podman-docker', 'busybox-static', 'ca-certificates',
   // slipway: node needs libstdc++; accounts for cloud-config; config-drive readers; the harness's guest agent
   'libstdc++6', 'passwd', 'login', 'mtools', 'xorriso', 'e2fsprogs', 'qemu-guest-agent',
 ] as const;

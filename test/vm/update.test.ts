@@ -3,12 +3,16 @@
 // slipway's grub.cfg, cloud-config from a config-drive applied by slipway-cloudinit.service against
 // real systemd and hostnamed (a user with an SSH key, a file, the hostname, a podman container from
 // an image in the OS), a read-only root, and /etc changes kept across the update's reboot without
-// cloud-config applied again. Then:
-//  1. 1.0.0 -> 1.0.1: download into the other slot, lock, reboot, GRUB's try, health gate, mark good,
-//     release;
+// cloud-config applied again. The host's workload is a web server from a signed image in the lab's
+// registry, started by a CoreOS-era unit that says `docker run` (podman-docker), trusted through
+// slipway.image_trust, and watched by the health gate with a probe on its port; an unsigned image
+// from the same registry is refused at pull. Then:
+//  1. 1.0.0 -> 1.0.1: download into the other slot, lock, reboot, GRUB's try, health gate (which waits
+//     for the workload to serve), mark good, release; it serves again;
 //  - `slipway pin 1.0.1` holds the host when 1.0.2 appears;
-//  2. 1.0.2 boots but its workload fails (a critical unit): the host goes back to 1.0.1 by itself,
-//     releases the lock and never installs 1.0.2 again; 1.0.3 then installs normally; 1.0.4's
+//  2. 1.0.2 boots but its podman is unusable (its containers.conf names a runtime that does not
+//     exist): the workload crash-loops, the gate fails, the host goes back to 1.0.1 by itself, serving
+//     again, releases the lock and never installs 1.0.2 again; 1.0.3 then installs normally; 1.0.4's
 //     initramfs is broken, its kernel panics before user space, and GRUB's tries alone undo it.
 
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -16,6 +20,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FleetLab } from '../../qemu/fleet-lab.ts';
+import { REGISTRY } from '../../qemu/lab-registry.ts';
 import { Timings } from '../../qemu/timings.ts';
 import { BOOT_MS, lockFree, mark, mostHoldersEver, rebootInto, settled, slipwayIn } from '../builders/vm-steps.ts';
 import { VM_TOOLS } from '../builders/vm-images.ts';
@@ -24,9 +29,27 @@ import type { GuestRun } from '../../qemu/guest-agent.ts';
 const HOST = 'host-1';
 const timings = new Timings();
 
-// The host's workload; 1.0.2 ships a drop-in that breaks it, as a bad release would.
-const APP_UNIT = '[Unit]\nDescription=the host workload\n[Service]\nExecStart=/usr/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n';
-const BROKEN_APP = { '/usr/lib/systemd/system/app.service.d/10-broken.conf': '[Service]\nExecStartPre=/bin/false\n' };
+// The host's workload, as a 2014 cloud-config would start it: `docker run` of an image from a registry.
+const WEB_UNIT = `[Unit]
+Description=the host workload: a web server from a signed image
+After=network-online.target
+Wants=network-online.target
+[Service]
+ExecStartPre=-/usr/bin/docker rm -f web
+ExecStart=/usr/bin/docker run --rm --name web --network host ${REGISTRY}/web:1
+ExecStop=/usr/bin/docker stop web
+Restart=always
+RestartSec=2
+[Install]
+WantedBy=multi-user.target
+`;
+const WEB_IMAGE = { name: 'web:1', cmd: ['/bin/httpd', '-f', '-p', '8080', '-h', '/www'], files: { '/www/index.html': 'served by web:1\n' }, signed: true };
+const UNSIGNED_IMAGE = { name: 'web:unsigned', cmd: ['/bin/httpd', '-f', '-p', '8080', '-h', '/www'], files: { '/www/index.html': 'unsigned\n' }, signed: false };
+// Reboot hooks that record their runs, with the version running then, in /var (kept across slots).
+// ($$ is systemd's escape for the shell's $.)
+const hook = (name: string): string => `[Service]\nType=oneshot\nExecStart=/bin/sh -c 'mkdir -p /var/lib/slipway-test && . /etc/os-release && echo "${name} $$VERSION_ID" >> /var/lib/slipway-test/hooks.log'\n`;
+// 1.0.2 ships a podman whose runtime does not exist: every container start fails, as a bad release's would.
+const BROKEN_PODMAN = { '/usr/share/containers/containers.conf': '[engine]\nruntime = "no-such-runtime"\n' };
 // Not an initramfs: the kernel cannot mount the root (squashfs and virtio are modules) and panics.
 const BROKEN_INITRD = { '/boot/initrd.img': 'not an initramfs\n' };
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops@laptop';
@@ -48,10 +71,18 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and
       sharedImages: inject('vmRunImages'),
       hosts: [HOST],
       first: '1.0.0',
-      releases: [{ version: '1.0.1' }, { version: '1.0.2', extraFiles: BROKEN_APP }, { version: '1.0.3' }, { version: '1.0.4', extraFiles: BROKEN_INITRD }],
-      agentSettings: { update: { checks: false }, health: { critical_units: ['app.service'], timeout: '3m' } },
+      releases: [{ version: '1.0.1' }, { version: '1.0.2', extraFiles: BROKEN_PODMAN }, { version: '1.0.3' }, { version: '1.0.4', extraFiles: BROKEN_INITRD }],
+      // web.service is a workload (cloud-config enables and starts it), so the gate watches it unasked.
+      agentSettings: {
+        update: { checks: false },
+        reboot: { before: ['drain.service'], after_healthy: ['undrain.service'] },
+        health: { timeout: '2m', settle: '10s', probes: [{ name: 'web', http: { url: 'http://127.0.0.1:8080/', status: '200' } }] },
+      },
+      workloadImages: [WEB_IMAGE, UNSIGNED_IMAGE],
       units: [
-        { name: 'app.service', command: 'start', enable: true, content: APP_UNIT },
+        { name: 'web.service', command: 'start', enable: true, content: WEB_UNIT },
+        { name: 'drain.service', content: hook('drain') },
+        { name: 'undrain.service', content: hook('undrain') },
         { name: 'hello.service', command: 'start', content: HELLO_UNIT },
       ],
       users: [{ name: 'ops', groups: ['sudo'], ssh_authorized_keys: [KEY] }],
@@ -77,6 +108,15 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and
     status.slots.map((s) => [s.name, s.version, s.successful]);
 
   const sh = (command: string): Promise<GuestRun> => the().vm(HOST).exec('/bin/sh', ['-c', command]);
+  /**
+   * What the workload serves on its port now, '' when nothing answers: one GET through bash's /dev/tcp
+   * (the guest's busybox wget segfaults under TCG), the body after the headers.
+   */
+  const served = async (): Promise<string> => {
+    const run = await sh(`timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/8080 && printf "GET / HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3' 2>/dev/null`);
+    const split = run.stdout.indexOf('\r\n\r\n');
+    return split === -1 ? '' : run.stdout.slice(split + 4);
+  };
 
   /** `slipway update --now`: staged into `slot`, then the reboot into it; returns the console offset before. */
   const updateNow = async (version: string, slot: 'USR-A' | 'USR-B'): Promise<number> => {
@@ -105,6 +145,30 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and
     expect((await sh('cat /home/ops/.ssh/authorized_keys')).stdout).toBe(`${KEY}\n`);
     expect((await sh('stat -c "%a %U" /home/ops/.ssh/authorized_keys /etc/smoke/hello.txt')).stdout).toBe('600 ops\n640 root\n');
     expect((await sh('cat /etc/smoke/hello.txt')).stdout).toBe('hello from cloud-config');
+  });
+
+  it('serves the workload from the signed image, started by a unit that says `docker run`', async () => {
+    const page = await timings.time('workload serving', async () => {
+      // Waits on what the guest reports (served, or the unit failed), bounded so a workload that never
+      // serves fails here with its journal.
+      const until = Date.now() + BOOT_MS;
+      for (;;) {
+        const text = await served();
+        if (text !== '' || Date.now() > until || (await sh('systemctl is-failed web.service')).stdout.trim() === 'failed') return text;
+      }
+    });
+    expect(page, (await sh('journalctl -u web.service --no-pager -o cat | tail -30')).stdout).toBe('served by web:1\n');
+    expect((await sh('test -x /usr/bin/docker')).code).toBe(0);
+    // The trust cloud-config wrote: anything not from the lab registry is rejected.
+    expect(JSON.parse((await sh('cat /etc/containers/policy.json')).stdout)).toMatchObject({ default: [{ type: 'reject' }] });
+  });
+
+  it('refuses an unsigned image at pull', async () => {
+    const registry = the().registry?.guestHost ?? '';
+    const pull = await sh(`podman pull ${registry}/web:unsigned`);
+    expect(pull.code).not.toBe(0);
+    expect(pull.stderr).toMatch(/A signature was required, but no signature exists/);
+    expect((await sh(`podman image exists ${registry}/web:unsigned`)).code).not.toBe(0);
   });
 
   it('runs the container workload with podman', async () => {
@@ -144,6 +208,13 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and
     expect(history).toContainEqual([machineId]);
     expect(history.every((holders) => holders.length <= 1)).toBe(true);
     expect(history.at(-1)).toEqual([]);
+    // The gate waited for the workload: its unit settled and its probe answered before the slot was marked good.
+    expect(after.lastGate).toMatchObject({ kind: 'gate', version: '1.0.1', healthy: true });
+    expect(after.lastGate?.units).toContainEqual(expect.objectContaining({ name: 'web.service', verdict: 'ok' }));
+    expect(after.lastGate?.probes).toContainEqual(expect.objectContaining({ name: 'web', verdict: 'ok' }));
+    expect(await served()).toBe('served by web:1\n');
+    // The drain ran on 1.0.0 before the reboot, the undrain on 1.0.1 once its gate had passed.
+    expect((await sh('cat /var/lib/slipway-test/hooks.log')).stdout).toBe('drain 1.0.0\nundrain 1.0.1\n');
     // Another slot, the same /etc: the operator's change is kept, and cloud-config is not applied again.
     expect((await sh('cat /etc/smoke/persist')).stdout).toBe('kept\n');
     expect((await sh('systemctl show -p ConditionResult --value slipway-cloudinit.service')).stdout.trim()).toBe('no');
@@ -166,17 +237,19 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and
       const restart = await vm.waitForSerial(/reboot: Restarting system/, BOOT_MS, before);
       const rebooted = before + (restart.index ?? 0) + restart[0].length;
       const kernel = await vm.waitForSerial(/root=PARTLABEL=USR-A/, BOOT_MS, rebooted);
-      // The gate fails on app.service, and the agent reboots into USR-B still holding the lock.
+      // The gate fails on web.service, and the agent reboots into USR-B still holding the lock.
       await rebootInto(lab, HOST, 'USR-B', rebooted + (kernel.index ?? 0));
     });
     const back = await settled(lab, HOST);
     expect(back).toMatchObject({ booted: { slot: 'USR-B', version: '1.0.1' }, health: 'confirmed', state: 'idle' });
     // A failed health gate is the release's own fault: charged once, and skipped at once.
-    expect(back.skipped).toEqual([{ version: '1.0.2', reason: 'failed its health gate: app.service failed (exit-code)', failures: 1 }]);
+    expect(back.skipped).toEqual([{ version: '1.0.2', reason: expect.stringMatching(/^failed its health gate: web\.service /) as string, failures: 1 }]);
+    // Back on 1.0.1, the workload serves again.
+    expect(await served()).toBe('served by web:1\n');
     expect(back.slots.find((s) => s.name === 'USR-A')).toMatchObject({ successful: false, priority: 0 });
     await lockFree(lab);
     // Never again: the channel still offers 1.0.2.
-    expect(await slipwayIn(lab, HOST, ['check'])).toMatchObject({ result: 'up-to-date', reason: 'skipping 1.0.2: failed its health gate: app.service failed (exit-code)' });
+    expect(await slipwayIn(lab, HOST, ['check'])).toMatchObject({ result: 'up-to-date', reason: expect.stringMatching(/^skipping 1\.0\.2: failed its health gate: web\.service /) as string });
   });
 
   it('scenario 2: then 1.0.3 installs normally', async () => {
