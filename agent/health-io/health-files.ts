@@ -2,7 +2,8 @@
 // flushed, renamed over the old one and the directory flushed: health-baseline.json (what was broken
 // on the last confirmed boot, with its version) and health-gate.json (the last trial gate's verdict).
 
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { writeFileDurably } from '../../platform/durable-file.ts';
 import { join } from 'node:path';
 import { HealthError } from '../health/health-errors.ts';
 import type { Baseline, GateVerdict } from '../health/gate-verdict.ts';
@@ -13,31 +14,13 @@ export const LAST_GATE_FILE = 'health-gate.json';
 
 async function writeDurably(dir: string, name: string, value: unknown): Promise<void> {
   try {
-    await writeFileDurably(dir, name, value);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeFileDurably(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
   } catch (cause) {
     throw new HealthError('ERR_HEALTH_STATE_WRITE', `failed to write ${join(dir, name)}`, { cause });
   }
 }
 
-async function writeFileDurably(dir: string, name: string, value: unknown): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const path = join(dir, name);
-  const temp = `${path}.tmp`;
-  const file = await open(temp, 'w', 0o600);
-  try {
-    await file.writeFile(`${JSON.stringify(value, null, 2)}\n`);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(temp, path);
-  const directory = await open(dir, 'r');
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
-  }
-}
 
 const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
 

@@ -4,8 +4,9 @@
 // changes: a record that is torn, garbage or wrongly typed is set aside, saying so and naming the
 // field, and the agent goes on from the floor copy; with both lost, the caller rebuilds the floor.
 
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileDurably } from '../../platform/durable-file.ts';
 import { requireSafePath } from '../config/safe-path.ts';
 import { checkFloor, checkRecord } from '../update/record-check.ts';
 import { floorOf, recordFromFloor } from '../update/update-floor.ts';
@@ -75,8 +76,8 @@ export async function saveRecord(dir: string, record: UpdateRecord): Promise<voi
     await mkdir(dir, { recursive: true, mode: 0o700 });
     // The floor first: a cut between the two leaves the old record, whole, beside the new floor.
     const floor = floorText(floorOf(record));
-    if ((await readFile(floorPath, 'utf8').catch(() => null)) !== floor) await writeDurably(dir, floorPath, floor);
-    await writeDurably(dir, path, `${JSON.stringify(record, null, 2)}\n`);
+    if ((await readFile(floorPath, 'utf8').catch(() => null)) !== floor) await writeFileDurably(floorPath, floor);
+    await writeFileDurably(path, `${JSON.stringify(record, null, 2)}\n`);
   } catch (cause) {
     throw new UpdateError('ERR_STATE_WRITE', `failed to write ${path}`, { cause });
   }
@@ -86,23 +87,6 @@ function floorText(floor: UpdateFloor): string {
   return `${JSON.stringify({ schema: 1, ...floor }, null, 2)}\n`;
 }
 
-async function writeDurably(dir: string, path: string, text: string): Promise<void> {
-  const temp = `${path}.tmp`;
-  const file = await open(temp, 'w', 0o600);
-  try {
-    await file.writeFile(text);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(temp, path);
-  const directory = await open(dir, 'r');
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
-  }
-}
 
 /** The RecordStore port on update-state.json and update-floor.json in `dir`. */
 export class FileRecordStore implements RecordStore {
