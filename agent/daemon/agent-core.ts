@@ -3,10 +3,10 @@
 // the operator's requests (check, apply now, pin, unpin, rollback, reboot if needed), one at a time.
 // Where it is in all this is one phase, moved only through agent-phase.ts's table.
 
-import { AgentError } from './agent-errors.ts';
+import { AgentError, RebootCancelled } from './agent-errors.ts';
 import { nextPhase, rebootPending, reportedPhase } from './agent-phase.ts';
 import { buildStatus } from './agent-status.ts';
-import { CodedError, errorCode } from '../../platform/coded-error.ts';
+import { errorCode } from '../../platform/coded-error.ts';
 import { faultKind } from '../update/release-fault.ts';
 import { advance } from '../update/update-state.ts';
 import { rebuildFloor } from '../update/update-floor.ts';
@@ -14,78 +14,17 @@ import { nextCheckDelay } from '../update/update-schedule.ts';
 import { UpdateError } from '../update/update-errors.ts';
 import { otherSlot } from '../slots/boot-chooser.ts';
 import type { AgentPhase, AgentPhaseEvent } from './agent-phase.ts';
-import type { AgentStatus, FirstBootView, StatusReport } from './agent-status.ts';
-import type { HookRun } from '../lock/reboot-hooks.ts';
-import type { GateVerdict, Health } from '../health/gate-verdict.ts';
-import type { BootChooser, BootState, SlotName } from '../slots/boot-chooser.ts';
-import type { BootedSlot } from '../slots/booted-slot.ts';
+import type { AgentCoreDeps, RebootOptions } from './agent-core-deps.ts';
+import type { AgentStatus, StatusReport } from './agent-status.ts';
+import type { BootState, SlotName } from '../slots/boot-chooser.ts';
 import type { PlaceKeeper } from '../lock/place-keeper.ts';
-import type { Arming, CoordinatorOutcome, RebootStrategy } from '../lock/reboot-coordinator.ts';
-import type { Clock } from '../../platform/clock.ts';
+import type { Arming } from '../lock/reboot-coordinator.ts';
 import type { PlanDecision, UpdateOutcome } from '../update/run-update-once.ts';
-import type { CheckHistory, ScheduleSettings } from '../update/update-schedule.ts';
-import type { RecordStore } from '../update/record-store.ts';
+import type { CheckHistory } from '../update/update-schedule.ts';
 import type { UpdateEvent, UpdateRecord } from '../update/update-state.ts';
-
-type Log = (fields: Record<string, unknown>, message: string) => void;
-
-/** How a reboot is asked for: `now` ignores reboot windows, `ignoreInhibitors` logind's block inhibitors (operators only). */
-export interface RebootOptions {
-  readonly now: boolean;
-  readonly ignoreInhibitors: boolean;
-}
-
-/** A reboot given up once the lock was held, because the update it was for is no longer staged. */
-export class RebootCancelled extends CodedError<'ERR_REBOOT_CANCELLED'> {
-  override name = 'RebootCancelled';
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ERR_REBOOT_CANCELLED', message, options);
-  }
-}
 
 /** A reboot the agent starts by itself: inside the windows, after block inhibitors. */
 const AUTOMATIC: RebootOptions = { now: false, ignoreInhibitors: false };
-
-export interface AgentCoreDeps {
-  readonly clock: Clock;
-  readonly random: () => number;
-  /** The update record the update path persists too. */
-  readonly records: RecordStore;
-  /** Guarded: refuses every change while the booted slot is unknown (agent/slots/booted-guard.ts). */
-  readonly chooser: BootChooser;
-  /** The running slot as the facts say, known or not: an unknown one keeps the agent in phase slot-unknown. */
-  readonly booted: { readonly slot: BootedSlot; readonly version: string };
-  /** One pass of the update path; `onRecord` hears every persisted step. */
-  readonly updateOnce: (onRecord: (record: UpdateRecord) => void) => Promise<UpdateOutcome>;
-  readonly plan: () => Promise<PlanDecision>;
-  /** Takes the fleet lock per strategy (inside a window unless `now`), runs `prepare` holding it, and reboots. */
-  readonly rebootUnderLock: (targetVersion: string, options: RebootOptions, arming?: Arming) => Promise<CoordinatorOutcome>;
-  /** Keeps the place this host may hold from the reboot that brought it here alive, until stopped; null without a lock that has leases. */
-  readonly keepPlace: () => PlaceKeeper | null;
-  /** Boot tries a staged slot gets when it is armed. */
-  readonly tries: number;
-  readonly releaseLock: () => Promise<'released' | 'not-held'>;
-  /** The fleet lock's holders and size; null when the strategy uses no lock. */
-  readonly lockView: () => Promise<{ readonly max: number; readonly holders: readonly string[]; readonly heldByThisHost: boolean } | null>;
-  /** The trial boot's health gate; `previous` is the version this boot replaced (its baseline applies). */
-  readonly health: (previous: string | null) => Promise<Health>;
-  /** On a confirmed boot: measures in the background what is not healthy, as the next release's baseline. */
-  readonly measureBaseline: () => void;
-  /** The trial gate's verdict, running or last (health/boot-health.ts), for the status. */
-  readonly lastGate: () => GateVerdict | null;
-  /** The marker a failed first-boot `cloud-config apply` left, read when status is asked for. */
-  readonly firstBootPending: () => Promise<FirstBootView>;
-  /** The operator's reboot.after_healthy hooks, run once the gate passed and before the place is given back. */
-  readonly afterHealthy: () => Promise<void>;
-  /** The last run of each kind of reboot hook, for status. */
-  readonly hookRuns: () => readonly HookRun[];
-  readonly schedule: ScheduleSettings;
-  readonly checks: boolean;
-  readonly strategy: RebootStrategy;
-  readonly nextWindow: () => string | null;
-  readonly log: Log;
-}
 
 export class AgentCore {
   private readonly deps: AgentCoreDeps;

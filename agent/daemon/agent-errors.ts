@@ -17,3 +17,12 @@ export type AgentErrorCode =
 export class AgentError extends CodedError<AgentErrorCode> {
   override name = 'AgentError';
 }
+
+/** A reboot given up once the lock was held, because the update it was for is no longer staged. */
+export class RebootCancelled extends CodedError<'ERR_REBOOT_CANCELLED'> {
+  override name = 'RebootCancelled';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_REBOOT_CANCELLED', message, options);
+  }
+}

@@ -26,7 +26,7 @@ import { openAgentLock } from './reboot-lock.ts';
 import { openUpdatePath } from './update-path.ts';
 import type { MessageBus } from 'dbus-next';
 import type { Settings } from '../config/settings.ts';
-import type { RebootOptions } from '../daemon/agent-core.ts';
+import type { RebootOptions } from '../daemon/agent-core-deps.ts';
 import type { HolderRecord } from '../lock/lock-backend.ts';
 import type { PlaceKeeper } from '../lock/place-keeper.ts';
 import type { CoordinatorDeps } from '../lock/reboot-coordinator.ts';

@@ -4,7 +4,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AgentCore, RebootCancelled } from '../../agent/daemon/agent-core.ts';
+import { AgentCore } from '../../agent/daemon/agent-core.ts';
+import { RebootCancelled } from '../../agent/daemon/agent-errors.ts';
 import { CodedError } from '../../platform/coded-error.ts';
 import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
 import { GptBootChooser } from '../../agent/slots/gpt-boot-chooser.ts';
@@ -16,7 +17,7 @@ import { DEFAULT_SCHEDULE } from '../../agent/update/update-schedule.ts';
 import { makeSmallSlotsImage, useTempDir } from '../builders/coreos-disk.ts';
 import { missingTools, SGDISK } from '../builders/require-tools.ts';
 import { TestClock } from '../fakes/test-clock.ts';
-import type { AgentCoreDeps } from '../../agent/daemon/agent-core.ts';
+import type { AgentCoreDeps } from '../../agent/daemon/agent-core-deps.ts';
 import type { Health } from '../../agent/health/gate-verdict.ts';
 import { BootHealth } from '../../agent/health/boot-health.ts';
 import { FileHealthStore } from '../../agent/health-io/health-files.ts';
