@@ -1,13 +1,14 @@
 // The fleet store in etcd, beside the reboot lock of the host's group (locksmith never reads these
 // keys): fleet/outcomes/<version>/<machine id> on a lease, so the keyspace forgets old attempts by
-// itself, and fleet/halted/<version>, written under a compare so two agents tripping the breaker at
-// once, or an operator's resume racing one, leave one record.
+// itself; fleet/halted/<version>, written under a compare so two agents tripping the breaker at
+// once, or an operator's resume racing one, leave one record; fleet/hosts/<machine id>, each host's
+// last report, without a lease (a host that went quiet must still show, as quiet).
 
 import { goQueryEscape } from '../lock/go-query-escape.ts';
 import { semaphoreKey } from '../lock/etcd-lock-backend.ts';
 import { FleetError } from './fleet-errors.ts';
 import type { EtcdGatewayClient } from '../lock/etcd-gateway-client.ts';
-import type { FleetStore, HaltRecord, UpdateOutcome } from './fleet-store.ts';
+import type { FleetStore, HaltRecord, HostReport, UpdateOutcome } from './fleet-store.ts';
 
 export interface EtcdFleetStoreOptions {
   readonly group: string;
@@ -47,6 +48,25 @@ export class EtcdFleetStore implements FleetStore {
   async outcomes(version: string): Promise<readonly UpdateOutcome[]> {
     const { kvs } = await this.client.range(`${this.prefix}outcomes/${goQueryEscape(version)}/`, { prefix: true });
     return kvs.map((kv) => parseJson<UpdateOutcome>(kv.value, kv.key)).sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  }
+
+  async allOutcomes(): Promise<readonly UpdateOutcome[]> {
+    const { kvs } = await this.client.range(`${this.prefix}outcomes/`, { prefix: true });
+    return kvs.map((kv) => parseJson<UpdateOutcome>(kv.value, kv.key)).sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  }
+
+  async halts(): Promise<readonly HaltRecord[]> {
+    const { kvs } = await this.client.range(`${this.prefix}halted/`, { prefix: true });
+    return kvs.map((kv) => parseJson<HaltRecord>(kv.value, kv.key));
+  }
+
+  async recordHost(report: HostReport): Promise<void> {
+    await this.client.put(`${this.prefix}hosts/${goQueryEscape(report.machineId)}`, JSON.stringify(report));
+  }
+
+  async hosts(): Promise<readonly HostReport[]> {
+    const { kvs } = await this.client.range(`${this.prefix}hosts/`, { prefix: true });
+    return kvs.map((kv) => parseJson<HostReport>(kv.value, kv.key)).sort((a, b) => a.host.localeCompare(b.host));
   }
 
   async halt(version: string): Promise<HaltRecord | null> {

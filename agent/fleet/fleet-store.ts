@@ -23,10 +23,37 @@ export interface HaltRecord {
   readonly at: string;
 }
 
+/**
+ * Where one host stands, written by its agent when that changes (and now and then, so a host that went
+ * quiet shows by its `at`). One per host: the keyspace grows with the fleet, not with its updates.
+ */
+export interface HostReport {
+  readonly machineId: string;
+  readonly host: string;
+  /** The version and slot it runs. */
+  readonly version: string;
+  readonly slot: string;
+  /** The agent's activity (idle, checking, health-gate, waiting-to-reboot, rebooting, …). */
+  readonly activity: string;
+  /** The running boot's health (trial, confirmed, …). */
+  readonly health: string;
+  /** The version staged for the next boot, if any. */
+  readonly staged: string | null;
+  /** A release it found but whose wave has not come for this host. */
+  readonly waitingForWave: { readonly version: string; readonly until: string } | null;
+  readonly at: string;
+}
+
 export interface FleetStore {
   recordOutcome(outcome: UpdateOutcome): Promise<void>;
   outcomes(version: string): Promise<readonly UpdateOutcome[]>;
+  /** Every release's outcomes still kept, oldest first. */
+  allOutcomes(): Promise<readonly UpdateOutcome[]>;
   halt(version: string): Promise<HaltRecord | null>;
+  /** Every halt record (halted or resumed). */
+  halts(): Promise<readonly HaltRecord[]>;
+  recordHost(report: HostReport): Promise<void>;
+  hosts(): Promise<readonly HostReport[]>;
   /** Writes the record unless one with the same state is there already; returns the record in force. */
   setHalt(record: HaltRecord): Promise<HaltRecord>;
 }

@@ -8,7 +8,7 @@ import { EtcdFleetStore, fleetPrefix } from '../../agent/fleet/etcd-fleet-store.
 import { startEtcd } from '../../qemu/etcd-server.ts';
 import { missingTools } from '../builders/require-tools.ts';
 import type { EtcdServer } from '../../qemu/etcd-server.ts';
-import type { HaltRecord, UpdateOutcome } from '../../agent/fleet/fleet-store.ts';
+import type { HaltRecord, HostReport, UpdateOutcome } from '../../agent/fleet/fleet-store.ts';
 
 const skip = missingTools({ etcd: 'etcd-server' });
 
@@ -52,6 +52,22 @@ describe.skipIf(skip !== null)(`${skip ?? ''} EtcdFleetStore`, () => {
     const resumed = await store.setHalt({ version: '2.0.0', state: 'resumed', by: 'operator', reason: 'resumed by ops', at: '2026-12-03T11:00:00Z' });
     expect(resumed.state).toBe('resumed');
     expect(await store.halt('2.0.0')).toEqual(resumed);
+  });
+
+  it('lists every release outcome and halts, and keeps one report per host without a lease', async () => {
+    const store = new EtcdFleetStore(client, { group: 'all', outcomeTtlSeconds: 3600 });
+    await store.recordOutcome({ ...outcome('m1', '2026-12-03T10:05:00Z'), version: '1.0.3' });
+    await store.recordOutcome(outcome('m1', '2026-12-03T10:01:00Z', 'succeeded'));
+    expect((await store.allOutcomes()).map((o) => o.version)).toEqual(['1.0.2', '1.0.3']);
+    await store.setHalt({ version: '1.0.3', state: 'halted', by: 'operator', reason: 'bad', at: '2026-12-03T10:06:00Z' });
+    expect((await store.halts()).map((h) => [h.version, h.state])).toEqual([['1.0.3', 'halted']]);
+    const report: HostReport = { machineId: 'm/1', host: 'web-1', version: '1.0.2', slot: 'USR-A', activity: 'idle', health: 'confirmed', staged: null, waitingForWave: null, at: '2026-12-03T10:07:00Z' };
+    await store.recordHost(report);
+    await store.recordHost({ ...report, activity: 'waiting-to-reboot', staged: '1.0.3', at: '2026-12-03T10:08:00Z' });
+    await store.recordHost({ ...report, machineId: 'm0', host: 'db-1' });
+    expect((await store.hosts()).map((h) => [h.host, h.activity])).toEqual([['db-1', 'idle'], ['web-1', 'waiting-to-reboot']]);
+    const kv = await client.get(`${fleetPrefix('all')}hosts/m%2F1`);
+    expect(kv?.lease ?? '0').toBe('0');
   });
 
   it('reports a corrupt value with its key', async () => {
