@@ -1,6 +1,6 @@
 // A fleet on this machine, for the VM suites and the demo: OS images (cached base tree), a real etcd
-// and a release server on loopback (10.0.2.2 from the guests), and VMs whose config-drive points
-// their agent at both. It publishes releases, reads each host's agent status over its guest agent
+// and a release server on loopback (10.0.2.2 from the guests), and VMs whose cloud-config (on a
+// config-drive, or behind `cloud-config-url=` from an OEM disk) points their agent at both. It publishes releases, reads each host's agent status over its guest agent
 // (busctl, cheap under TCG) and reads the reboot lock, now or every value it ever had, from etcd.
 
 import { mkdir } from 'node:fs/promises';
@@ -14,7 +14,8 @@ import { startEtcd } from './etcd-server.ts';
 import { buildLabImages } from './lab-images.ts';
 import { startReleaseServer } from './release-server.ts';
 import { REGISTRY, startLabRegistry } from './lab-registry.ts';
-import { makeConfigDrive, Vm } from './vm.ts';
+import { startUserDataServer } from './user-data-server.ts';
+import { makeConfigDrive, makeOemDrive, Vm } from './vm.ts';
 import type { StatusReport } from '../agent/daemon/agent-status.ts';
 import type { Semaphore } from '../agent/lock/semaphore.ts';
 import type { EtcdServer } from './etcd-server.ts';
@@ -22,6 +23,7 @@ import type { LabImages, ReleaseSpec } from './lab-images.ts';
 import type { ReleaseServer } from './release-server.ts';
 import type { LabRegistry, LabWorkloadImage } from './lab-registry.ts';
 import type { Timings } from './timings.ts';
+import type { UserDataServer } from './user-data-server.ts';
 
 /** The host's loopback as QEMU's user-mode network shows it to a guest. */
 export const guestUrl = (url: string): string => url.replace('127.0.0.1', '10.0.2.2');
@@ -67,6 +69,11 @@ export interface FleetLabOptions {
   readonly sharedImages?: string;
   /** Container images in a lab registry, trusted by every host's cloud-config; units name it as REGISTRY. */
   readonly workloadImages?: readonly LabWorkloadImage[];
+  /**
+   * Hosts find their cloud-config at a URL on the kernel command line (an OEM disk's grub.cfg) instead
+   * of a config-drive; the lab's metadata service answers each host's first `failFirst` requests 503.
+   */
+  readonly cloudConfigUrl?: { readonly failFirst: number };
 }
 
 /** One value the semaphore had, at its etcd revision. */
@@ -114,6 +121,8 @@ export class FleetLab {
   readonly vms: ReadonlyMap<string, Vm>;
   /** The lab registry, when the options asked for workload images. */
   registry: LabRegistry | null = null;
+  /** The lab's metadata service, when the options put cloud-config behind a URL. */
+  userData: UserDataServer | null = null;
   private readonly options: FleetLabOptions;
   private readonly client: EtcdGatewayClient;
 
@@ -141,10 +150,14 @@ export class FleetLab {
     try {
       if (options.maxHolders !== undefined && options.maxHolders !== 1) await lab.setMax(options.maxHolders);
       if (options.workloadImages !== undefined) lab.registry = await timings.time('registry and signed images', () => startLabRegistry(join(dir, 'registry'), options.workloadImages ?? []));
+      const userData = new Map(options.hosts.map((host) => [host, labUserData(host, server.url, etcd.url, options, lab.registry)]));
+      if (options.cloudConfigUrl !== undefined) lab.userData = await startUserDataServer(userData, options.cloudConfigUrl.failFirst);
       for (const host of options.hosts) {
-        const drive = join(dir, `${host}.configdrive.img`);
-        await makeConfigDrive(drive, labUserData(host, server.url, etcd.url, options, lab.registry));
-        vms.set(host, await Vm.create({ name: host, baseDisk: images.disk, workDir: join(dir, 'vm'), configDrive: drive, ...(options.memoryMiB ? { memoryMiB: options.memoryMiB } : {}) }));
+        const drive = join(dir, `${host}.${lab.userData ? 'oem' : 'configdrive'}.img`);
+        if (lab.userData) await makeOemDrive(drive, `cloud-config-url=${guestUrl(lab.userData.urlFor(host))}`);
+        else await makeConfigDrive(drive, userData.get(host) ?? '');
+        const disks = lab.userData ? { oemDrive: drive } : { configDrive: drive };
+        vms.set(host, await Vm.create({ name: host, baseDisk: images.disk, workDir: join(dir, 'vm'), ...disks, ...(options.memoryMiB ? { memoryMiB: options.memoryMiB } : {}) }));
       }
     } catch (error) {
       await lab.close();
@@ -290,5 +303,6 @@ export class FleetLab {
     await this.etcd.stop();
     await this.server.close();
     await this.registry?.close();
+    await this.userData?.close();
   }
 }

@@ -18,6 +18,8 @@ export interface VmOptions {
   readonly baseDisk: string;
   readonly workDir: string;
   readonly configDrive?: string;
+  /** A FAT disk labelled OEM whose grub.cfg adds kernel arguments (makeOemDrive). */
+  readonly oemDrive?: string;
   readonly memoryMiB?: number;
   readonly cpus?: number;
   /** Kept across power cuts and restarts: the VM's own disk. */
@@ -32,6 +34,20 @@ export async function makeConfigDrive(path: string, userData: string): Promise<v
   await writeFile(file, userData);
   await run('mmd', ['-i', path, '::/openstack', '::/openstack/latest']);
   await run('mcopy', ['-i', path, file, '::/openstack/latest/user_data']);
+  await rm(file, { force: true });
+}
+
+/**
+ * A FAT disk labelled OEM holding a grub.cfg that sets `linux_append`, as a provider's OEM partition
+ * does on Flatcar: slipway's GRUB adds those words to the kernel command line.
+ */
+export async function makeOemDrive(path: string, linuxAppend: string): Promise<void> {
+  if (/["$\\\n]/.test(linuxAppend)) throw new Error(`kernel arguments for an OEM grub.cfg must not hold quotes, $, backslashes or newlines: ${linuxAppend}`);
+  await rm(path, { force: true });
+  await run('mkfs.vfat', ['-C', '-n', 'OEM', path, '1024']);
+  const file = `${path}.grub.cfg`;
+  await writeFile(file, `set linux_append="${linuxAppend}"\n`);
+  await run('mcopy', ['-i', path, file, '::/grub.cfg']);
   await rm(file, { force: true });
 }
 
@@ -77,6 +93,7 @@ export class Vm {
       '-drive', `file=${this.overlay},if=none,id=disk0,format=qcow2`,
       '-device', 'virtio-blk-pci,drive=disk0,bootindex=0',
       ...(this.options.configDrive ? ['-drive', `file=${this.options.configDrive},if=none,id=config0,format=raw,readonly=on`, '-device', 'virtio-blk-pci,drive=config0'] : []),
+      ...(this.options.oemDrive ? ['-drive', `file=${this.options.oemDrive},if=none,id=oem0,format=raw,readonly=on`, '-device', 'virtio-blk-pci,drive=oem0'] : []),
       '-netdev', 'user,id=net0',
       '-device', 'virtio-net-pci,netdev=net0,romfile=',
       '-display', 'none',

@@ -9,6 +9,7 @@ import { runLock } from './lock-command.ts';
 import { runRelease } from './release-command.ts';
 import { runSlots } from './slots-command.ts';
 import { runUpdateCommand } from './update-command.ts';
+import { runUnits } from './units-command.ts';
 import { runCheck } from './check-command.ts';
 import { runConfig } from './config-command.ts';
 import type { ConfigDeps } from './config-command.ts';
@@ -24,10 +25,12 @@ import type { LockDeps } from './lock-command.ts';
 import type { ReleaseDeps } from './release-command.ts';
 import type { SlotsDeps } from './slots-command.ts';
 import type { UpdateDeps } from './update-command.ts';
+import type { UnitsDeps } from './units-command.ts';
 
 export type CliDeps = SlotsDeps &
   UpdateDeps &
   ReleaseDeps &
+  UnitsDeps &
   LockDeps &
   CloudConfigDeps &
   ConfigDeps &
@@ -55,6 +58,7 @@ commands (working on their own):
   update --once  one check-download-stage pass in this process, on a disk or image file
   release     publisher side: keygen, publish a signed release into a channel directory
   lock        the fleet reboot lock in etcd: status, acquire, unlock, set-max
+  units       how the health gate sees units on this boot, and its verdict on each
   cloud-config  validate user-data as coreos-cloudinit reads it, or apply it (first boot)
   completion  print a bash completion script: source <(slipway completion bash)
   version     print the version
@@ -114,6 +118,8 @@ export async function runCli(argv: readonly string[], makeDeps: (options: HostFi
         return await runLock(rest, deps);
       case 'cloud-config':
         return await runCloudConfig(rest, deps);
+      case 'units':
+        return await runUnits(rest, deps);
       case 'version':
       case '--version':
         deps.io.stdout(`slipway ${deps.version}\n`);

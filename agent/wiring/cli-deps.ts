@@ -55,6 +55,10 @@ export function cliDeps(process: ProcessHost, files: HostFiles): CliDeps {
     stateDir: async () => (await loadSettings({ dirs: files.configDirs })).settings.update.stateDir,
     openCloudConfigHost: (root) => openCloudConfigHost(root, process.systemBusAddress),
     openControl: () => new DbusControlClient(dbus.systemBus()),
+    openUnitStates: async () => {
+      const [{ DbusUnitStates }, bus] = [await import('../systemd/dbus-unit-states.ts'), dbus.systemBus()];
+      return { states: new DbusUnitStates(bus), close: () => bus.disconnect() };
+    },
     isTty: process.isTty,
     runAgent: async () => (await import('./compose-agent.ts')).runAgent(process, files),
     loadSettings: () => loadSettings({ dirs: files.configDirs }),

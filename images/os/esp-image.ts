@@ -1,6 +1,7 @@
 // The EFI system partition: a standalone GRUB (grub-mkstandalone) whose embedded grub.cfg is
 // slipway's A/B chooser, and the GRUB environment block in slipway's fixed layout with USR-A good.
-// Built as a FAT16 image with mtools, no mounts.
+// Built as a FAT16 image with mtools, no mounts. A provider's or lab's kernel arguments come from an
+// OEM filesystem's grub.cfg, as on Flatcar.
 
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -16,18 +17,22 @@ const run = promisify(execFile);
 export const ESP_GRUBENV = '/EFI/slipway/grubenv';
 export const ESP_SIZE_MIB = 64;
 
-const GRUB_MODULES = ['part_gpt', 'fat', 'squash4', 'gzio', 'loadenv', 'linux', 'normal', 'search', 'search_fs_file', 'regexp', 'test', 'echo', 'serial', 'terminal', 'configfile', 'all_video'];
+const GRUB_MODULES = ['part_gpt', 'fat', 'squash4', 'gzio', 'loadenv', 'linux', 'normal', 'search', 'search_fs_file', 'search_label', 'regexp', 'test', 'echo', 'serial', 'terminal', 'configfile', 'all_video'];
 
 /**
  * The grub.cfg embedded in BOOTX64.EFI: find the ESP, choose a slot, boot its kernel with the slot
  * named on the command line. `panic=10` makes a kernel (or initramfs) that cannot reach user space
  * reboot after 10 s instead of waiting forever (Debian's default), so GRUB's tries undo it.
+ *
+ * A filesystem labelled OEM (a provider's disk, or the lab's) may hold a grub.cfg that sets
+ * `linux_append`, as Flatcar's OEM partition does: e.g. `cloud-config-url=…`. It comes before
+ * slipway's own arguments, so for a parameter given twice (root=, slipway_fallback=) slipway's wins.
  */
 export function grubCfg(): string {
   const entry = (letter: 'A' | 'B', partition: number): string =>
     [
       `menuentry "slipway OS (USR-${letter})" --id slipway-usr-${letter.toLowerCase()} {`,
-      `  linux (\${disk},gpt${partition})${KERNEL_PATH} root=PARTLABEL=USR-${letter} rootfstype=squashfs ro console=ttyS0,115200 panic=10 slipway_fallback=\${slipway_fallback}`,
+      `  linux (\${disk},gpt${partition})${KERNEL_PATH} \${linux_append} root=PARTLABEL=USR-${letter} rootfstype=squashfs ro console=ttyS0,115200 panic=10 slipway_fallback=\${slipway_fallback}`,
       `  initrd (\${disk},gpt${partition})${INITRD_PATH}`,
       '}',
     ].join('\n');
@@ -38,6 +43,12 @@ export function grubCfg(): string {
     'set timeout=0',
     `search --no-floppy --set=esp --file ${ESP_GRUBENV}`,
     'regexp --set=1:disk "^([^,]+)," "$esp"',
+    'set linux_append=""',
+    'set oem=""',
+    'search --no-floppy --set=oem --label OEM',
+    'if [ -n "$oem" ]; then',
+    '  if [ -f ($oem)/grub.cfg ]; then source ($oem)/grub.cfg; fi',
+    'fi',
     grubCfgChooser({ envFile: `($esp)${ESP_GRUBENV}` }),
     entry('A', 3),
     entry('B', 4),

@@ -1,11 +1,14 @@
 // The D-Bus UnitStates adapter against the fake systemd on a private real dbus-daemon, through the
-// contract a real systemd meets too (the VM runs the same suite against it).
+// contract a real systemd meets too, directly and through `slipway units --json` (the VM runs the
+// contract through that command against real systemd).
 
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import dbus from 'dbus-next';
 import { DbusUnitStates } from '../../agent/systemd/dbus-unit-states.ts';
 import { startDbusDaemon } from '../builders/dbus-daemon.ts';
 import { startFakeSystemd } from '../fakes/fake-systemd.ts';
+import { cliUnitStates } from '../builders/cli-unit-states.ts';
+import { runSlipway } from '../builders/run-slipway.ts';
 import { unitStatesContract } from './unit-states-contract.ts';
 import type { MessageBus } from 'dbus-next';
 import type { DbusDaemon } from '../builders/dbus-daemon.ts';
@@ -37,9 +40,26 @@ afterAll(async () => {
   await daemon.stop();
 });
 
-unitStatesContract('DbusUnitStates on the fake systemd', () =>
-  Promise.resolve({
-    states: new DbusUnitStates(client),
-    units: { running: 'web.service', crashLooping: 'loop.service', neverStarted: 'idle.service', oneshotDone: 'once.service', conditionFailed: 'skipped.service', ranWithCondition: 'first.service', failed: 'broken.service', missing: 'nothing-here.service' },
-  }),
-);
+const UNITS = { running: 'web.service', crashLooping: 'loop.service', neverStarted: 'idle.service', oneshotDone: 'once.service', conditionFailed: 'skipped.service', ranWithCondition: 'first.service', failed: 'broken.service', missing: 'nothing-here.service' };
+const slipwayOnBus = (args: readonly string[]) => runSlipway(args, { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: daemon.address } });
+
+unitStatesContract('DbusUnitStates on the fake systemd', () => Promise.resolve({ states: new DbusUnitStates(client), units: UNITS }));
+unitStatesContract('`slipway units --json` on the fake systemd', () => Promise.resolve({ states: cliUnitStates(slipwayOnBus), units: UNITS }));
+
+describe('slipway units', () => {
+  it('prints each unit with the verdict the health gate would give it', async () => {
+    const run = await slipwayOnBus(['units', 'web.service', 'loop.service', 'broken.service']);
+    expect(run.code).toBe(0);
+    expect(run.stdout.split('\n')).toEqual([
+      'web.service: ok — active (running) [loaded, active/running, result success, 0 restarts, condition passed]',
+      'loop.service: pending — crash-looping: auto-restart, 4 restarts [loaded, activating/auto-restart, result exit-code, 4 restarts, condition passed]',
+      'broken.service: failed — failed (exit-code) [loaded, failed/failed, result exit-code, 0 restarts, condition passed]',
+      '',
+    ]);
+  });
+
+  it('refuses no unit or a name that is not a unit name', async () => {
+    expect(await slipwayOnBus(['units'])).toMatchObject({ code: 2, stderr: expect.stringContaining('name at least one unit') as unknown });
+    expect(await slipwayOnBus(['units', 'a b'])).toMatchObject({ code: 2, stderr: expect.stringContaining('"a b" is not a unit name') as unknown });
+  });
+});

@@ -17,7 +17,10 @@ import { Timings } from '../../qemu/timings.ts';
 import { BOOT_MS, lockFree, settled } from '../builders/vm-steps.ts';
 import { VM_TOOLS } from '../builders/vm-images.ts';
 import type { StatusReport } from '../../agent/daemon/agent-status.ts';
+import { cliUnitStates } from '../builders/cli-unit-states.ts';
+import { unitStatesContract } from '../health/unit-states-contract.ts';
 import type { EtcdLockBackend } from '../../agent/lock/etcd-lock-backend.ts';
+import type { Vm } from '../../qemu/vm.ts';
 
 const HOST = 'host-1';
 const PAYLOAD = /\/releases\/1\.0\.1\/payload\.img\.zst$/;
@@ -47,6 +50,9 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
       // The agent checks by itself soon after each boot: nobody asks it to finish the update. Three
       // tries: a cut during a trial boot's gate costs one.
       agentSettings: { update: { first_check: '10s', interval: '15s', tries: 3 }, health: { timeout: '30m' } },
+      // Its cloud-config comes from `cloud-config-url=` (an OEM disk's grub.cfg), and the metadata
+      // service is not ready for the host's first three requests.
+      cloudConfigUrl: { failFirst: 3 },
       files: [{ path: '/etc/systemd/logind.conf.d/50-slipway-test.conf', permissions: '0644', content: '[Login]\nInhibitDelayMaxSec=30min\n' }],
       units: [
         {
@@ -103,6 +109,21 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
   };
 
   const progress = (status: StatusReport | null): number => status?.progress?.chunksDone ?? 0;
+
+  it('first boot: cloud-config-url answered 503 three times, retried, and the host ended up configured', async () => {
+    const lab = the();
+    const vm = lab.vm(HOST);
+    expect(vm.console()).toMatch(/Kernel command line:[^\n]*cloud-config-url=http:\/\/10\.0\.2\.2:\d+\/user-data\/host-1 /);
+    expect(lab.userData?.answers(HOST)).toEqual([503, 503, 503, 200]);
+    const journal = await vm.exec('/bin/sh', ['-c', 'journalctl -b -u slipway-cloudinit.service --no-pager -o cat']);
+    expect(journal.stdout.match(/fetching cloud-config failed; retrying/g)?.length).toBeGreaterThanOrEqual(3);
+    // What the cloud-config declared is there: its file, its unit, the agent pointed at the lab.
+    expect((await vm.exec('/bin/cat', ['/etc/systemd/logind.conf.d/50-slipway-test.conf'])).stdout).toContain('InhibitDelayMaxSec=30min');
+    expect((await vm.exec('/bin/systemctl', ['is-enabled', 'hold-gate.service'])).stdout.trim()).toBe('enabled');
+    const status = await lab.waitForStatus(HOST, (s) => s.health === 'confirmed', BOOT_MS);
+    expect(status.firstBoot).toBeNull();
+    expect((await vm.exec('/bin/hostname', [])).stdout.trim()).toBe(HOST);
+  });
 
   it('cut mid-download (the server stalled mid-payload): boots 1.0.0, then resumes with a Range request', async () => {
     const lab = the();
@@ -211,4 +232,40 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
     ]);
     await lockFree(lab);
   });
+  // The health gate's UnitStates contract against real systemd, on the host the cuts leave settled:
+  // the same suite the fake systemd passes in the unit tests, read through `slipway units --json`.
+  let contractUnits: Promise<void> | null = null;
+  unitStatesContract('real systemd in the VM, through `slipway units`', async () => {
+    const vm = the().vm(HOST);
+    contractUnits ??= startContractUnits(vm);
+    await contractUnits;
+    return {
+      states: cliUnitStates((args) => vm.exec('/usr/bin/slipway', args, BOOT_MS)),
+      units: { running: 'ct-running.service', crashLooping: 'ct-crash.service', neverStarted: 'ct-idle.service', oneshotDone: 'ct-once.service', conditionFailed: 'ct-skipped.service', ranWithCondition: 'ct-ran.service', failed: 'ct-failed.service', missing: 'ct-nothing-here.service' },
+    };
+  });
 });
+
+/** The contract's situations as unit files under real systemd: written, started, and the crash loop seen restarting. */
+async function startContractUnits(vm: Vm): Promise<void> {
+  const units: Record<string, string> = {
+    'ct-running.service': '[Service]\nExecStart=/bin/sleep infinity\n',
+    // Restarted every 15 s: after the first restart it sits in auto-restart almost all the time.
+    'ct-crash.service': '[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/false\nRestart=always\nRestartSec=15s\n',
+    'ct-idle.service': '[Service]\nExecStart=/bin/sleep infinity\n',
+    'ct-once.service': '[Service]\nType=oneshot\nExecStart=/bin/true\n',
+    'ct-skipped.service': '[Unit]\nConditionPathExists=/nonexistent\n[Service]\nExecStart=/bin/sleep infinity\n',
+    'ct-ran.service': '[Unit]\nConditionPathExists=/etc/os-release\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n',
+    'ct-failed.service': '[Service]\nExecStart=/bin/false\n',
+  };
+  const write = Object.entries(units).map(([name, text]) => `printf '${text}' > /etc/systemd/system/${name}`).join(' && ');
+  const setUp = await vm.exec('/bin/sh', ['-c', `${write} && systemctl daemon-reload && systemctl start ct-running ct-once ct-skipped ct-ran && systemctl start --no-block ct-crash ct-failed`]);
+  expect(setUp, setUp.stderr).toMatchObject({ code: 0 });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const show = await vm.exec('/bin/systemctl', ['show', '-p', 'NRestarts,SubState', 'ct-crash.service']);
+    if (/NRestarts=[1-9]/.test(show.stdout) && /SubState=auto-restart/.test(show.stdout)) return;
+    if (Date.now() > deadline) throw new Error(`ct-crash.service did not restart within 120 s: ${show.stdout}`);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+}
