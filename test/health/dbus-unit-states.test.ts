@@ -27,6 +27,7 @@ beforeAll(async () => {
   m.setUnit('web.service', { activeState: 'active', subState: 'running', conditionResult: true, conditionTimestamp: t(3), inactiveExitTimestamp: t(3) });
   m.setUnit('loop.service', { activeState: 'activating', subState: 'auto-restart', result: 'exit-code', nRestarts: 4, conditionResult: true, conditionTimestamp: t(3), inactiveExitTimestamp: t(3) });
   m.setUnit('idle.service', {});
+  m.setUnit('gone.service', {});
   m.setUnit('once.service', { conditionResult: true, conditionTimestamp: t(3), inactiveExitTimestamp: t(3) });
   m.setUnit('skipped.service', { conditionResult: false, conditionTimestamp: t(3) });
   m.setUnit('first.service', { activeState: 'active', subState: 'exited', conditionResult: true, conditionTimestamp: t(2), inactiveExitTimestamp: t(2) });
@@ -40,7 +41,7 @@ afterAll(async () => {
   await daemon.stop();
 });
 
-const UNITS = { running: 'web.service', crashLooping: 'loop.service', neverStarted: 'idle.service', oneshotDone: 'once.service', conditionFailed: 'skipped.service', ranWithCondition: 'first.service', failed: 'broken.service', missing: 'nothing-here.service' };
+const UNITS = { running: 'web.service', crashLooping: 'loop.service', neverStarted: 'idle.service', oneshotDone: 'once.service', unreferencedOneshotDone: 'gone.service', conditionFailed: 'skipped.service', ranWithCondition: 'first.service', failed: 'broken.service', missing: 'nothing-here.service' };
 const slipwayOnBus = (args: readonly string[]) => runSlipway(args, { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: daemon.address } });
 
 unitStatesContract('DbusUnitStates on the fake systemd', () => Promise.resolve({ states: new DbusUnitStates(client), units: UNITS }));

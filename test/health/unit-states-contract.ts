@@ -16,9 +16,14 @@ export interface UnitStatesHarness {
     readonly crashLooping: string;
     /** A unit file that nothing started on this boot. */
     readonly neverStarted: string;
-    /** Type=oneshot without RemainAfterExit, ran and exited 0. */
+    /** Type=oneshot without RemainAfterExit, ran and exited 0, wanted by a target (as every unit cloud-config enables is). */
     readonly oneshotDone: string;
-    /** Started, but ConditionPathExists= did not hold. */
+    /**
+     * The same, but nothing references it: systemd unloads an inactive unit nobody refers to, so it
+     * reads exactly as one never started. A unit the gate must see has to be wanted by a target.
+     */
+    readonly unreferencedOneshotDone: string;
+    /** Started, but ConditionPathExists= did not hold; wanted by a target. */
     readonly conditionFailed: string;
     /** Type=oneshot, RemainAfterExit=yes, its condition held and it ran. */
     readonly ranWithCondition: string;
@@ -59,6 +64,13 @@ export function unitStatesContract(name: string, harness: () => Promise<UnitStat
       const state = await states.unitState(units.oneshotDone);
       expect(state).toMatchObject({ activeState: 'inactive', subState: 'dead', result: 'success', started: true, condition: 'passed' });
       expect(judgeUnit(state)).toEqual({ state: 'ok', reason: 'exited successfully' });
+    });
+
+    it('reports a oneshot that ran but that nothing references as never started: systemd forgot it', async () => {
+      const { states, units } = await harness();
+      const state = await states.unitState(units.unreferencedOneshotDone);
+      expect(state).toMatchObject({ loadState: 'loaded', activeState: 'inactive', subState: 'dead', started: false, condition: 'not-checked' });
+      expect(judgeUnit(state)).toEqual({ state: 'pending', reason: 'never started (inactive, dead)' });
     });
 
     it('reports a unit whose condition failed as condition failed and not started', async () => {

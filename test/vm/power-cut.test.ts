@@ -241,25 +241,29 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
     await contractUnits;
     return {
       states: cliUnitStates((args) => vm.exec('/usr/bin/slipway', args, BOOT_MS)),
-      units: { running: 'ct-running.service', crashLooping: 'ct-crash.service', neverStarted: 'ct-idle.service', oneshotDone: 'ct-once.service', conditionFailed: 'ct-skipped.service', ranWithCondition: 'ct-ran.service', failed: 'ct-failed.service', missing: 'ct-nothing-here.service' },
+      units: { running: 'ct-running.service', crashLooping: 'ct-crash.service', neverStarted: 'ct-idle.service', oneshotDone: 'ct-once.service', unreferencedOneshotDone: 'ct-gone.service', conditionFailed: 'ct-skipped.service', ranWithCondition: 'ct-ran.service', failed: 'ct-failed.service', missing: 'ct-nothing-here.service' },
     };
   });
 });
 
 /** The contract's situations as unit files under real systemd: written, started, and the crash loop seen restarting. */
 async function startContractUnits(vm: Vm): Promise<void> {
+  const WANTED = '[Install]\nWantedBy=multi-user.target\n';
   const units: Record<string, string> = {
     'ct-running.service': '[Service]\nExecStart=/bin/sleep infinity\n',
     // Restarted every 15 s: after the first restart it sits in auto-restart almost all the time.
     'ct-crash.service': '[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/false\nRestart=always\nRestartSec=15s\n',
     'ct-idle.service': '[Service]\nExecStart=/bin/sleep infinity\n',
-    'ct-once.service': '[Service]\nType=oneshot\nExecStart=/bin/true\n',
-    'ct-skipped.service': '[Unit]\nConditionPathExists=/nonexistent\n[Service]\nExecStart=/bin/sleep infinity\n',
+    // Wanted by a target, as the units cloud-config enables are: systemd keeps their state after they stop.
+    'ct-once.service': `[Service]\nType=oneshot\nExecStart=/bin/true\n${WANTED}`,
+    'ct-skipped.service': `[Unit]\nConditionPathExists=/nonexistent\n[Service]\nExecStart=/bin/sleep infinity\n${WANTED}`,
+    // Referenced by nothing: unloaded once it stopped.
+    'ct-gone.service': '[Service]\nType=oneshot\nExecStart=/bin/true\n',
     'ct-ran.service': '[Unit]\nConditionPathExists=/etc/os-release\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n',
     'ct-failed.service': '[Service]\nExecStart=/bin/false\n',
   };
   const write = Object.entries(units).map(([name, text]) => `printf '${text}' > /etc/systemd/system/${name}`).join(' && ');
-  const setUp = await vm.exec('/bin/sh', ['-c', `${write} && systemctl daemon-reload && systemctl start ct-running ct-once ct-skipped ct-ran && systemctl start --no-block ct-crash ct-failed`]);
+  const setUp = await vm.exec('/bin/sh', ['-c', `${write} && systemctl daemon-reload && systemctl enable ct-once ct-skipped && systemctl start ct-running ct-once ct-skipped ct-ran ct-gone && systemctl start --no-block ct-crash ct-failed`]);
   expect(setUp, setUp.stderr).toMatchObject({ code: 0 });
   const deadline = Date.now() + 120_000;
   for (;;) {
