@@ -4,6 +4,8 @@
 // different hosts for the next. Pure.
 
 import { createHash } from 'node:crypto';
+import { UpdateError } from './update-errors.ts';
+import type { ReleaseManifest } from '../../images/release-manifest.ts';
 import type { RolloutSchedule } from '../../images/rollout-schedule.ts';
 
 /**
@@ -58,4 +60,15 @@ export function waveWait(schedule: RolloutSchedule, machineId: string, version: 
 export function describeWait(wait: WaveWait): string {
   const place = wait.wave === null ? `at ${(wait.position * 100).toFixed(1)}% of an even spread` : `wave ${wait.wave} of ${wait.waves ?? '?'}`;
   return `${wait.version} waits for its wave until ${wait.until} (${place})`;
+}
+
+/**
+ * The wait a release the policy would install imposes on this host at `now`, or null: it has no
+ * rollout, this host's moment has come, or an operator overrode it (a pin, `slipway update --now`).
+ */
+export function releaseWait(manifest: Pick<ReleaseManifest, 'version' | 'rollout'>, machineId: string, now: Date, overridden: boolean): WaveWait | null {
+  if (manifest.rollout === undefined || overridden) return null;
+  // Every host without an id would share one place and go together: refused rather than guessed.
+  if (machineId === '') throw new UpdateError('ERR_MACHINE_ID_MISSING', `${manifest.version} rolls out in waves and /etc/machine-id is empty, so this host's place in the rollout is unknown; slipway update --now takes it anyway`);
+  return waveWait(manifest.rollout, machineId, manifest.version, now);
 }
