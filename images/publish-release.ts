@@ -7,10 +7,12 @@
 import { ReleaseError } from './release-errors.ts';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_CHUNK_SIZE, isVersion, MANIFEST_FILE, MANIFEST_FORMAT, serializeManifest, SIGNATURE_FILE } from './release-manifest.ts';
+import { DEFAULT_CHUNK_SIZE, isVersion, MANIFEST_FILE, MANIFEST_FORMAT, ROLLOUT_MANIFEST_FORMAT, serializeManifest, SIGNATURE_FILE } from './release-manifest.ts';
+import { rolloutProblem } from './rollout-schedule.ts';
 import { signDetached } from './release-key.ts';
 import { compressImage } from './payload-compress.ts';
 import type { ReleaseManifest } from './release-manifest.ts';
+import type { RolloutSchedule } from './rollout-schedule.ts';
 
 export interface PublishOptions {
   readonly image: string;
@@ -24,12 +26,16 @@ export interface PublishOptions {
   readonly expiresInSeconds: number;
   readonly chunkSize?: number;
   readonly compressionLevel?: number;
+  /** When hosts may take it (images/rollout-schedule.ts); absent: every host at once. */
+  readonly rollout?: RolloutSchedule;
 }
 
 export const PAYLOAD_FILE = 'payload.img.zst';
 
 export async function publishRelease(options: PublishOptions): Promise<{ manifest: ReleaseManifest; manifestPath: string }> {
   if (!isVersion(options.version)) throw new ReleaseError('ERR_VERSION_INVALID', `"${options.version}" is not a version (like 1.2.3 or 1.2.3-rc.1)`);
+  const problem = options.rollout === undefined ? null : rolloutProblem(options.rollout);
+  if (problem !== null) throw new ReleaseError('ERR_ROLLOUT_INVALID', `release ${options.version}: ${problem}`);
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const channelDir = join(options.outDir, options.channel);
   const releaseDir = join(channelDir, 'releases', options.version);
@@ -40,7 +46,8 @@ export async function publishRelease(options: PublishOptions): Promise<{ manifes
 
   const payload = await compressImage(options.image, join(releaseDir, PAYLOAD_FILE), chunkSize, options.compressionLevel ?? 3);
   const manifest: ReleaseManifest = {
-    format: MANIFEST_FORMAT,
+    // The lowest format that holds it: a release without a rollout still reaches agents from before waves.
+    format: options.rollout === undefined ? MANIFEST_FORMAT : ROLLOUT_MANIFEST_FORMAT,
     channel: options.channel,
     version: options.version,
     created: options.now.toISOString(),
@@ -48,6 +55,7 @@ export async function publishRelease(options: PublishOptions): Promise<{ manifes
     arch: options.arch,
     board: options.board,
     payload: { url: `releases/${options.version}/${PAYLOAD_FILE}`, ...payload },
+    ...(options.rollout === undefined ? {} : { rollout: options.rollout }),
   };
   const bytes = serializeManifest(manifest);
   const signature = await signDetached(bytes, options.privateKeyArmored, options.now);

@@ -6,6 +6,8 @@ export type ReleaseErrorCode =
   | 'ERR_VERSION_INVALID'
   /** A published release is never changed: the version's directory exists. */
   | 'ERR_RELEASE_EXISTS'
+  /** A rollout schedule agents would refuse (images/rollout-schedule.ts). */
+  | 'ERR_ROLLOUT_INVALID'
   /** A step of building the OS image (mmdebstrap, mksquashfs, the disk layout) failed. */
   | 'ERR_IMAGE_BUILD';
 

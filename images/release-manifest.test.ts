@@ -35,7 +35,7 @@ describe('parseManifest', () => {
   });
 
   it.each([
-    ['format', { ...valid, format: 2 }, 'format must be 1, got 2'],
+    ['format', { ...valid, format: 3 }, 'format must be 1 or 2, got 3'],
     ['channel', { ...valid, channel: '../x' }, 'channel must be a short name'],
     ['version', { ...valid, version: 'latest' }, 'version is not a version: "latest"'],
     ['expires', { ...valid, expires: 'tomorrow' }, 'expires must be an ISO 8601 time'],
@@ -64,5 +64,63 @@ describe('parseManifest', () => {
 
   it('rejects what is not JSON', () => {
     expect(() => parseManifest(Buffer.from('<html>'), 'x')).toThrow(expect.objectContaining({ code: 'ERR_MANIFEST_INVALID', message: 'manifest from x is not JSON' }));
+  });
+});
+
+describe('parseManifest: a rollout', () => {
+  const spread = { start: '2026-12-03T00:00:00.000Z', durationSeconds: 86_400 };
+  const waves = { waves: [{ at: '2026-12-03T00:00:00.000Z', fraction: 0.1 }, { at: '2026-12-03T06:00:00.000Z', fraction: 1 }] };
+  const withRollout = (rollout: unknown, format = 2): string => JSON.stringify({ ...valid, format, rollout });
+  const problem = (text: string): string => {
+    try {
+      parseManifest(Buffer.from(text), 'https://u/m.json');
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'ERR_MANIFEST_INVALID' });
+      return (error as Error).message.replace('manifest from https://u/m.json: ', '');
+    }
+    throw new Error('accepted');
+  };
+
+  it('reads a spread or waves in format 2, and format 2 without one', () => {
+    expect(parseManifest(Buffer.from(withRollout(spread)), 'x').rollout).toEqual(spread);
+    expect(parseManifest(Buffer.from(withRollout(waves)), 'x').rollout).toEqual(waves);
+    expect(parseManifest(bytes({ ...valid, format: 2 }), 'x').rollout).toBeUndefined();
+  });
+
+  it('refuses a rollout in format 1, which an older agent would ignore and take at once', () => {
+    expect(problem(withRollout(spread, 1))).toBe('rollout needs format 2: an agent that reads format 1 ignores it and takes the release at once');
+  });
+
+  it.each([
+    ['null', null, 'rollout must be an object with start and durationSeconds, or with waves'],
+    ['a list', [spread], 'rollout must be an object with start and durationSeconds, or with waves'],
+    ['NaN start', { ...spread, start: 'NaN' }, 'rollout.start must be a UTC time like 2026-12-03T00:00:00.000Z'],
+    ['numeric start', { ...spread, start: 1_764_720_000_000 }, 'rollout.start must be a UTC time'],
+    ['local start', { ...spread, start: '2026-12-03T00:00:00' }, 'rollout.start must be a UTC time'],
+    ['31 February', { ...spread, start: '2026-02-31T00:00:00.000Z' }, 'rollout.start must be a UTC time'],
+    ['zero duration', { ...spread, durationSeconds: 0 }, 'rollout.durationSeconds must be a whole number of seconds from 1 to 31622400 (366 days)'],
+    ['string duration', { ...spread, durationSeconds: '86400' }, 'rollout.durationSeconds must be a whole number'],
+    ['fractional duration', { ...spread, durationSeconds: 1.5 }, 'rollout.durationSeconds must be a whole number'],
+    ['huge duration', { ...spread, durationSeconds: 1e300 }, 'rollout.durationSeconds must be a whole number'],
+    ['a year and a day and more', { ...spread, durationSeconds: 366 * 86_400 + 1 }, 'rollout.durationSeconds must be a whole number'],
+    ['both forms', { ...spread, ...waves }, 'rollout.start is not a field of a rollout in waves (only waves)'],
+    ['an unknown field', { ...spread, jitter: 5 }, 'rollout.jitter is not a field of a rollout'],
+    ['no waves', { waves: [] }, 'rollout.waves must be a list of at least one wave'],
+    ['too many waves', { waves: Array.from({ length: 101 }, (_, i) => ({ at: spread.start, fraction: (i + 1) / 101 })) }, 'rollout.waves must have at most 100 waves'],
+    ['a fraction over 1', { waves: [{ at: spread.start, fraction: 1.5 }] }, 'rollout.waves[0].fraction must be a number above the wave before it (0) and at most 1'],
+    ['a fraction of 0', { waves: [{ at: spread.start, fraction: 0 }, { at: spread.start, fraction: 1 }] }, 'rollout.waves[0].fraction must be a number above'],
+    ['a string fraction', { waves: [{ at: spread.start, fraction: '1' }] }, 'rollout.waves[0].fraction must be a number'],
+    ['fractions that shrink', { waves: [{ at: spread.start, fraction: 0.5 }, { at: '2026-12-04T00:00:00.000Z', fraction: 0.4 }, { at: '2026-12-05T00:00:00.000Z', fraction: 1 }] }, 'rollout.waves[1].fraction must be a number above the wave before it (0.5) and at most 1'],
+    ['unsorted times', { waves: [{ at: '2026-12-04T00:00:00.000Z', fraction: 0.5 }, { at: spread.start, fraction: 1 }] }, 'rollout.waves[1].at must not come before the wave before it'],
+    ['NaN time', { waves: [{ at: 'NaN', fraction: 1 }] }, 'rollout.waves[0].at must be a UTC time'],
+    ['a last wave short of every host', { waves: [{ at: spread.start, fraction: 0.9 }] }, 'rollout.waves must end with fraction 1 (every host)'],
+    ['waves over more than a year', { waves: [{ at: spread.start, fraction: 0.5 }, { at: '2028-01-01T00:00:00.000Z', fraction: 1 }] }, 'rollout.waves[1].at is more than 366 days after the first wave'],
+    ['a wave with more', { waves: [{ at: spread.start, fraction: 1, hosts: ['a'] }] }, 'rollout.waves[0].hosts is not a field of a wave (at and fraction)'],
+  ])('refuses %s, naming the field', (_name, rollout, message) => {
+    expect(problem(withRollout(rollout))).toContain(message);
+  });
+
+  it('refuses a fraction of Infinity (1e400 in the JSON)', () => {
+    expect(problem(withRollout(waves).replace('"fraction":1}', '"fraction":1e400}'))).toBe('rollout.waves[1].fraction must be a number above the wave before it (0.1) and at most 1');
   });
 });

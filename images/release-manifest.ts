@@ -4,10 +4,21 @@
 import { findDuplicateKey } from '../platform/json-duplicate-keys.ts';
 import { ManifestError } from './manifest-error.ts';
 import { payloadUrlProblem } from './payload-url.ts';
+import { rolloutProblem } from './rollout-schedule.ts';
+import type { RolloutSchedule } from './rollout-schedule.ts';
 
 export { ManifestError };
+export type { RolloutSchedule };
 
+/**
+ * Format 1: every field below but `rollout`. Format 2: format 1 and an optional `rollout`. A field an
+ * older agent would ignore (it parses format 1 and ignores what it does not know) must not change what
+ * the release means: an agent from before waves would take a rollout release at once, so a manifest
+ * with a rollout says format 2, which such an agent refuses (and reports) instead. The publisher
+ * writes the lowest format that holds what it says.
+ */
 export const MANIFEST_FORMAT = 1;
+export const ROLLOUT_MANIFEST_FORMAT = 2;
 export const MANIFEST_FILE = 'manifest.json';
 export const SIGNATURE_FILE = 'manifest.json.asc';
 /** Each chunk of the image is compressed as its own zstd frame, so a download can resume at a chunk. */
@@ -30,7 +41,7 @@ export interface PayloadDescription {
 }
 
 export interface ReleaseManifest {
-  readonly format: typeof MANIFEST_FORMAT;
+  readonly format: typeof MANIFEST_FORMAT | typeof ROLLOUT_MANIFEST_FORMAT;
   readonly channel: string;
   readonly version: string;
   /** ISO 8601 times. */
@@ -39,6 +50,8 @@ export interface ReleaseManifest {
   readonly arch: string;
   readonly board: string;
   readonly payload: PayloadDescription;
+  /** When hosts may take the release (format 2); absent: every host at once. */
+  readonly rollout?: RolloutSchedule;
 }
 
 export function serializeManifest(manifest: ReleaseManifest): Uint8Array {
@@ -67,7 +80,7 @@ export function parseManifest(bytes: Uint8Array, source: string): ReleaseManifes
   }
   if (typeof value !== 'object' || value === null) return fail('document', 'is not an object');
   const m = value as Record<string, unknown>;
-  if (m.format !== MANIFEST_FORMAT) fail('format', `must be ${MANIFEST_FORMAT}, got ${JSON.stringify(m.format)}`);
+  if (m.format !== MANIFEST_FORMAT && m.format !== ROLLOUT_MANIFEST_FORMAT) fail('format', `must be ${MANIFEST_FORMAT} or ${ROLLOUT_MANIFEST_FORMAT}, got ${JSON.stringify(m.format)}`);
   for (const field of ['channel', 'arch', 'board'] as const) {
     if (typeof m[field] !== 'string' || !NAME.test(m[field])) fail(field, 'must be a short name of letters, digits, ".", "_" or "-"');
   }
@@ -94,6 +107,12 @@ export function parseManifest(bytes: Uint8Array, source: string): ReleaseManifes
   const chunkSize = payload.chunkSize as number;
   if (chunks.length !== Math.ceil(imageSize / chunkSize)) fail('payload.chunks', `must have one entry per ${chunkSize}-byte chunk of the image`);
   if ((chunks as number[]).reduce((a, b) => a + b, 0) !== payload.size) fail('payload.chunks', 'do not add up to payload.size');
+  if ('rollout' in m) {
+    // Format 1 readers ignore it: a document that older and newer agents would read differently is refused.
+    if (m.format !== ROLLOUT_MANIFEST_FORMAT) fail('rollout', `needs format ${ROLLOUT_MANIFEST_FORMAT}: an agent that reads format ${MANIFEST_FORMAT} ignores it and takes the release at once`);
+    const problem = rolloutProblem(m.rollout);
+    if (problem !== null) throw new ManifestError(`manifest from ${source}: ${problem}`);
+  }
   return value as ReleaseManifest;
 }
 

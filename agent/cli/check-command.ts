@@ -12,7 +12,8 @@ import type { UpdateOutcome } from '../update/run-update-once.ts';
 export const CHECK_USAGE = `usage:
   slipway check [--json]          check the channel now; stage a newer release (reboot per strategy)
   slipway update [--now [--ignore-inhibitors]] [--json]
-                                  the same; --now reboots into it at once, under the fleet lock;
+                                  the same; --now also takes a release whose rollout wave has
+                                  not reached this host, and reboots into it at once, under the fleet lock;
                                   --ignore-inhibitors reboots even while logind block inhibitors are held`;
 
 export async function runCheck(argv: readonly string[], deps: AgentCommandDeps & { readonly nowMs: () => number; readonly isTty: boolean }, mode: 'check' | 'update'): Promise<number> {
@@ -37,6 +38,7 @@ export async function runCheck(argv: readonly string[], deps: AgentCommandDeps &
   if (samples.length > 0 && deps.isTty) deps.io.stderr('\n');
   if (json) deps.io.stdout(`${JSON.stringify(outcome)}\n`);
   else if (outcome.result === 'staged') deps.io.stdout(`staged ${outcome.version} in ${outcome.slot}; ${now ? 'rebooting into it under the fleet lock' : 'it boots at the next reboot (per the reboot strategy)'}\n`);
+  else if (outcome.result === 'waiting') deps.io.stdout(`${outcome.reason}; slipway update --now takes it at once\n`);
   else deps.io.stdout(`up to date: ${outcome.reason}\n`);
   return 0;
 }

@@ -31,6 +31,7 @@ export const EXIT = {
 
 const EXIT_BY_CODE: Record<string, number> = {
   ERR_USAGE: EXIT.usage,
+  ERR_ROLLOUT_INVALID: EXIT.usage,
   ERR_NOT_GPT: EXIT.diskLayout,
   ERR_GPT_CORRUPT: EXIT.diskLayout,
   ERR_GPT_TRUNCATED: EXIT.diskLayout,
@@ -65,6 +66,7 @@ const EXIT_BY_CODE: Record<string, number> = {
   ERR_CONFIG_INVALID: EXIT.usage,
   ERR_AGENT_UNREACHABLE: EXIT.agentUnreachable,
   ERR_CLOCK_BEHIND: EXIT.refused,
+  ERR_MACHINE_ID_MISSING: EXIT.refused,
   ERR_HTTP: EXIT.network,
   ERR_HTTP_TOO_LARGE: EXIT.network,
   ERR_HTTP_REDIRECT_REFUSED: EXIT.network,

@@ -19,6 +19,10 @@ describe('global host options', () => {
     expect(() => splitHostOptions(['--booted', 'USR-C', 'slots'])).toThrow(expect.objectContaining({ code: 'ERR_USAGE', message: expect.stringContaining('"USR-C" is not a slot') as unknown }));
   });
 
+  it('takes the machine id\'s file', () => {
+    expect(splitHostOptions(['--machine-id', '/x/machine-id', 'status'])).toEqual({ options: { machineId: '/x/machine-id' }, rest: ['status'] });
+  });
+
   it('stops at the command: the same words after it are the command\'s', () => {
     expect(splitHostOptions(['status', '--config-dir', '/a'])).toEqual({ options: {}, rest: ['status', '--config-dir', '/a'] });
     expect(splitHostOptions([])).toEqual({ options: {}, rest: [] });

@@ -18,6 +18,8 @@ export interface HostFileOptions {
   readonly osRelease?: string;
   /** Instead of /usr/lib, /run and /etc/slipway/config.d (lowest precedence first). */
   readonly configDirs?: readonly string[];
+  /** Instead of /etc/machine-id: the host's id (its reboot lock holder, its place in a rollout). */
+  readonly machineId?: string;
 }
 
 export const HOST_OPTIONS_USAGE = `global options (before the command), for a chroot, a mounted image or a test:
@@ -28,7 +30,9 @@ export const HOST_OPTIONS_USAGE = `global options (before the command), for a ch
                         boot from; refused when the running system says otherwise
   --os-release FILE     read VERSION_ID from FILE instead of /etc/os-release
   --config-dir DIR      read config.d fragments from DIR instead of /usr/lib, /run and /etc/slipway/config.d
-                        (repeatable, lowest precedence first)`;
+                        (repeatable, lowest precedence first)
+  --machine-id FILE     read the host's id from FILE instead of /etc/machine-id (the reboot lock's
+                        holder, the host's place in a release's rollout)`;
 
 const VALUED = {
   '--proc-cmdline': 'procCmdline',
@@ -37,11 +41,12 @@ const VALUED = {
   '--booted': 'booted',
   '--os-release': 'osRelease',
   '--config-dir': 'configDirs',
+  '--machine-id': 'machineId',
 } as const;
 
 /** Takes the global options off the front of `argv`; the rest is the command and its arguments. */
 export function splitHostOptions(argv: readonly string[]): { options: HostFileOptions; rest: string[] } {
-  const options: { procCmdline?: string; procMountinfo?: string; sysfs?: string; booted?: SlotName; osRelease?: string; configDirs?: string[] } = {};
+  const options: { procCmdline?: string; procMountinfo?: string; sysfs?: string; booted?: SlotName; osRelease?: string; configDirs?: string[]; machineId?: string } = {};
   let at = 0;
   for (; at < argv.length; at++) {
     const arg = argv[at] ?? '';

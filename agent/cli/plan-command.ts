@@ -1,5 +1,5 @@
 // `slipway plan`: a dry run of the next check. What the agent would install and where, or why not
-// (running, pinned, skipped, refused), with the pin, the next reboot window and the strategy.
+// (running, pinned, skipped, waiting for its rollout wave, refused), with the pin, the next reboot window and the strategy.
 
 import { UsageError } from './cli-error.ts';
 import { parseCommand, withControl } from './agent-command-kit.ts';
@@ -10,6 +10,7 @@ import type { PlanDecision } from '../update/run-update-once.ts';
 function describePlan(plan: PlanDecision): string {
   if (plan.action === 'refused') return `would refuse${plan.version === null ? '' : ` ${plan.version}`}: ${plan.reason} (${plan.code})`;
   if (plan.action === 'install') return `would install ${plan.version} into ${plan.slot}: ${plan.reason}`;
+  if (plan.action === 'wait') return `would wait: ${plan.reason}; then install it into ${plan.slot} (slipway update --now takes it at once)`;
   return `would do nothing: ${plan.reason}`;
 }
 

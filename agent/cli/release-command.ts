@@ -3,7 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { UsageError } from './cli-error.ts';
+import { parseDuration, ROLLOUT_USAGE, rolloutFromFlags } from './publish-rollout.ts';
 import type { CliIo } from './io.ts';
+import type { RolloutSchedule } from '../../images/rollout-schedule.ts';
 
 export interface ReleaseDeps {
   readonly io: CliIo;
@@ -14,8 +16,12 @@ export const RELEASE_USAGE = `usage:
   slipway release keygen --out DIR [--name NAME] [--email EMAIL] [--expires 2y]
   slipway release publish --image SLOT.img --version V --channel C --key KEY.asc --out DIR
                           [--expires 30d] [--arch x86_64] [--board generic]
+                          [--rollout DURATION [--rollout-start TIME] | --waves SPEC]
 keygen writes DIR/signing-key.asc (secret, mode 0600) and DIR/keyring.asc (ship it in the OS).
-publish writes DIR/C/manifest.json, its detached signature and releases/V/ with the zstd payload.`;
+publish writes DIR/C/manifest.json, its detached signature and releases/V/ with the zstd payload.
+Without a rollout every host may take the release at once; with one, each host's turn comes from its
+machine id and the version (a manifest with a rollout is format 2, which agents from before waves refuse):
+${ROLLOUT_USAGE}`;
 
 const OPTIONS = {
   out: { type: 'string' },
@@ -28,17 +34,12 @@ const OPTIONS = {
   key: { type: 'string' },
   arch: { type: 'string', default: 'x86_64' },
   board: { type: 'string', default: 'generic' },
+  rollout: { type: 'string' },
+  'rollout-start': { type: 'string' },
+  waves: { type: 'string' },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
-
-/** "30d", "12h", "90m", "2y", "45s" as seconds. */
-export function parseDuration(text: string): number {
-  const match = /^(\d+)([smhdwy])$/.exec(text);
-  if (!match) throw new UsageError(`"${text}" is not a duration like 30d, 12h or 2y`);
-  const unit = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, y: 31_536_000 }[match[2] as 's'];
-  return Number(match[1]) * unit;
-}
 
 export async function runRelease(argv: readonly string[], deps: ReleaseDeps): Promise<number> {
   const { values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
@@ -63,6 +64,8 @@ export async function runRelease(argv: readonly string[], deps: ReleaseDeps): Pr
     return 0;
   }
   if (action === 'publish') {
+    const now = deps.now();
+    const rollout = rolloutFromFlags({ rollout: values.rollout, rolloutStart: values['rollout-start'], waves: values.waves }, now);
     const { publishRelease } = await import('../../images/publish-release.ts');
     const { manifest, manifestPath } = await publishRelease({
       image: required('image'),
@@ -72,11 +75,18 @@ export async function runRelease(argv: readonly string[], deps: ReleaseDeps): Pr
       board: values.board,
       privateKeyArmored: await readFile(required('key'), 'utf8'),
       outDir: required('out'),
-      now: deps.now(),
+      now,
       expiresInSeconds: parseDuration(values.expires ?? '30d'),
+      ...(rollout === null ? {} : { rollout }),
     });
-    deps.io.stdout(values.json ? `${JSON.stringify(manifest)}\n` : `published ${manifest.version} to ${manifestPath} (${manifest.payload.size} bytes compressed, expires ${manifest.expires})\n`);
+    deps.io.stdout(values.json ? `${JSON.stringify(manifest)}\n` : `published ${manifest.version} to ${manifestPath} (${manifest.payload.size} bytes compressed, expires ${manifest.expires}${describeRollout(manifest.rollout)})\n`);
     return 0;
   }
   throw new UsageError(`unknown release action "${action}"\n${RELEASE_USAGE}`);
+}
+
+function describeRollout(rollout: RolloutSchedule | undefined): string {
+  if (rollout === undefined) return '';
+  if ('start' in rollout) return `; rolling out from ${rollout.start} over ${rollout.durationSeconds} s`;
+  return `; rolling out in waves: ${rollout.waves.map((w) => `${Math.round(w.fraction * 1e5) / 1e3}% at ${w.at}`).join(', ')}`;
 }

@@ -46,7 +46,7 @@ export const USAGE = `usage: slipway [global options] <command> [options]
 commands (talking to the running agent):
   status      slots, versions, state and progress, pin, checks, next reboot window
   check       check the channel now and stage a newer release
-  update      the same; --now also reboots into it under the fleet lock
+  update      the same; --now also takes it before its rollout wave and reboots into it under the fleet lock
   plan        what the next check would do, and why, without doing it
   pin         hold the host at a version; unpin to follow the channel again
   unskip      give a skipped version (failed 3 times, or rolled back from) another chance

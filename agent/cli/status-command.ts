@@ -6,11 +6,13 @@ import { parseCommand, withControl } from './agent-command-kit.ts';
 import { formatBytes } from './progress-bar.ts';
 import type { AgentCommandDeps } from './agent-command-kit.ts';
 import { notableItems } from '../health/gate-verdict.ts';
+import { describeWait } from '../update/rollout-wave.ts';
 import type { LockView, StatusReport } from '../daemon/agent-status.ts';
 import type { GateVerdict } from '../health/gate-verdict.ts';
 
 export const STATUS_USAGE = `usage: slipway status [--json]
-Shows what the running agent knows: slots, versions, state, progress, pin, checks and the next reboot window.`;
+Shows what the running agent knows: slots, versions, state, progress, pin, checks, a release waiting for
+this host's rollout wave, and the next reboot window.`;
 
 export function formatLock(lock: LockView): string {
   if (lock === null) return 'none (the strategy uses no lock)';
@@ -54,6 +56,8 @@ export function formatStatus(status: StatusReport): string {
     const count = skipped.failures === 0 ? '' : `; ${skipped.failures} failure${skipped.failures === 1 ? '' : 's'} charged to it`;
     lines.push(`Skipped: ${skipped.version} (${skipped.reason}${count}; slipway unskip ${skipped.version} gives it another chance)`);
   }
+  // An agent from before waves sends none.
+  if (status.wave) lines.push(`Waiting: ${describeWait(status.wave)}; slipway update --now takes it at once`);
   lines.push(`Last check: ${status.lastCheck ? `${status.lastCheck.at} (${status.lastCheck.result})` : 'never'}`);
   if (status.lastError) lines.push(`Last error: ${status.lastError.code}: ${status.lastError.message}`);
   lines.push(`Next check: ${status.nextCheck ?? 'none scheduled'}`);

@@ -26,6 +26,8 @@ export interface UpdateRequest {
   readonly maxClockSkewSeconds: number;
   readonly chooser: ChooserKind;
   readonly grubenv: string | undefined;
+  /** --now: take a release whose rollout has not reached this host yet. */
+  readonly ignoreWave: boolean;
 }
 
 export interface UpdateDeps {
@@ -36,13 +38,16 @@ export interface UpdateDeps {
 export const UPDATE_USAGE = `usage:
   slipway update --once --server URL --channel C --keyring FILE [--disk PATH] [--state-dir DIR]
                  [--current-version V] [--booted SLOT] [--arch A] [--board B] [--tries N]
-                 [--max-clock-skew DURATION] [--json]
+                 [--max-clock-skew DURATION] [--now] [--json]
 --server may be repeated: mirrors are tried in order. Checks the channel once; when a newer signed release is there, writes it into the slot that is not
 booted, verifies it, and makes it the next boot (--tries boot attempts, default 1). A manifest created further
-ahead of this host's clock than --max-clock-skew (default 24h, as update.max_clock_skew) is refused.`;
+ahead of this host's clock than --max-clock-skew (default 24h, as update.max_clock_skew) is refused.
+A release that rolls out in waves is taken only once its rollout reaches this host (/etc/machine-id);
+--now takes it at once.`;
 
 const OPTIONS = {
   once: { type: 'boolean', default: false },
+  now: { type: 'boolean', default: false },
   server: { type: 'string', multiple: true },
   channel: { type: 'string' },
   keyring: { type: 'string' },
@@ -94,9 +99,11 @@ export async function runUpdateCommand(argv: readonly string[], deps: UpdateDeps
     maxClockSkewSeconds: skewMs / 1000,
     chooser: values.chooser,
     grubenv: values.grubenv,
+    ignoreWave: values.now,
   });
   if (values.json) deps.io.stdout(`${JSON.stringify(outcome)}\n`);
   else if (outcome.result === 'staged') deps.io.stdout(`staged ${outcome.version} in ${outcome.slot}; it boots next\n`);
+  else if (outcome.result === 'waiting') deps.io.stdout(`${outcome.reason}; --now takes it at once\n`);
   else deps.io.stdout(`up to date: ${outcome.reason}\n`);
   return 0;
 }

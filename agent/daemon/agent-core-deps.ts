@@ -31,8 +31,8 @@ export interface AgentCoreDeps {
   readonly chooser: BootChooser;
   /** The running slot as the facts say, known or not: an unknown one keeps the agent in phase slot-unknown. */
   readonly booted: { readonly slot: BootedSlot; readonly version: string };
-  /** One pass of the update path; `onRecord` hears every persisted step. */
-  readonly updateOnce: (onRecord: (record: UpdateRecord) => void) => Promise<UpdateOutcome>;
+  /** One pass of the update path; `onRecord` hears every persisted step; `ignoreWave`: an operator's --now takes a release its rollout has not brought to this host yet. */
+  readonly updateOnce: (onRecord: (record: UpdateRecord) => void, ignoreWave: boolean) => Promise<UpdateOutcome>;
   readonly plan: () => Promise<PlanDecision>;
   /** Takes the fleet lock per strategy (inside a window unless `now`), runs `prepare` holding it, and reboots. */
   readonly rebootUnderLock: (targetVersion: string, options: RebootOptions, arming?: Arming) => Promise<CoordinatorOutcome>;

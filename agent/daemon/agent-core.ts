@@ -10,7 +10,7 @@ import { errorCode } from '../../platform/coded-error.ts';
 import { faultKind } from '../update/release-fault.ts';
 import { advance } from '../update/update-state.ts';
 import { rebuildFloor } from '../update/update-floor.ts';
-import { nextCheckDelay } from '../update/update-schedule.ts';
+import { checkByWave, nextCheckDelay } from '../update/update-schedule.ts';
 import { UpdateError } from '../update/update-errors.ts';
 import { otherSlot } from '../slots/boot-chooser.ts';
 import type { AgentPhase, AgentPhaseEvent } from './agent-phase.ts';
@@ -21,6 +21,7 @@ import type { PlaceKeeper } from '../lock/place-keeper.ts';
 import type { Arming } from '../lock/reboot-coordinator.ts';
 import type { PlanDecision, UpdateOutcome } from '../update/run-update-once.ts';
 import type { CheckHistory } from '../update/update-schedule.ts';
+import type { WaveWait } from '../update/rollout-wave.ts';
 import type { UpdateEvent, UpdateRecord } from '../update/update-state.ts';
 
 /** A reboot the agent starts by itself: inside the windows, after block inhibitors. */
@@ -35,6 +36,8 @@ export class AgentCore {
   /** Where the agent is (health gate, check, reboot…); reported as `activity` and `health`. */
   private phase: AgentPhase = 'starting';
   private nextCheck: string | null = null;
+  /** The release the last check found but whose rollout has not reached this host yet. */
+  private wave: WaveWait | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly listeners: ((status: AgentStatus) => void)[] = [];
   /** The health gate's work, which run() waits for; the phase says whether it is running. */
@@ -74,6 +77,7 @@ export class AgentCore {
       strategy: this.deps.strategy,
       nextCheck: this.nextCheck,
       nextWindow: this.deps.nextWindow(),
+      wave: this.wave,
     });
   }
 
@@ -258,7 +262,10 @@ export class AgentCore {
     );
   }
 
-  /** Checks once now; a staged update then reboots per strategy (inside a window) unless `now` asks for it at once. */
+  /**
+   * Checks once now; a staged update then reboots per strategy (inside a window) unless `now` asks for
+   * it at once. `now` is an operator's word for this host: it also takes a release its rollout has not reached yet.
+   */
   check(options: { rebootNow: boolean; ignoreInhibitors?: boolean } = { rebootNow: false }): Promise<UpdateOutcome> {
     return this.exclusive(async () => {
       this.refuseIfSlotUnknown();
@@ -270,7 +277,8 @@ export class AgentCore {
         outcome = await this.deps.updateOnce((record) => {
           this.record = record;
           this.changed();
-        });
+        }, options.rebootNow);
+        this.wave = outcome.result === 'waiting' ? { version: outcome.version, until: outcome.until, position: outcome.position, wave: outcome.wave, waves: outcome.waves } : null;
       } finally {
         // The check is over even if reading back what it changed fails: the next one may start.
         this.move('check-finished');
@@ -353,7 +361,8 @@ export class AgentCore {
     let history: CheckHistory = { kind: 'started' };
     let failures = 0;
     for (;;) {
-      const delay = nextCheckDelay(history, this.deps.schedule, this.deps.random);
+      // Back no later than the moment a waiting release's rollout reaches this host.
+      const delay = checkByWave(nextCheckDelay(history, this.deps.schedule, this.deps.random), this.wave?.until ?? null, this.deps.clock.now().getTime());
       const checks = this.deps.checks && this.phase !== 'slot-unknown';
       this.nextCheck = checks ? new Date(this.deps.clock.now().getTime() + delay).toISOString() : null;
       this.changed();

@@ -6,6 +6,7 @@ import type { UpdateProgress, UpdateRecord, UpdateStatus } from '../update/updat
 import type { RebootStrategy } from '../lock/reboot-coordinator.ts';
 import type { HookRun } from '../lock/reboot-hooks.ts';
 import type { GateVerdict } from '../health/gate-verdict.ts';
+import type { WaveWait } from '../update/rollout-wave.ts';
 
 /** What the agent is busy with beyond the update state machine; derived from its phase (agent-phase.ts). */
 export type Activity = 'idle' | 'checking' | 'health-gate' | 'waiting-to-reboot' | 'rebooting' | 'rolling-back' | 'slot-unknown';
@@ -44,6 +45,8 @@ export interface AgentStatus {
   readonly strategy: RebootStrategy;
   readonly nextCheck: string | null;
   readonly nextWindow: string | null;
+  /** A release the last check found that this host may take only from `until`, its place in the rollout (rollout-wave.ts); null: none. */
+  readonly wave: WaveWait | null;
 }
 
 /** The fleet lock as the agent sees it when asked: holders and size, or why it could not look. */
@@ -70,6 +73,7 @@ export function buildStatus(parts: {
   strategy: RebootStrategy;
   nextCheck: string | null;
   nextWindow: string | null;
+  wave: WaveWait | null;
 }): AgentStatus {
   const { record } = parts;
   return {
@@ -96,5 +100,6 @@ export function buildStatus(parts: {
     strategy: parts.strategy,
     nextCheck: parts.nextCheck,
     nextWindow: parts.nextWindow,
+    wave: parts.wave,
   };
 }

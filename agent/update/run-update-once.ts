@@ -14,6 +14,8 @@ import { UpdateError } from './update-errors.ts';
 import { chargedToRelease, faultKind } from './release-fault.ts';
 import { boundKnownTime, raiseKnownTime } from './signed-time.ts';
 import { rebuildFloor } from './update-floor.ts';
+import { describeWait, releaseWait } from './rollout-wave.ts';
+import type { ReleaseManifest } from '../../images/release-manifest.ts';
 import type { BlockDevice } from '../slots/block-device.ts';
 import type { BootChooser, SlotName } from '../slots/boot-chooser.ts';
 import type { Clock } from '../../platform/clock.ts';
@@ -23,6 +25,7 @@ import type { ReleaseVerifier } from './release-verifier.ts';
 import type { UpdateSource } from './update-source.ts';
 import type { HostFacts } from './update-policy.ts';
 import type { UpdateEvent, UpdateRecord } from './update-state.ts';
+import type { WaveWait } from './rollout-wave.ts';
 
 export interface UpdateOnceDeps {
   /** Mirrors in order of preference; the next is tried when one fails to give a verified manifest. */
@@ -39,6 +42,10 @@ export interface UpdateOnceDeps {
   readonly tries: number;
   /** update.max_clock_skew: how far a signed time may be ahead of this host's clock (and the clock behind the newest one seen). */
   readonly maxClockSkewMs: number;
+  /** /etc/machine-id: this host's place in a release's rollout (rollout-wave.ts). */
+  readonly machineId: string;
+  /** An operator's `slipway update --now`: a release whose rollout has not reached this host yet is taken. */
+  readonly ignoreWave?: boolean;
   /**
    * When the verified slot becomes the next boot. "when-staged" (the default; `update --once` and
    * strategy off, where a person reboots): at once. "at-reboot": the slot stays unbootable until the
@@ -55,6 +62,8 @@ export interface UpdateOnceDeps {
 
 export type UpdateOutcome =
   | { readonly result: 'up-to-date'; readonly version: string; readonly reason: string }
+  /** The release is there, but its rollout reaches this host only at `until` (version, until, position, wave). */
+  | ({ readonly result: 'waiting'; readonly reason: string } & WaveWait)
   | { readonly result: 'staged'; readonly version: string; readonly slot: SlotName; readonly resumedFromChunk: number };
 
 /** After these the bytes in the slot are worthless: the next attempt starts from the first frame. */
@@ -100,6 +109,14 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
     if (decision.action === 'none') {
       await step({ type: 'no-update', reason: decision.reason, at: now() });
       return { result: 'up-to-date', version: deps.host.bootedVersion, reason: decision.reason };
+    }
+    // Not taken for install yet: nothing downloaded, and the floor stays where it is.
+    const wait = waveOf(manifest, record, deps);
+    if (wait !== null) {
+      const reason = describeWait(wait);
+      deps.log({ version: wait.version, until: wait.until, position: wait.position, wave: wait.wave }, reason);
+      await step({ type: 'no-update', reason, at: now() });
+      return { result: 'waiting', reason, ...wait };
     }
 
     const slot = otherSlot(deps.bootedSlot);
@@ -164,6 +181,7 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
 
 export type PlanDecision =
   | { readonly action: 'install' | 'none'; readonly version: string; readonly reason: string; readonly slot: SlotName }
+  | ({ readonly action: 'wait'; readonly reason: string; readonly slot: SlotName } & WaveWait)
   | { readonly action: 'refused'; readonly version: string | null; readonly reason: string; readonly code: string };
 
 /** What a check would decide now, without downloading or changing anything (`slipway plan`). */
@@ -174,10 +192,17 @@ export async function planUpdate(deps: Omit<UpdateOnceDeps, 'openSlot' | 'choose
     const manifest = parseManifest(manifestBytes, manifestUrl);
     resolvePayloadUrl(manifest.payload.url, manifestUrl);
     const decision = decide(manifest, deps.host, record, deps.clock.now(), deps.maxClockSkewMs);
+    const wait = decision.action === 'install' ? waveOf(manifest, record, deps) : null;
+    if (wait !== null) return { action: 'wait', reason: describeWait(wait), slot: otherSlot(deps.bootedSlot), ...wait };
     return { ...decision, slot: otherSlot(deps.bootedSlot) };
   } catch (error) {
     return { action: 'refused', version: null, reason: error instanceof Error ? error.message : String(error), code: errorCode(error) };
   }
+}
+
+/** The rollout's wait for a release the policy takes; a pin is an operator's word for this host, like --now. */
+function waveOf(manifest: ReleaseManifest, record: UpdateRecord, deps: Pick<UpdateOnceDeps, 'machineId' | 'ignoreWave' | 'clock'>): WaveWait | null {
+  return releaseWait(manifest, deps.machineId, deps.clock.now(), deps.ignoreWave === true || record.pinned !== null);
 }
 
 function channelBase(server: string, channel: string): string {

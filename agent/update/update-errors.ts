@@ -21,6 +21,8 @@ export type UpdateErrorCode =
   | 'ERR_MANIFEST_WRONG_ARCH'
   | 'ERR_DOWNGRADE_REFUSED'
   | 'ERR_CLOCK_BEHIND'
+  /** A release rolls out in waves and /etc/machine-id is empty: this host's place in it cannot be told. */
+  | 'ERR_MACHINE_ID_MISSING'
   // transport
   | 'ERR_HTTP'
   | 'ERR_HTTP_TOO_LARGE'

@@ -36,3 +36,12 @@ export function nextCheckDelay(history: CheckHistory, settings: ScheduleSettings
     }
   }
 }
+
+/**
+ * `delayMs`, cut short so the next check comes at `until` (the moment a release's rollout reaches this
+ * host) when that is sooner; a moment already past leaves the delay (and any backoff) as it is.
+ */
+export function checkByWave(delayMs: number, until: string | null, nowMs: number): number {
+  const left = until === null ? Number.NaN : Date.parse(until) - nowMs;
+  return left > 0 ? Math.min(delayMs, left) : delayMs;
+}

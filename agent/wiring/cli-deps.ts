@@ -17,6 +17,10 @@ import type { UpdateOutcome } from '../update/run-update-once.ts';
 import type { HostFiles } from './host-files.ts';
 import type { ProcessHost } from './process-host.ts';
 
+async function readMachineId(files: HostFiles): Promise<string> {
+  return (await readFile(files.machineId, 'utf8')).trim();
+}
+
 export function cliDeps(process: ProcessHost, files: HostFiles): CliDeps {
   const log = (fields: Record<string, unknown>, message: string): void => process.logger.info(fields, message);
   /** `slipway update --once`: the agent's update path, opened from flags instead of settings. */
@@ -33,11 +37,11 @@ export function cliDeps(process: ProcessHost, files: HostFiles): CliDeps {
           ...(request.booted === undefined ? {} : { bootedSlot: request.booted }),
           ...(request.currentVersion === undefined ? {} : { bootedVersion: request.currentVersion }),
         },
-        { files, clock: process.clock, random: process.random, proxy: process.proxy, log },
+        { files, clock: process.clock, random: process.random, proxy: process.proxy, machineId: () => readMachineId(files), log },
       ),
       import('../update/run-update-once.ts'),
     ]);
-    return runUpdateOnce(await path.load());
+    return runUpdateOnce({ ...(await path.load()), ignoreWave: request.ignoreWave });
   };
   return {
     version: process.version,
@@ -45,7 +49,7 @@ export function cliDeps(process: ProcessHost, files: HostFiles): CliDeps {
     openChooser: openBootChooser,
     runUpdate,
     openLock: async (request) => (await import('./reboot-lock.ts')).openOperatorLock(request, process.clock),
-    machineId: async () => (await readFile(files.machineId, 'utf8')).trim(),
+    machineId: () => readMachineId(files),
     hostname: process.hostname,
     readStdin: process.readStdin,
     now: () => process.clock.now(),

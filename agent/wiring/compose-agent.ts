@@ -54,7 +54,7 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
   const log = (fields: Record<string, unknown>, message: string): void => host.process.logger.info(fields, message);
   const path = await openUpdatePath(
     { ...settings.update, disk: settings.slots.disk, chooser: settings.slots.chooser, grubenv: settings.slots.grubenv },
-    { files: host.files, clock, random, proxy: host.process.proxy, log },
+    { files: host.files, clock, random, proxy: host.process.proxy, machineId: () => Promise.resolve(host.machineId), log },
   );
   const updating = loadedAfter(host.answering, () => Promise.all([path.load(), import('../update/run-update-once.ts')]));
   const windows = rebootWindows(
@@ -113,9 +113,9 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
     booted: path.booted,
     // With strategy off a person reboots, so the slot is the next boot at once; otherwise it is armed
     // only by the coordinated reboot, holding the lock.
-    updateOnce: async (onRecord) => {
+    updateOnce: async (onRecord, ignoreWave) => {
       const [deps, { runUpdateOnce }] = await updating();
-      return runUpdateOnce({ ...deps, onRecord, arm: settings.reboot.strategy === 'off' ? 'when-staged' : 'at-reboot' });
+      return runUpdateOnce({ ...deps, onRecord, ignoreWave, arm: settings.reboot.strategy === 'off' ? 'when-staged' : 'at-reboot' });
     },
     tries: settings.update.tries,
     plan: async () => {

@@ -30,5 +30,6 @@ export function hostFiles(options: HostFileOptions): HostFiles {
     ...(options.booted === undefined ? {} : { bootedSlot: options.booted }),
     ...(options.osRelease === undefined ? {} : { osRelease: [options.osRelease] }),
     ...(options.configDirs === undefined ? {} : { configDirs: options.configDirs }),
+    ...(options.machineId === undefined ? {} : { machineId: options.machineId }),
   };
 }

@@ -32,6 +32,8 @@ export interface UpdateHost {
   readonly clock: Clock;
   readonly random: () => number;
   readonly proxy: string | null;
+  /** /etc/machine-id's contents, read when the path is loaded: this host's place in a rollout. */
+  readonly machineId: () => Promise<string>;
   readonly log: UpdateOnceDeps['log'];
 }
 
@@ -90,6 +92,7 @@ export async function openUpdatePath(request: UpdatePathRequest, host: UpdateHos
         clock: host.clock,
         tries: request.tries,
         maxClockSkewMs: request.maxClockSkewSeconds * 1000,
+        machineId: await host.machineId(),
         caps: { manifest: DEFAULT_HTTP_SETTINGS.manifestCapBytes, signature: DEFAULT_HTTP_SETTINGS.signatureCapBytes },
         maxResumes: 8,
         log: host.log,

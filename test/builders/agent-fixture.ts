@@ -23,6 +23,7 @@ import type { DbusDaemon } from './dbus-daemon.ts';
 import type { EtcdServer } from '../../qemu/etcd-server.ts';
 import type { ReleaseServer } from '../../qemu/release-server.ts';
 import type { SlipwayRun } from './run-slipway.ts';
+import type { RolloutSchedule } from '../../images/rollout-schedule.ts';
 
 export const AGENT_POLICY = join(import.meta.dirname, '..', '..', 'images', 'dbus', 'org.slipway.Agent1.conf');
 
@@ -55,6 +56,10 @@ export interface AgentFixtureOptions {
   readonly cmdline?: string;
   /** Settings laid over the fixture's own, section by section (`{ lock: { etcd: { lease: '3s' } } }`). */
   readonly settings?: Record<string, Record<string, unknown>>;
+  /** The published 1.0.1's rollout (its manifest is then format 2). */
+  readonly rollout?: RolloutSchedule;
+  /** The host's /etc/machine-id (a file of the fixture's, through --machine-id); the real one when not given. */
+  readonly machineId?: string;
 }
 
 /** `base` with each section of `over` laid over it, one level deep below the section (lock.etcd keeps its endpoints). */
@@ -93,6 +98,7 @@ export async function startAgentFixture(options: AgentFixtureOptions = {}): Prom
     now: new Date(),
     expiresInSeconds: 86_400,
     chunkSize: 256 * 1024,
+    ...(options.rollout === undefined ? {} : { rollout: options.rollout }),
   });
   const server = await startReleaseServer(www);
   const etcd = await startEtcd();
@@ -122,7 +128,8 @@ export async function startAgentFixture(options: AgentFixtureOptions = {}): Prom
     DBUS_SYSTEM_BUS_ADDRESS: bus.address,
   };
   // The host's files are the fixture's own, through slipway's global options.
-  const hostArgs = ['--config-dir', config, '--os-release', join(dir, 'os-release'), ...host.hostArgs];
+  if (options.machineId !== undefined) await writeFile(join(dir, 'machine-id'), `${options.machineId}\n`);
+  const hostArgs = ['--config-dir', config, '--os-release', join(dir, 'os-release'), ...host.hostArgs, ...(options.machineId === undefined ? [] : ['--machine-id', join(dir, 'machine-id')])];
 
   let agent: ChildProcess | null = null;
   let log = '';

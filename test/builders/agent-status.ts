@@ -20,6 +20,7 @@ export function idleStatus(overrides: Partial<AgentStatus> = {}): AgentStatus {
     strategy: 'etcd-lock',
     nextCheck: null,
     nextWindow: null,
+    wave: null,
     ...overrides,
   };
 }

@@ -79,3 +79,33 @@ describe('slipway release', () => {
     expect(result.stderr).toContain('"soon" is not a duration like 30d, 12h or 2y');
   });
 });
+
+describe('slipway release publish with a rollout', () => {
+  it('writes waves or a spread into a format 2 manifest; without one the manifest stays format 1', async () => {
+    const keys = join(dir.path, 'keys-rollout');
+    await slipway('release', 'keygen', '--out', keys);
+    const image = join(dir.path, 'rollout.img');
+    await writeFile(image, randomBytes(4096));
+    const out = join(dir.path, 'www-rollout');
+    const publish = (version: string, ...extra: string[]) => slipway('release', 'publish', '--image', image, '--version', version, '--channel', 'stable', '--key', join(keys, 'signing-key.asc'), '--out', out, ...extra);
+    const manifest = async () => parseManifest(await readFile(join(out, 'stable', 'manifest.json')), 'test');
+
+    const waves = await publish('1.0.1', '--waves', '10%@+0h,100%@2030-01-02T00:00Z', '--rollout-start', '2030-01-01T00:00Z');
+    expect(waves.code).toBe(0);
+    expect(waves.stdout).toContain('rolling out in waves: 10% at 2030-01-01T00:00:00.000Z, 100% at 2030-01-02T00:00:00.000Z');
+    expect(await manifest()).toMatchObject({ format: 2, rollout: { waves: [{ at: '2030-01-01T00:00:00.000Z', fraction: 0.1 }, { at: '2030-01-02T00:00:00.000Z', fraction: 1 }] } });
+
+    expect((await publish('1.0.2', '--rollout', '24h', '--rollout-start', '2030-01-01T01:00+01:00')).code).toBe(0);
+    expect(await manifest()).toMatchObject({ format: 2, rollout: { start: '2030-01-01T00:00:00.000Z', durationSeconds: 86_400 } });
+
+    expect((await publish('1.0.3')).code).toBe(0);
+    const plain = await manifest();
+    expect(plain.format).toBe(1);
+    expect(plain).not.toHaveProperty('rollout');
+
+    const bad = await publish('1.0.4', '--waves', '10%@+0h,50%@+6h');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--waves: the last wave must be 100% (every host), got 50%');
+    expect((await manifest()).version).toBe('1.0.3');
+  });
+});

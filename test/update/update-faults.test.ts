@@ -123,6 +123,7 @@ async function updateOnce(servers: readonly string[] = [server.url], options: Pa
     clock,
     tries: 1,
     maxClockSkewMs: 86_400_000,
+    machineId: '5f0c1e7a9b2d4c3e8f1000000000002a',
     caps: { manifest: DEFAULT_HTTP_SETTINGS.manifestCapBytes, signature: DEFAULT_HTTP_SETTINGS.signatureCapBytes },
     maxResumes: options.maxResumes ?? 0,
     log: (_fields, message) => logs.push(message),

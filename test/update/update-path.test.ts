@@ -22,7 +22,7 @@ async function open(disk: string | null, cmdline = 'ro quiet') {
   await writeFile(osRelease, 'VERSION_ID=1.0.0\n');
   const request: UpdatePathRequest = { servers: ['http://127.0.0.1:9'], channel: 'stable', arch: 'x86_64', board: 'qemu', keyring: join(dir(), 'absent.asc'), stateDir: join(dir(), 'state'), tries: 1, minRateBytesPerSecond: 4096, rateWindowSeconds: 60, maxClockSkewSeconds: 86_400, disk, chooser: 'gptprio', grubenv: null };
   const files = { ...HOST_FILES, ...host, osRelease: [osRelease], devRoot: join(dir(), 'dev') };
-  return openUpdatePath(request, { files, clock: new TestClock('2026-12-03T00:00:00Z'), random: () => 0.5, proxy: null, log: () => undefined });
+  return openUpdatePath(request, { files, clock: new TestClock('2026-12-03T00:00:00Z'), random: () => 0.5, proxy: null, machineId: () => Promise.resolve('5f0c1e7a9b2d4c3e8f1000000000002a'), log: () => undefined });
 }
 
 describe.skipIf(skip !== null)(`${skip ?? ''} openUpdatePath with the running slot unknown`, () => {
