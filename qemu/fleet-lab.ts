@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { EtcdGatewayClient } from '../agent/lock/etcd-gateway-client.ts';
+import { EtcdFleetStore } from '../agent/fleet/etcd-fleet-store.ts';
 import { publishRelease } from '../images/publish-release.ts';
 import { semaphoreKey } from '../agent/lock/etcd-lock-backend.ts';
 import { parseSemaphore } from '../agent/lock/semaphore.ts';
@@ -18,6 +19,8 @@ import { startUserDataServer } from './user-data-server.ts';
 import { makeConfigDrive, makeOemDrive, Vm } from './vm.ts';
 import type { StatusReport } from '../agent/daemon/agent-status.ts';
 import type { Semaphore } from '../agent/lock/semaphore.ts';
+import type { HaltRecord } from '../agent/fleet/fleet-store.ts';
+import type { RolloutSchedule } from '../images/rollout-schedule.ts';
 import type { EtcdServer } from './etcd-server.ts';
 import type { LabImages, ReleaseSpec } from './lab-images.ts';
 import type { ReleaseServer } from './release-server.ts';
@@ -183,11 +186,11 @@ export class FleetLab {
     );
   }
 
-  /** Signs and publishes the slot image built under `label` as `version`: the channel's latest from now on. */
-  async publish(label: string, version = label): Promise<void> {
+  /** Signs and publishes the slot image built under `label` as `version`: the channel's latest from now on; in waves with `rollout`. */
+  async publish(label: string, version = label, rollout?: RolloutSchedule): Promise<void> {
     const image = this.images.slots[label];
     if (image === undefined) throw new Error(`no slot image ${label} was built`);
-    await publishRelease({ image, version, channel: this.options.channel ?? 'stable', arch: 'x86_64', board: 'qemu', privateKeyArmored: this.images.key.privateArmored, outDir: join(this.options.dir, 'www'), now: new Date(), expiresInSeconds: 86_400 });
+    await publishRelease({ image, version, channel: this.options.channel ?? 'stable', arch: 'x86_64', board: 'qemu', privateKeyArmored: this.images.key.privateArmored, outDir: join(this.options.dir, 'www'), now: new Date(), expiresInSeconds: 86_400, ...(rollout ? { rollout } : {}) });
   }
 
   /** The agent's status (GetStatus over the system bus with busctl); null while it cannot be asked. */
@@ -202,6 +205,11 @@ export class FleetLab {
     } catch {
       return null;
     }
+  }
+
+  /** The fleet's halt record of `version` in etcd (the breaker's or an operator's), null when none. */
+  async fleetHalt(version: string): Promise<HaltRecord | null> {
+    return new EtcdFleetStore(this.client, { group: '', outcomeTtlSeconds: 3_600 }).halt(version);
   }
 
   /** The agent's journal of this boot (and the one before, when the journal kept it), for a failure's message. */
