@@ -5,6 +5,7 @@ import { describeError, exitCodeFor, UsageError } from './cli-error.ts';
 import { HOST_OPTIONS_USAGE, splitHostOptions } from './host-options.ts';
 import type { HostFileOptions } from './host-options.ts';
 import { runCloudConfig } from './cloud-config-command.ts';
+import { runFleet } from './fleet-command.ts';
 import { runLock } from './lock-command.ts';
 import { runRelease } from './release-command.ts';
 import { runSlots } from './slots-command.ts';
@@ -20,6 +21,7 @@ import { runRollback } from './rollback-command.ts';
 import { runStatus } from './status-command.ts';
 import type { AgentCommandDeps } from './agent-command-kit.ts';
 import type { CloudConfigDeps } from './cloud-config-command.ts';
+import type { FleetDeps } from './fleet-command.ts';
 import type { LockDeps } from './lock-command.ts';
 import type { ReleaseDeps } from './release-command.ts';
 import type { SlotsDeps } from './slots-command.ts';
@@ -29,6 +31,7 @@ export type CliDeps = SlotsDeps &
   UpdateDeps &
   ReleaseDeps &
   LockDeps &
+  FleetDeps &
   CloudConfigDeps &
   ConfigDeps &
   AgentCommandDeps & {
@@ -55,6 +58,7 @@ commands (working on their own):
   update --once  one check-download-stage pass in this process, on a disk or image file
   release     publisher side: keygen, publish a signed release into a channel directory
   lock        the fleet reboot lock in etcd: status, acquire, unlock, set-max
+  fleet       the rollout across the fleet: status, halt, resume; serve the fleet view and FleetLock
   cloud-config  validate user-data as coreos-cloudinit reads it, or apply it (first boot)
   completion  print a bash completion script: source <(slipway completion bash)
   version     print the version
@@ -112,6 +116,8 @@ export async function runCli(argv: readonly string[], makeDeps: (options: HostFi
         return await runRelease(rest, deps);
       case 'lock':
         return await runLock(rest, deps);
+      case 'fleet':
+        return await runFleet(rest, deps);
       case 'cloud-config':
         return await runCloudConfig(rest, deps);
       case 'version':
