@@ -8,7 +8,7 @@ import { fleetStatusText } from './fleet-status-text.ts';
 import { lockRequest } from './lock-command.ts';
 import { readOverview } from '../fleet/fleet-source.ts';
 import { serveFleet } from './fleet-serve-command.ts';
-import type { Clock } from '../../platform/clock.ts';
+import type { ViewTimer } from '../fleet/fleet-view-server.ts';
 import type { LoadedSettings } from '../config/load-settings.ts';
 import type { FleetSource } from '../fleet/fleet-source.ts';
 import type { LockRequest } from '../lock/lock-backend.ts';
@@ -18,7 +18,8 @@ export interface FleetDeps {
   readonly io: CliIo;
   readonly loadSettings: () => Promise<LoadedSettings>;
   readonly openFleet: (request: LockRequest) => Promise<FleetSource>;
-  readonly clock: Clock;
+  /** The time, and the view's timers. */
+  readonly timer: ViewTimer;
   readonly random: () => number;
   readonly log: (fields: Record<string, unknown>, message: string) => void;
   /** `fleet serve`: resolves when the process is asked to stop (SIGTERM). */
@@ -97,12 +98,12 @@ export async function runFleet(argv: readonly string[], deps: FleetDeps): Promis
   const source = await deps.openFleet(await lockRequest(values, deps));
   try {
     if (action === 'status') {
-      const overview = await readOverview(source, () => deps.clock.now(), quietAfterMs);
+      const overview = await readOverview(source, () => deps.timer.now(), quietAfterMs);
       deps.io.stdout(values.json ? `${JSON.stringify(overview, null, 2)}\n` : fleetStatusText(overview));
       return 0;
     }
     const name = version ?? '';
-    const at = deps.clock.now().toISOString();
+    const at = deps.timer.now().toISOString();
     if (action === 'halt') {
       const reason = values.reason ?? 'halted by an operator';
       const record = await source.store.setHalt({ version: name, state: 'halted', by: 'operator', reason, at });

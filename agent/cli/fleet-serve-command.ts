@@ -42,7 +42,7 @@ export async function serveFleet(request: ServeRequest, openFleet: () => Promise
   const named = isIP(host) === 6 ? `[${host}]` : host;
   const allowedHosts = request.public ? (request.allowHosts.length > 0 ? new Set([named, ...request.allowHosts].map((h) => h.toLowerCase())) : null) : new Set(['localhost', '127.0.0.1', '[::1]', named, ...request.allowHosts].map((h) => h.toLowerCase()));
   const source = await openFleet();
-  const server = new FleetViewServer({ source, clock: deps.clock, random: deps.random, quietAfterMs: request.quietAfterMs, refreshMs: REFRESH_MS, allowedHosts, log: deps.log });
+  const server = new FleetViewServer({ source, timer: deps.timer, random: deps.random, quietAfterMs: request.quietAfterMs, refreshMs: REFRESH_MS, allowedHosts, log: deps.log });
   try {
     const address = await server.listen(host, port).catch((error: unknown) => {
       throw new UsageError(`cannot listen on ${request.listen}: ${error instanceof Error ? error.message : String(error)}`);

@@ -42,6 +42,8 @@ tr.quiet td { color: #8d6e63; background: #fff8e1; }
 .holder:first-of-type { border-top: 0; }
 .kind { font-size: 12px; padding: 0 6px; border-radius: 4px; background: #eceff1; color: var(--soft); margin-left: 6px; }
 .muted { color: var(--soft); }
+.quiet-note { margin: 0 0 8px; color: #8d6e63; }
+.quiet-note:empty { display: none; }
 `;
 
 const SCRIPT = `
@@ -163,7 +165,7 @@ export const FLEET_VIEW_PAGE = `<!doctype html>
 <section id="trouble"><h2>etcd</h2><span id="trouble-text"></span></section>
 <section><h2>Releases</h2><div id="releases"></div></section>
 <section><h2>Reboot lock</h2><div id="lock"></div></section>
-<section id="hosts-section"><h2>Hosts <span id="quiet" class="muted"></span></h2>
+<section id="hosts-section"><h2>Hosts</h2><p id="quiet" class="quiet-note"></p>
 <table><thead><tr><th>Host</th><th>Version</th><th>Slot</th><th>State</th><th>Last seen</th></tr></thead><tbody id="hosts"></tbody></table>
 <p id="updated" class="muted"></p></section>
 </main>

@@ -11,12 +11,18 @@ import { readOverview } from './fleet-source.ts';
 import { FLEET_VIEW_CSP, FLEET_VIEW_PAGE } from './fleet-view-page.ts';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Clock } from '../../platform/clock.ts';
 import type { FleetSource } from './fleet-source.ts';
+
+/** The time and a timer that can be cancelled, so a closed server leaves nothing pending. */
+export interface ViewTimer {
+  now(): Date;
+  /** Runs `run` after `ms`; the function returned cancels it. */
+  after(ms: number, run: () => void): () => void;
+}
 
 export interface FleetViewOptions {
   readonly source: FleetSource;
-  readonly clock: Clock;
+  readonly timer: ViewTimer;
   readonly random: () => number;
   readonly quietAfterMs: number;
   /** How often the overview is read again when etcd reports no change. */
@@ -48,6 +54,7 @@ export class FleetViewServer {
   private last: { event: 'overview' | 'trouble'; data: string } | null = null;
   private reading: Promise<void> | null = null;
   private again = false;
+  private readonly waits = new Set<() => void>();
 
   constructor(options: FleetViewOptions) {
     this.options = options;
@@ -77,6 +84,7 @@ export class FleetViewServer {
   async close(): Promise<void> {
     this.closed = true;
     this.watch.abort();
+    for (const end of this.waits) end();
     for (const stream of this.streams) stream.end();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -87,9 +95,14 @@ export class FleetViewServer {
       response.writeHead(421, { ...SECURITY_HEADERS, 'content-type': 'text/plain' }).end(`this server does not answer for host ${JSON.stringify(request.headers.host ?? '')}\n`);
       return;
     }
-    const { source, clock, log } = this.options;
-    if (await handleFleetLock(request, response, { lockFor: (group) => source.lockFor(group), now: () => clock.now(), log })) return;
+    const { source, timer, log } = this.options;
+    if (await handleFleetLock(request, response, { lockFor: (group) => source.lockFor(group), now: () => timer.now(), log })) return;
     const path = (request.url ?? '/').split('?')[0];
+    // Browsers ask for it unbidden: no icon, and no 404 in their console.
+    if (path === '/favicon.ico') {
+      response.writeHead(204, SECURITY_HEADERS).end();
+      return;
+    }
     if (path !== '/' && path !== '/api/fleet' && path !== '/api/events') {
       response.writeHead(404, { ...SECURITY_HEADERS, 'content-type': 'text/plain' }).end('not found\n');
       return;
@@ -109,7 +122,7 @@ export class FleetViewServer {
 
   private async answerOverview(response: ServerResponse): Promise<void> {
     try {
-      const overview = await readOverview(this.options.source, () => this.options.clock.now(), this.options.quietAfterMs);
+      const overview = await readOverview(this.options.source, () => this.options.timer.now(), this.options.quietAfterMs);
       response.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'application/json' }).end(`${JSON.stringify(overview, null, 2)}\n`);
     } catch (error) {
       response.writeHead(503, { ...SECURITY_HEADERS, 'content-type': 'application/json' }).end(`${JSON.stringify({ error: causeChain(error) })}\n`);
@@ -141,11 +154,11 @@ export class FleetViewServer {
       do {
         this.again = false;
         try {
-          const overview = await readOverview(this.options.source, () => this.options.clock.now(), this.options.quietAfterMs);
+          const overview = await readOverview(this.options.source, () => this.options.timer.now(), this.options.quietAfterMs);
           this.send('overview', JSON.stringify(overview));
         } catch (error) {
           this.options.log({ err: error }, 'fleet view: cannot read the fleet from etcd');
-          this.send('trouble', JSON.stringify({ message: `cannot read the fleet from etcd: ${causeChain(error)}`, at: this.options.clock.now().toISOString() }));
+          this.send('trouble', JSON.stringify({ message: `cannot read the fleet from etcd: ${causeChain(error)}`, at: this.options.timer.now().toISOString() }));
         }
       } while (this.again && !this.closed);
     })().finally(() => {
@@ -168,16 +181,29 @@ export class FleetViewServer {
         failures++;
       }
       if (this.closed) return;
-      await this.options.clock.sleep(jitteredBackoff(Math.min(failures, 6), 500, 30_000, this.options.random));
-      this.refresh();
+      await this.wait(jitteredBackoff(Math.min(failures, 6), 500, 30_000, this.options.random));
+      if (!this.closed) this.refresh();
     }
   }
 
   private async tick(): Promise<void> {
     while (!this.closed) {
-      await this.options.clock.sleep(this.options.refreshMs);
+      await this.wait(this.options.refreshMs);
       if (!this.closed) this.refresh();
     }
+  }
+
+  /** Resolves after `ms`, or at once when the server closes. */
+  private wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const end = (): void => {
+        cancel();
+        this.waits.delete(end);
+        resolve();
+      };
+      const cancel = this.options.timer.after(ms, end);
+      this.waits.add(end);
+    });
   }
 }
 

@@ -46,7 +46,13 @@ export function cliDeps(process: ProcessHost, files: HostFiles): CliDeps {
     runUpdate,
     openLock: async (request) => (await import('./reboot-lock.ts')).openOperatorLock(request, process.clock),
     openFleet: async (request) => (await import('../fleet/etcd-fleet-source.ts')).openEtcdFleetSource(request, () => process.clock.now().getTime()),
-    clock: process.clock,
+    timer: {
+      now: () => process.clock.now(),
+      after: (ms, run) => {
+        const timeout = setTimeout(run, ms);
+        return () => clearTimeout(timeout);
+      },
+    },
     random: process.random,
     untilStopped: () => new Promise((resolve) => process.onSigterm(resolve)),
     machineId: async () => (await readFile(files.machineId, 'utf8')).trim(),
