@@ -41,6 +41,8 @@ export async function serveFleet(request: ServeRequest, openFleet: () => Promise
   }
   const named = isIP(host) === 6 ? `[${host}]` : host;
   const allowedHosts = request.public ? (request.allowHosts.length > 0 ? new Set([named, ...request.allowHosts].map((h) => h.toLowerCase())) : null) : new Set(['localhost', '127.0.0.1', '[::1]', named, ...request.allowHosts].map((h) => h.toLowerCase()));
+  // Asked for before the address is printed: a SIGTERM right after it must still close cleanly.
+  const stopped = deps.untilStopped();
   const source = await openFleet();
   const server = new FleetViewServer({ source, timer: deps.timer, random: deps.random, quietAfterMs: request.quietAfterMs, refreshMs: REFRESH_MS, allowedHosts, log: deps.log });
   try {
@@ -49,7 +51,7 @@ export async function serveFleet(request: ServeRequest, openFleet: () => Promise
     });
     const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/`;
     deps.io.stdout(`fleet view of ${source.group === '' ? 'the default group' : `group ${source.group}`} on ${url} (FleetLock at ${url}v1/pre-reboot and ${url}v1/steady-state)\n`);
-    await deps.untilStopped();
+    await stopped;
     return 0;
   } finally {
     await server.close();

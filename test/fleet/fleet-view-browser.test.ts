@@ -76,7 +76,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} the fleet view in Chromium`, () =>
     expect(await text('[data-version="1.4.0"] .counts')).toBe('1 running · 1 staged · 1 waiting for their wave (next 2030-01-01 06:00:00Z) · 1 failed · 1 updated');
     expect(await text('[data-version="1.4.0"] ul.failures')).toMatch(/^web-4 gate-failed: nginx\.service failed its HTTP probe \(/);
     expect(await text('[data-version="1.3.2"] .counts')).toMatch(/^4 running · 0 staged/);
-    expect(await page.locator('#releases .release').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-version')))).toEqual(['1.4.0', '1.3.2']);
+    expect(await page.locator('#releases .release .version').allInnerTexts()).toEqual(['1.4.0', '1.3.2']);
     expect(await text('[data-host="web-1"]')).toMatch(/^web-1\t1\.4\.0\tUSR-B\tidle, confirmed\t/);
     expect(await text('[data-host="web-2"]')).toContain('staged 1.4.0, holds a reboot place');
     expect(await page.locator('[data-host="db-1"]').getAttribute('class')).toBe('quiet');
