@@ -25,7 +25,7 @@ class EventReader {
   private readonly waiting: ((event: { event: string; data: string }) => void)[] = [];
   private readonly queued: { event: string; data: string }[] = [];
 
-  constructor(readonly response: IncomingMessage) {
+  constructor(response: IncomingMessage) {
     response.on('data', (chunk: Buffer) => {
       this.buffer += chunk.toString('utf8');
       for (let end = this.buffer.indexOf('\n\n'); end >= 0; end = this.buffer.indexOf('\n\n')) {
