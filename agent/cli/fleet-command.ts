@@ -7,7 +7,6 @@ import { UsageError } from './cli-error.ts';
 import { fleetStatusText } from './fleet-status-text.ts';
 import { lockRequest } from './lock-command.ts';
 import { readOverview } from '../fleet/fleet-source.ts';
-import { serveFleet } from './fleet-serve-command.ts';
 import type { ViewTimer } from '../fleet/fleet-view-server.ts';
 import type { LoadedSettings } from '../config/load-settings.ts';
 import type { FleetSource } from '../fleet/fleet-source.ts';
@@ -93,7 +92,8 @@ export async function runFleet(argv: readonly string[], deps: FleetDeps): Promis
   if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}\n${FLEET_USAGE}`);
   if (takesVersion && !VERSION.test(version ?? '')) throw new UsageError(`"${version ?? ''}" is not a version (letters, digits and . + _ ~ -, at most 128)`);
   const quietAfterMs = quietAfter(values['quiet-after']);
-  if (action === 'serve') return serveFleet({ listen: values.listen ?? DEFAULT_LISTEN, public: values.public, allowHosts: values['allow-host'] ?? [], quietAfterMs }, async () => deps.openFleet(await lockRequest(values, deps)), deps);
+  // The server and its page are loaded only by the command that serves them.
+  if (action === 'serve') return (await import('./fleet-serve-command.ts')).serveFleet({ listen: values.listen ?? DEFAULT_LISTEN, public: values.public, allowHosts: values['allow-host'] ?? [], quietAfterMs }, async () => deps.openFleet(await lockRequest(values, deps)), deps);
 
   const source = await deps.openFleet(await lockRequest(values, deps));
   try {

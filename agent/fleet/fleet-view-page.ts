@@ -29,6 +29,10 @@ section h2 { margin: 0 0 10px; font-size: 14px; text-transform: uppercase; lette
 .bar { display: flex; height: 14px; margin: 6px 0 4px; background: #eef1f4; border-radius: 7px; overflow: hidden; }
 .bar span { height: 100%; }
 .bar .running { background: var(--ok); } .bar .staged { background: var(--staged); } .bar .waiting { background: var(--wait); } .bar .failed { background: var(--fail); }
+.legend { font-size: 12px; color: var(--soft); margin-bottom: 4px; }
+.legend span { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin: 0 4px 0 10px; vertical-align: -1px; }
+.legend span:first-child { margin-left: 0; }
+.legend .running { background: var(--ok); } .legend .staged { background: var(--staged); } .legend .waiting { background: var(--wait); } .legend .failed { background: var(--fail); }
 .counts { color: var(--soft); font-size: 13px; }
 .why { color: var(--halt); font-size: 13px; margin-top: 2px; }
 ul.failures { margin: 4px 0 0; padding-left: 18px; font-size: 13px; }
@@ -140,6 +144,7 @@ function connect() {
   events.addEventListener("trouble", (e) => {
     $("trouble").classList.add("shown");
     $("trouble-text").textContent = JSON.parse(e.data).message;
+    live.className = "live down"; live.textContent = "etcd unreachable";
   });
   events.onerror = () => { live.className = "live down"; live.textContent = "reconnecting"; };
 }
@@ -163,7 +168,7 @@ export const FLEET_VIEW_PAGE = `<!doctype html>
 <header><h1>slipway fleet</h1><span id="group"></span><span id="summary" class="muted"></span><span id="live" class="live">connecting</span></header>
 <main>
 <section id="trouble"><h2>etcd</h2><span id="trouble-text"></span></section>
-<section><h2>Releases</h2><div id="releases"></div></section>
+<section><h2>Releases</h2><div class="legend"><span class="running"></span>running <span class="staged"></span>staged <span class="waiting"></span>waiting for their wave <span class="failed"></span>failed</div><div id="releases"></div></section>
 <section><h2>Reboot lock</h2><div id="lock"></div></section>
 <section id="hosts-section"><h2>Hosts</h2><p id="quiet" class="quiet-note"></p>
 <table><thead><tr><th>Host</th><th>Version</th><th>Slot</th><th>State</th><th>Last seen</th></tr></thead><tbody id="hosts"></tbody></table>
