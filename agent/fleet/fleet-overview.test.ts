@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { fleetOverview } from './fleet-overview.ts';
 import { hostReport, updateOutcome } from '../../test/builders/fleet-reports.ts';
-import type { LockStatus } from '../lock/lock-backend.ts';
+import type { HolderRecord, LockStatus } from '../lock/lock-backend.ts';
+import type { HostReport, UpdateOutcome } from './fleet-store.ts';
 
 const now = new Date('2026-12-03T12:00:00Z');
 const emptyLock: LockStatus = { key: 'k', semaphore: { semaphore: 1, max: 1, holders: [] }, holders: [] };
@@ -108,5 +109,17 @@ describe('fleetOverview', () => {
   it('orders versions that are not semver without failing', () => {
     const overview = fleetOverview({ ...base, hosts: [hostReport('a', 'banana', '2026-12-03T11:59:00Z'), hostReport('b', '1.0.0', '2026-12-03T11:59:00Z'), hostReport('c', 'apple', '2026-12-03T11:59:00Z')] });
     expect(overview.versions.map((v) => v.version).sort()).toEqual(['1.0.0', 'apple', 'banana']);
+  });
+});
+
+describe('fleetOverview over reports it cannot trust', () => {
+  it('keeps the rest of the fleet when a report or a holder record lacks fields or has the wrong types', () => {
+    const broken = { machineId: 'id-odd', host: 'odd', version: 7, at: '2026-12-03T11:59:00Z' } as unknown as HostReport;
+    const lock: LockStatus = { key: 'k', semaphore: { semaphore: 0, max: 1, holders: ['z'] }, holders: [{ id: 'z', record: { id: 'z' } as unknown as HolderRecord, alive: true }] };
+    const overview = fleetOverview({ ...base, lock, hosts: [hostReport('a', '1.0.1', '2026-12-03T11:59:00Z'), broken], outcomes: [{ version: '1.0.1' } as unknown as UpdateOutcome] });
+    expect(overview.hosts.find((h) => h.machineId === 'id-odd')).toMatchObject({ host: 'odd', version: '7', slot: '?', staged: null, waitingForWave: null });
+    expect(overview.versions.map((v) => v.version)).toEqual(['7', '1.0.1']);
+    expect(overview.versions[1]).toMatchObject({ running: 1, failures: [{ host: '?', result: '?', reason: null }] });
+    expect(overview.lock.holders).toMatchObject([{ id: 'z', kind: 'agent', host: '?' }]);
   });
 });

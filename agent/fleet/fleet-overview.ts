@@ -80,6 +80,37 @@ export interface FleetOverview {
   readonly quiet: readonly HostRow[];
 }
 
+/**
+ * Reports come from every agent (and agents of other versions): a field missing or of another type
+ * shows as "?" or nothing, rather than taking the whole overview down with it.
+ */
+function text(value: unknown, missing = '?'): string {
+  return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : missing;
+}
+
+function textOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : text(value);
+}
+
+function trustedHost(h: HostReport): HostReport {
+  const wave = h.waitingForWave as { version?: unknown; until?: unknown } | null | undefined;
+  return {
+    machineId: text(h.machineId),
+    host: text(h.host),
+    version: text(h.version),
+    slot: text(h.slot),
+    activity: text(h.activity),
+    health: text(h.health),
+    staged: textOrNull(h.staged),
+    waitingForWave: typeof wave === 'object' && wave !== null ? { version: text(wave.version), until: text(wave.until) } : null,
+    at: text(h.at),
+  };
+}
+
+function trustedOutcome(o: UpdateOutcome): UpdateOutcome {
+  return { machineId: text(o.machineId), host: text(o.host), version: text(o.version), from: text(o.from), result: text(o.result) as OutcomeResult, reason: textOrNull(o.reason), at: text(o.at) };
+}
+
 /** Newest first; versions that do not parse fall back to their spelling, so the order is total. */
 function newestFirst(a: string, b: string): number {
   return compareVersions(b, a) || b.localeCompare(a);
@@ -87,14 +118,14 @@ function newestFirst(a: string, b: string): number {
 
 function holderKind(record: LockStatus['holders'][number]['record']): HolderKind {
   if (record === null) return 'locksmith';
-  if (record.host.startsWith('fleetlock:')) return 'fleetlock';
+  if (text(record.host).startsWith('fleetlock:')) return 'fleetlock';
   return record.expires === undefined ? 'agent' : 'operator';
 }
 
 export function fleetOverview(input: OverviewInput): FleetOverview {
   const now = input.now.getTime();
   const holderIds = new Set(input.lock.semaphore.holders);
-  const hosts: HostRow[] = input.hosts.map((h) => {
+  const hosts: HostRow[] = input.hosts.map(trustedHost).map((h) => {
     const seen = Date.parse(h.at);
     const silentForMs = Number.isNaN(seen) ? null : Math.max(0, now - seen);
     return {
@@ -113,22 +144,24 @@ export function fleetOverview(input: OverviewInput): FleetOverview {
     };
   });
 
-  const halts = new Map(input.halts.map((h) => [h.version, h]));
   const names = new Set<string>();
   for (const h of hosts) {
     names.add(h.version);
     if (h.staged !== null) names.add(h.staged);
     if (h.waitingForWave !== null) names.add(h.waitingForWave.version);
   }
-  for (const o of input.outcomes) names.add(o.version);
-  for (const h of input.halts) names.add(h.version);
+  const outcomes = input.outcomes.map(trustedOutcome);
+  // As the agents judge them (circuit-breaker.ts): only "halted" halts and only "resumed" forgives.
+  const halts = new Map(input.halts.filter((h) => h.state === 'halted' || h.state === 'resumed').map((h) => [text(h.version), h]));
+  for (const o of outcomes) names.add(o.version);
+  for (const version of halts.keys()) names.add(version);
 
   const versions = [...names].sort(newestFirst).map((version): VersionRow => {
     const halt = halts.get(version) ?? null;
     // As the breaker counts them (circuit-breaker.ts): an operator's resume forgives the failures before it.
     const since = halt?.state === 'resumed' ? Date.parse(halt.at) : Number.NEGATIVE_INFINITY;
-    const outcomes = input.outcomes.filter((o) => o.version === version);
-    const failed = outcomes.filter((o) => o.result !== 'succeeded');
+    const tried = outcomes.filter((o) => o.version === version);
+    const failed = tried.filter((o) => o.result !== 'succeeded');
     const counted = failed.filter((o) => !(Date.parse(o.at) <= since));
     const waiting = hosts.filter((h) => h.waitingForWave?.version === version);
     const waves = waiting.map((h) => h.waitingForWave?.until ?? '').filter((t) => !Number.isNaN(Date.parse(t)));
@@ -138,12 +171,12 @@ export function fleetOverview(input: OverviewInput): FleetOverview {
       staged: hosts.filter((h) => h.staged === version).length,
       waitingForWave: waiting.length,
       nextWaveAt: waves.sort((a, b) => Date.parse(a) - Date.parse(b))[0] ?? null,
-      succeeded: outcomes.length - failed.length,
+      succeeded: tried.length - failed.length,
       failures: counted
         .map((o) => ({ host: o.host, machineId: o.machineId, result: o.result as FailureRow['result'], reason: o.reason, at: o.at }))
         .sort((a, b) => Date.parse(b.at) - Date.parse(a.at)),
       forgiven: failed.length - counted.length,
-      halt: halt === null ? null : { state: halt.state, by: halt.by, reason: halt.reason, at: halt.at },
+      halt: halt === null ? null : { state: halt.state, by: halt.by === 'breaker' ? 'breaker' : 'operator', reason: text(halt.reason), at: text(halt.at) },
     };
   });
 
@@ -151,10 +184,10 @@ export function fleetOverview(input: OverviewInput): FleetOverview {
     (h): HolderRow => ({
       id: h.id,
       kind: holderKind(h.record),
-      host: h.record?.host ?? null,
-      since: h.record?.since ?? null,
-      targetVersion: h.record?.targetVersion ?? null,
-      expires: h.record?.expires ?? null,
+      host: h.record === null ? null : text(h.record.host),
+      since: h.record === null ? null : text(h.record.since),
+      targetVersion: h.record === null ? null : text(h.record.targetVersion),
+      expires: textOrNull(h.record?.expires),
       alive: h.alive,
     }),
   );

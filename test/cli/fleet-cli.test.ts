@@ -97,6 +97,18 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway fleet`, () => {
     expect(run.stderr).toContain(message);
   });
 
+  it('shows the rest of the fleet when one report is JSON of the wrong shape', async () => {
+    const store = new EtcdFleetStore(raw, { group: 'odd', outcomeTtlSeconds: 3600 });
+    await store.recordHost(hostReport('web-1', '1.0.2', minutesAgo(1)));
+    await raw.put('coreos.com/updateengine/rebootlock/groups/odd/fleet/hosts/m9', JSON.stringify({ machineId: 'm9', host: 9, version: ['x'] }));
+    const run = await fleet('odd', 'status', '--json');
+    expect(run.code).toBe(0);
+    expect((JSON.parse(run.stdout) as FleetOverview).hosts.map((h) => [h.host, h.version])).toEqual([
+      ['9', '?'],
+      ['web-1', '1.0.2'],
+    ]);
+  });
+
   it('exits 7 when etcd cannot be reached, and 9 when a record in etcd is corrupt', async () => {
     const down = await runSlipway(['fleet', 'status', '--etcd', 'http://127.0.0.1:1', '--group', 'x']);
     expect(down.code).toBe(7);
