@@ -35,6 +35,11 @@ export interface FleetViewOptions {
   readonly log: (fields: Record<string, unknown>, message: string) => void;
 }
 
+/** Event streams kept open at once; more are refused (503) until one closes: each holds a socket and a buffer. */
+export const MAX_STREAMS = 64;
+/** A stream whose reader lets this much pile up unread is closed (its browser reconnects and starts afresh). */
+const MAX_UNREAD_BYTES = 4 * 1024 * 1024;
+
 const SECURITY_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cache-control': 'no-store' };
 
 /** The Host header's name without its port ("[::1]:9339" -> "[::1]"). */
@@ -130,6 +135,10 @@ export class FleetViewServer {
   }
 
   private openStream(request: IncomingMessage, response: ServerResponse): void {
+    if (this.streams.size >= MAX_STREAMS) {
+      response.writeHead(503, { ...SECURITY_HEADERS, 'retry-after': '10', 'content-type': 'text/plain' }).end(`over ${MAX_STREAMS} event streams are open\n`);
+      return;
+    }
     // X-Accel-Buffering: nginx would otherwise hold the events back until its buffer fills.
     response.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     response.write('retry: 2000\n\n');
@@ -141,7 +150,14 @@ export class FleetViewServer {
 
   private send(event: 'overview' | 'trouble', data: string): void {
     this.last = { event, data };
-    for (const stream of this.streams) stream.write(frame(event, data));
+    for (const stream of this.streams) {
+      if (stream.writableLength > MAX_UNREAD_BYTES) {
+        this.streams.delete(stream);
+        stream.destroy();
+      } else {
+        stream.write(frame(event, data));
+      }
+    }
   }
 
   /** Reads the overview and pushes it; a refresh asked for while one runs reads once more after it. */

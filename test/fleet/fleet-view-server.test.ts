@@ -25,7 +25,10 @@ class EventReader {
   private readonly waiting: ((event: { event: string; data: string }) => void)[] = [];
   private readonly queued: { event: string; data: string }[] = [];
 
+  readonly response: IncomingMessage;
+
   constructor(response: IncomingMessage) {
+    this.response = response;
     response.on('data', (chunk: Buffer) => {
       this.buffer += chunk.toString('utf8');
       for (let end = this.buffer.indexOf('\n\n'); end >= 0; end = this.buffer.indexOf('\n\n')) {
@@ -122,6 +125,32 @@ describe.skipIf(skip !== null)(`${skip ?? ''} FleetViewServer with faults betwee
       await store.recordHost(hostReport('b', '1.0.1', new Date().toISOString()));
       const back = await events.until((e) => e.event === 'overview' && (JSON.parse(e.data) as FleetOverview).hosts.length === 2);
       expect((JSON.parse(back.data) as FleetOverview).versions.map((v) => v.version)).toEqual(['1.0.1', '1.0.0']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses more event streams than it keeps, and takes one again when a stream closes', async () => {
+    const { server, events } = await start(await faultySource('many', { down: false, watchBreaks: 0 }), []);
+    const port = (events.response.socket?.remotePort ?? 0);
+    const open = (): Promise<IncomingMessage> => new Promise((resolve) => get(`http://127.0.0.1:${port}/api/events`, resolve));
+    try {
+      const streams = await Promise.all(Array.from({ length: 63 }, open));
+      expect(streams.every((s) => s.statusCode === 200)).toBe(true);
+      const refused = await open();
+      expect(refused.statusCode).toBe(503);
+      refused.resume();
+      const closed = new Promise((resolve) => streams[0]?.socket.once('close', resolve));
+      streams[0]?.destroy();
+      await closed;
+      // The server hears of the close on its own side; a new stream is answered once it has.
+      let again = await open();
+      while (again.statusCode === 503) {
+        again.resume();
+        again = await open();
+      }
+      expect(again.statusCode).toBe(200);
+      for (const s of [...streams, again]) s.destroy();
     } finally {
       await server.close();
     }
