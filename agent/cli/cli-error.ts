@@ -92,6 +92,8 @@ const EXIT_BY_CODE: Record<string, number> = {
   ERR_LOCK_DENIED: EXIT.denied,
   ERR_LOCK_CONTENDED: EXIT.lockFull,
   ERR_WINDOW_INVALID: EXIT.usage,
+  ERR_FLEET_CORRUPT: EXIT.lockCorrupt,
+  ERR_FLEET_CONTENDED: EXIT.lockFull,
 };
 
 function codeOf(error: unknown): string | undefined {

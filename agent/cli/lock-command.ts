@@ -127,13 +127,13 @@ function describeHolder(h: LockStatus['holders'][number]): string {
   return `${r.host}, since ${r.since}, updating to ${r.targetVersion}, ${lasting}`;
 }
 
-type LockFlags = Partial<Record<'group' | 'etcd-cafile' | 'etcd-certfile' | 'etcd-keyfile' | 'etcd-username' | 'etcd-password', string>> & { etcd?: string[] };
+export type LockFlags = Partial<Record<'group' | 'etcd-cafile' | 'etcd-certfile' | 'etcd-keyfile' | 'etcd-username' | 'etcd-password', string>> & { etcd?: string[] };
 
 /**
  * The host's lock settings with each flag given replacing its value. Settings that do not load stop
  * the command (they would name the wrong etcd), unless --etcd names it: then they are only reported.
  */
-async function lockRequest(flags: LockFlags, deps: LockDeps): Promise<LockRequest> {
+export async function lockRequest(flags: LockFlags, deps: Pick<LockDeps, 'io' | 'loadSettings'>): Promise<LockRequest> {
   const loaded = await deps.loadSettings().catch((error: unknown) => {
     if (flags.etcd === undefined) throw error;
     deps.io.stderr(`slipway: the host's settings do not load, so only the flags count: ${causeChain(error)}\n`);

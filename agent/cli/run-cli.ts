@@ -5,6 +5,7 @@ import { describeError, exitCodeFor, UsageError } from './cli-error.ts';
 import { HOST_OPTIONS_USAGE, splitHostOptions } from './host-options.ts';
 import type { HostFileOptions } from './host-options.ts';
 import { runCloudConfig } from './cloud-config-command.ts';
+import { runFleet } from './fleet-command.ts';
 import { runLock } from './lock-command.ts';
 import { runRelease } from './release-command.ts';
 import { runSlots } from './slots-command.ts';
@@ -21,6 +22,7 @@ import { runRollback } from './rollback-command.ts';
 import { runStatus } from './status-command.ts';
 import type { AgentCommandDeps } from './agent-command-kit.ts';
 import type { CloudConfigDeps } from './cloud-config-command.ts';
+import type { FleetDeps } from './fleet-command.ts';
 import type { LockDeps } from './lock-command.ts';
 import type { ReleaseDeps } from './release-command.ts';
 import type { SlotsDeps } from './slots-command.ts';
@@ -32,6 +34,7 @@ export type CliDeps = SlotsDeps &
   ReleaseDeps &
   UnitsDeps &
   LockDeps &
+  FleetDeps &
   CloudConfigDeps &
   ConfigDeps &
   AgentCommandDeps & {
@@ -59,6 +62,7 @@ commands (working on their own):
   release     publisher side: keygen, publish a signed release into a channel directory
   lock        the fleet reboot lock in etcd: status, acquire, unlock, set-max
   units       how the health gate sees units on this boot, and its verdict on each
+  fleet       the rollout across the fleet: status, halt, resume; serve the fleet view and FleetLock
   cloud-config  validate user-data as coreos-cloudinit reads it, or apply it (first boot)
   completion  print a bash completion script: source <(slipway completion bash)
   version     print the version
@@ -116,6 +120,8 @@ export async function runCli(argv: readonly string[], makeDeps: (options: HostFi
         return await runRelease(rest, deps);
       case 'lock':
         return await runLock(rest, deps);
+      case 'fleet':
+        return await runFleet(rest, deps);
       case 'cloud-config':
         return await runCloudConfig(rest, deps);
       case 'units':

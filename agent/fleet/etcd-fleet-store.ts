@@ -66,7 +66,8 @@ export class EtcdFleetStore implements FleetStore {
 
   async hosts(): Promise<readonly HostReport[]> {
     const { kvs } = await this.client.range(`${this.prefix}hosts/`, { prefix: true });
-    return kvs.map((kv) => parseJson<HostReport>(kv.value, kv.key)).sort((a, b) => a.host.localeCompare(b.host));
+    // A report of the wrong shape (another agent version, a hand edit) sorts by what its host reads as, rather than failing every reader.
+    return kvs.map((kv) => parseJson<HostReport>(kv.value, kv.key)).sort((a, b) => String(a.host).localeCompare(String(b.host)));
   }
 
   async halt(version: string): Promise<HaltRecord | null> {

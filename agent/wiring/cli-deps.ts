@@ -49,6 +49,16 @@ export function cliDeps(process: ProcessHost, files: HostFiles): CliDeps {
     openChooser: openBootChooser,
     runUpdate,
     openLock: async (request) => (await import('./reboot-lock.ts')).openOperatorLock(request, process.clock),
+    openFleet: async (request) => (await import('../fleet/etcd-fleet-source.ts')).openEtcdFleetSource(request, () => process.clock.now().getTime()),
+    timer: {
+      now: () => process.clock.now(),
+      after: (ms, run) => {
+        const timeout = setTimeout(run, ms);
+        return () => clearTimeout(timeout);
+      },
+    },
+    random: process.random,
+    untilStopped: () => new Promise((resolve) => process.onSigterm(resolve)),
     machineId: () => readMachineId(files),
     hostname: process.hostname,
     readStdin: process.readStdin,
