@@ -115,6 +115,11 @@ export class FleetAgent {
     this.writing ??= this.writeHost(false).finally(() => (this.writing = null));
   }
 
+  /** Settles once the host report being written (if any) is written or has failed. */
+  async settled(): Promise<void> {
+    await this.writing;
+  }
+
   private async writeHost(always: boolean): Promise<void> {
     for (let force = always; this.latest !== null; force = false) {
       const state = this.latest;
