@@ -1,13 +1,13 @@
 // The demo's view: the table, the events between two observations, the timeline and the lock verdict.
 
 import { describe, expect, it } from 'vitest';
-import { idleStatus } from '../test/builders/agent-status.ts';
+import { BREAKER_OFF, idleStatus } from '../test/builders/agent-status.ts';
 import { describeHost, diffFleet, lockVerdict, renderFleet, renderTimeline } from './rollout-view.ts';
 import type { StatusReport } from '../agent/daemon/agent-status.ts';
 import type { FleetView, HostView } from './rollout-view.ts';
 
 function status(overrides: Partial<StatusReport>): StatusReport {
-  return { ...idleStatus(), lock: null, firstBoot: null, rebootHooks: [], lastGate: null, ...overrides };
+  return { ...idleStatus(), lock: null, firstBoot: null, rebootHooks: [], lastGate: null, breaker: BREAKER_OFF, ...overrides };
 }
 
 const host = (name: string, s: StatusReport | null, holdsLock = false): HostView => ({ host: name, status: s, holdsLock });

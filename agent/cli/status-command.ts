@@ -4,6 +4,7 @@
 import { UsageError } from './cli-error.ts';
 import { parseCommand, withControl } from './agent-command-kit.ts';
 import { formatBytes } from './progress-bar.ts';
+import type { BreakerView } from '../fleet/fleet-agent.ts';
 import type { AgentCommandDeps } from './agent-command-kit.ts';
 import { notableItems } from '../health/gate-verdict.ts';
 import { describeWait } from '../update/rollout-wave.ts';
@@ -29,6 +30,17 @@ export function formatGate(gate: GateVerdict | null | undefined): string[] {
   if (gate.healthy === true && items.length === 0) return [];
   const outcome = gate.healthy === null ? `running since ${gate.startedAt}` : `${gate.healthy ? 'passed' : 'failed'} at ${gate.finishedAt ?? '?'}`;
   return [`Health gate: ${gate.version} ${outcome}`, ...items.map((i) => `  ${i.name}: ${i.verdict}: ${i.reason}`)];
+}
+
+/** The circuit breaker: off without etcd, or on with its thresholds and the halts of the releases found or staged here. */
+export function formatBreaker(breaker: BreakerView | undefined): string[] {
+  // An agent from before the breaker reports none.
+  if (breaker === undefined) return [];
+  if (breaker.state === 'off') return [`Circuit breaker: off (${breaker.reason})`];
+  const lines = [`Circuit breaker: on; halts a release at ${breaker.failures} failed hosts and ${Math.round(breaker.fraction * 100)}% of those that tried it`];
+  if (breaker.error !== null) lines.push(`  cannot read it now: ${breaker.error}`);
+  for (const halt of breaker.halted) lines.push(`  ${halt.version} halted by ${halt.by} at ${halt.at}: ${halt.reason}`);
+  return lines;
 }
 
 export function formatStatus(status: StatusReport): string {
@@ -63,6 +75,7 @@ export function formatStatus(status: StatusReport): string {
   lines.push(`Next check: ${status.nextCheck ?? 'none scheduled'}`);
   lines.push(`Reboot strategy: ${status.strategy}; next window: ${status.nextWindow ?? 'any time'}`);
   lines.push(`Reboot lock: ${formatLock(status.lock)}`);
+  lines.push(...formatBreaker(status.breaker));
   for (const run of status.rebootHooks.filter((r) => r.failed !== null)) {
     const effect = run.kind === 'before' ? 'the reboot is postponed and the lock given back' : 'reported only; the lock was given back';
     lines.push(`Reboot hook ${run.kind} (at ${run.at}): ${run.failed?.unit ?? ''} ${run.failed?.reason ?? ''}; ${effect}`);

@@ -67,6 +67,12 @@ export function integer(min: number, max: number): Reader<number> {
   };
 }
 
+/** A share in (0, 1]: 0.25, or a percentage written "25%". */
+export const fraction: Reader<number> = (raw) => {
+  const written = raw.kind === 'scalar' ? (typeof raw.value === 'number' ? raw.value : typeof raw.value === 'string' && /^\d+(\.\d+)?%$/.test(raw.value.trim()) ? Number(raw.value.trim().slice(0, -1)) / 100 : null) : null;
+  return written !== null && written > 0 && written <= 1 ? ok(written) : fail(raw, `must be a fraction above 0 and at most 1 (0.25 or "25%"), not ${show(raw)}`);
+};
+
 export function oneOf<T extends string>(values: readonly T[]): Reader<T> {
   return (raw) => (raw.kind === 'scalar' && values.includes(raw.value as T) ? ok(raw.value as T) : fail(raw, `must be one of ${values.join(', ')}, not ${show(raw)}`));
 }

@@ -3,7 +3,7 @@
 
 import { InternalError } from '../../platform/internal-error.ts';
 import { didYouMean } from '../../platform/did-you-mean.ts';
-import { absolutePath, bool, byteRate, duration, integer, list, listen, nullable, oneOf, show, text, timeZone, unitName, url, urlList, window, word } from './setting-readers.ts';
+import { absolutePath, bool, byteRate, duration, fraction, integer, list, listen, nullable, oneOf, show, text, timeZone, unitName, url, urlList, window, word } from './setting-readers.ts';
 import { formatStatusRange, probeList } from './probe-reader.ts';
 import type { ConfigProblem } from './config-errors.ts';
 import type { Raw, Reader } from './setting-readers.ts';
@@ -98,6 +98,12 @@ const FRAGMENT: Readonly<Record<string, Field>> = {
   metrics: section({
     listen: leaf('metrics.listen', listen),
   }),
+  fleet: section({
+    breaker_failures: leaf('fleet.breakerFailures', integer(1, 1_000_000)),
+    breaker_fraction: leaf('fleet.breakerFraction', fraction),
+    outcome_ttl: leaf('fleet.outcomeTtlSeconds', duration(3600, '1h')),
+    report_interval: leaf('fleet.reportIntervalSeconds', duration(10, '10s')),
+  }),
 };
 
 /** The leaf at a dotted fragment key ("update.server"), for the CoreOS files that set the same things. */
@@ -168,7 +174,7 @@ export function formatByteRate(bytesPerSecond: number): string {
 
 /** Settings in a fragment's words, so `slipway config show` prints what could be written in config.d. */
 export function settingsAsFragment(s: Settings): Record<string, unknown> {
-  const { update, slots, reboot, lock, health, cloudConfig, metrics } = s;
+  const { update, slots, reboot, lock, health, cloudConfig, metrics, fleet } = s;
   return {
     update: {
       servers: update.servers,
@@ -221,5 +227,11 @@ export function settingsAsFragment(s: Settings): Record<string, unknown> {
     },
     cloud_config: { datasource_wait: formatGoDuration(cloudConfig.datasourceWaitSeconds) },
     metrics: { listen: metrics.listen },
+    fleet: {
+      breaker_failures: fleet.breakerFailures,
+      breaker_fraction: fleet.breakerFraction,
+      outcome_ttl: formatGoDuration(fleet.outcomeTtlSeconds),
+      report_interval: formatGoDuration(fleet.reportIntervalSeconds),
+    },
   };
 }

@@ -85,6 +85,17 @@ export interface Settings {
     /** "127.0.0.1:9527"; null: no metrics endpoint. */
     readonly listen: string | null;
   };
+  /** The rollout's shared memory in etcd (reboot strategy etcd-lock only): outcomes, the circuit breaker, host reports. */
+  readonly fleet: {
+    /** Failures of a release (on distinct hosts) before the breaker halts it fleet-wide… */
+    readonly breakerFailures: number;
+    /** …and the share of the hosts that tried it which failed, both needed. */
+    readonly breakerFraction: number;
+    /** How long etcd keeps each host's outcome of an update (its lease). */
+    readonly outcomeTtlSeconds: number;
+    /** How often a host reports where it stands even when nothing changed, so a quiet host shows. */
+    readonly reportIntervalSeconds: number;
+  };
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -114,4 +125,7 @@ export const DEFAULT_SETTINGS: Settings = {
   // coreos-cloudinit's datasource timeout.
   cloudConfig: { datasourceWaitSeconds: 300 },
   metrics: { listen: '127.0.0.1:9527' },
+  // Three hosts are more than one bad disk or power cut; one host in five is more than background noise
+  // on a large fleet. Seven days covers a rollout in waves over a week; a tripped halt outlives them.
+  fleet: { breakerFailures: 3, breakerFraction: 0.2, outcomeTtlSeconds: 7 * 86_400, reportIntervalSeconds: 300 },
 };

@@ -2,6 +2,7 @@
 // boot chooser, the reboot lock, the health gate, the hooks, the clock) as the wiring hands them over.
 
 import type { FirstBootView } from './agent-status.ts';
+import type { FleetAgent } from '../fleet/fleet-agent.ts';
 import type { HookRun } from '../lock/reboot-hooks.ts';
 import type { GateVerdict, Health } from '../health/gate-verdict.ts';
 import type { BootChooser } from '../slots/boot-chooser.ts';
@@ -58,6 +59,8 @@ export interface AgentCoreDeps {
   readonly schedule: ScheduleSettings;
   readonly checks: boolean;
   readonly strategy: RebootStrategy;
+  /** The fleet's circuit breaker and each attempt's outcome in etcd; null without an etcd lock (the breaker is off). */
+  readonly fleet: Pick<FleetAgent, 'admit' | 'recordOutcome' | 'view'> | null;
   readonly nextWindow: () => string | null;
   readonly log: Log;
 }

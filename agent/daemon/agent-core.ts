@@ -6,7 +6,8 @@
 import { AgentError, RebootCancelled } from './agent-errors.ts';
 import { nextPhase, rebootPending, reportedPhase } from './agent-phase.ts';
 import { buildStatus } from './agent-status.ts';
-import { errorCode } from '../../platform/coded-error.ts';
+import { breakerOff, chargedOutcomes, haltReason, trialOutcome } from './agent-fleet.ts';
+import { causeChain, errorCode } from '../../platform/coded-error.ts';
 import { faultKind } from '../update/release-fault.ts';
 import { advance } from '../update/update-state.ts';
 import { rebuildFloor } from '../update/update-floor.ts';
@@ -16,6 +17,7 @@ import { otherSlot } from '../slots/boot-chooser.ts';
 import type { AgentPhase, AgentPhaseEvent } from './agent-phase.ts';
 import type { AgentCoreDeps, RebootOptions } from './agent-core-deps.ts';
 import type { AgentStatus, StatusReport } from './agent-status.ts';
+import type { AttemptOutcome } from '../fleet/fleet-agent.ts';
 import type { BootState, SlotName } from '../slots/boot-chooser.ts';
 import type { PlaceKeeper } from '../lock/place-keeper.ts';
 import type { Arming } from '../lock/reboot-coordinator.ts';
@@ -85,7 +87,9 @@ export class AgentCore {
   async report(): Promise<StatusReport> {
     const lock = await this.deps.lockView().catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }));
     const firstBoot = await this.deps.firstBootPending();
-    return { ...this.status(), lock, firstBoot, rebootHooks: this.deps.hookRuns(), lastGate: this.deps.lastGate() };
+    const staged = this.record?.status === 'updated-need-reboot' ? (this.record.target?.version ?? null) : null;
+    const breaker = this.deps.fleet === null ? breakerOff(this.deps.strategy) : await this.deps.fleet.view([staged]);
+    return { ...this.status(), lock, firstBoot, rebootHooks: this.deps.hookRuns(), lastGate: this.deps.lastGate(), breaker };
   }
 
   private changed(): void {
@@ -129,6 +133,7 @@ export class AgentCore {
     const booted = this.booted;
     await this.step({ type: 'booted', slot: booted.slot, version: booted.version });
     const staged = this.record.target;
+    let bootFailed: AttemptOutcome | null = null;
     if (this.record.status === 'updated-need-reboot' && staged !== null && staged.slot !== this.booted.slot) {
       const flags = this.boot.slots.find((s) => s.name === staged.slot);
       // Armed (or, in a record from before arming was recorded, still ranked) with no tries left and
@@ -139,6 +144,7 @@ export class AgentCore {
         deps.log({ version: staged.version, slot: staged.slot }, `${staged.version} did not boot (its boot tries were used up); skipping it`);
         await this.step({ type: 'boot-failed', reason: 'did not boot: its boot tries were used up', at: deps.clock.now().toISOString() });
         this.boot = await deps.chooser.markUnbootable(staged.slot as SlotName);
+        bootFailed = { version: staged.version, from: booted.version, result: 'boot-failed', reason: 'its boot tries were used up' };
       }
     }
     const bootedFlags = this.boot.slots.find((s) => s.name === this.booted.slot);
@@ -157,11 +163,28 @@ export class AgentCore {
       } else {
         // A confirmed boot may still hold the lock from the reboot that brought it here. Giving it back
         // retries until the backend answers, in the background: an unreachable etcd must not stop the
-        // agent.
-        void this.release().catch((error: unknown) => deps.log({ err: error }, 'could not release the reboot lock'));
+        // agent. A failed boot is recorded first, so the next host to take the place finds it.
+        void this.recordOutcome(bootFailed).then(() => this.release()).catch((error: unknown) => deps.log({ err: error }, 'could not release the reboot lock'));
       }
     }
     this.changed();
+  }
+
+  /** Writes an outcome to the fleet store (with an etcd lock); a failure to write is the fleet agent's to log and retry. */
+  private async recordOutcome(outcome: AttemptOutcome | null): Promise<void> {
+    if (outcome !== null) await this.deps.fleet?.recordOutcome(outcome);
+  }
+
+  /** A staged release halted fleet-wide is unstaged: its slot cannot boot, the running (good) slot boots next, nothing is charged. Its reason, or null. */
+  private async unstageIfHalted(target: { readonly version: string; readonly slot: string }): Promise<string | null> {
+    const halt = (await this.deps.fleet?.admit(target.version)) ?? null;
+    if (halt === null) return null;
+    const reason = haltReason(halt);
+    this.boot = await this.deps.chooser.markUnbootable(target.slot as SlotName);
+    await this.step({ type: 'unstaged', reason, at: this.deps.clock.now().toISOString() });
+    this.deps.log({ version: target.version, slot: target.slot, by: halt.by }, `unstaged ${target.version}: ${reason}`);
+    this.changed();
+    return reason;
   }
 
   private async release(): Promise<void> {
@@ -176,8 +199,10 @@ export class AgentCore {
       this.boot = await deps.chooser.markGood(this.booted.slot);
       this.move('gate-passed');
       deps.log({ slot: this.booted.slot, version: this.booted.version }, `${this.booted.version} passed its health gate; ${this.booted.slot} marked good`);
-      // Before the place is given back: the next host drains only once this one serves again.
+      // Before the place is given back: the next host drains only once this one serves again, and
+      // its breaker counts this host's success.
       await deps.afterHealthy();
+      await this.recordOutcome(trialOutcome(this.booted, this.record, 'succeeded', null));
       this.keeper?.stop();
       this.keeper = null;
       await this.release();
@@ -186,6 +211,8 @@ export class AgentCore {
     }
     this.move('gate-failed');
     this.changed();
+    // Before the reboot back: the place is given back after it, and the next host's breaker counts this failure.
+    await this.recordOutcome(trialOutcome(this.booted, this.record, 'gate-failed', health.reason));
     const back = otherSlot(this.booted.slot);
     if (this.boot?.slots.find((s) => s.name === back)?.successful !== true) {
       // Both slots bad: the chooser refuses to go back to a slot never marked good, and a reboot would
@@ -219,6 +246,10 @@ export class AgentCore {
         this.exclusive(async () => {
           const staged = this.record?.status === 'updated-need-reboot' ? this.record.target : null;
           if (staged === null || staged === undefined) throw new RebootCancelled(`${target.version} is no longer staged`);
+          // Fail-closed: a breaker that cannot be read cancels this reboot (the place is given back);
+          // the next check asks again.
+          const halted = await this.unstageIfHalted(staged).catch((e: unknown) => Promise.reject(new RebootCancelled(`${causeChain(e)}; the reboot into ${staged.version} waits for the next check`)));
+          if (halted !== null) throw new RebootCancelled(halted);
           // Boot flags first, then the record: a cut between the two leaves an armed slot the record calls
           // unarmed, which is armed again; the other order could read as a failed boot.
           this.boot = await this.deps.chooser.stage(staged.slot as SlotName, this.deps.tries);
@@ -272,8 +303,13 @@ export class AgentCore {
       if (reportedPhase(this.phase).health !== 'confirmed') throw new UpdateError('ERR_NOT_CONFIRMED', `this boot (${this.booted.version}) has not passed its health gate yet; no update until it does`);
       this.move('check-started');
       this.changed();
+      const charged = this.record?.failures ?? {};
       let outcome: UpdateOutcome;
       try {
+        const staged = this.record?.status === 'updated-need-reboot' ? this.record.target : null;
+        // A halt that came while the reboot waits: unstaged now, not only when the place comes.
+        const halted = staged === null ? null : await this.unstageIfHalted(staged);
+        if (halted !== null) return { result: 'up-to-date', version: this.booted.version, reason: halted };
         outcome = await this.deps.updateOnce((record) => {
           this.record = record;
           this.changed();
@@ -286,6 +322,7 @@ export class AgentCore {
         this.record = (await this.deps.records.load()).record;
         this.boot = await this.deps.chooser.read();
         this.changed();
+        for (const failed of chargedOutcomes(charged, this.record, this.booted.version)) void this.recordOutcome(failed);
       }
       if (outcome.result === 'staged' && (options.rebootNow || this.deps.strategy !== 'off')) this.startStagedReboot({ now: options.rebootNow, ignoreInhibitors: options.ignoreInhibitors === true });
       return outcome;

@@ -6,6 +6,7 @@ import type { UpdateProgress, UpdateRecord, UpdateStatus } from '../update/updat
 import type { RebootStrategy } from '../lock/reboot-coordinator.ts';
 import type { HookRun } from '../lock/reboot-hooks.ts';
 import type { GateVerdict } from '../health/gate-verdict.ts';
+import type { BreakerView } from '../fleet/fleet-agent.ts';
 import type { WaveWait } from '../update/rollout-wave.ts';
 
 /** What the agent is busy with beyond the update state machine; derived from its phase (agent-phase.ts). */
@@ -58,9 +59,10 @@ export type FirstBootView = { readonly at: string; readonly code: string; readon
 /**
  * GetStatus's answer: the status and, fetched on demand, the fleet lock (null: the strategy uses none),
  * a first-boot cloud-config apply still to be done, the last run of each kind of reboot hook, and the
- * last (or running) health gate's verdict.
+ * last (or running) health gate's verdict, and the fleet's circuit breaker (off without etcd; the
+ * halts of the releases this host found or staged).
  */
-export type StatusReport = AgentStatus & { readonly lock: LockView; readonly firstBoot: FirstBootView; readonly rebootHooks: readonly HookRun[]; readonly lastGate: GateVerdict | null };
+export type StatusReport = AgentStatus & { readonly lock: LockView; readonly firstBoot: FirstBootView; readonly rebootHooks: readonly HookRun[]; readonly lastGate: GateVerdict | null; readonly breaker: BreakerView };
 
 export function buildStatus(parts: {
   record: UpdateRecord;

@@ -2,7 +2,7 @@
 
 import { CodedError } from '../../platform/coded-error.ts';
 
-export type FleetErrorCode = 'ERR_FLEET_CORRUPT' | 'ERR_FLEET_CONTENDED' | 'ERR_RELEASE_HALTED';
+export type FleetErrorCode = 'ERR_FLEET_CORRUPT' | 'ERR_FLEET_CONTENDED' | 'ERR_FLEET_UNREACHABLE' | 'ERR_RELEASE_HALTED';
 
 export class FleetError extends CodedError<FleetErrorCode> {
   constructor(code: FleetErrorCode, message: string, options?: { cause?: unknown }) {

@@ -29,6 +29,8 @@ const BY_CODE: Readonly<Record<string, FaultKind>> = {
   ERR_HTTP_TOO_LARGE: 'transport',
   ERR_HTTP_REDIRECT_REFUSED: 'transport',
   ERR_TRANSFER_TOO_SLOW: 'transport',
+  // The fleet store (the circuit breaker's memory) in etcd could not be read: nothing is downloaded.
+  ERR_FLEET_UNREACHABLE: 'transport',
 };
 
 /** Anything not listed (keyring, unknown signer, clock, manifest policy, slot re-read, state, unknown) is the host's. */

@@ -58,6 +58,11 @@ export interface UpdateOnceDeps {
   readonly log: (fields: Record<string, unknown>, message: string) => void;
   /** Told of every persisted record, for live status and progress. */
   readonly onRecord?: (record: UpdateRecord) => void;
+  /**
+   * The fleet's circuit breaker, asked before a release is downloaded: null lets it go, a reason
+   * halts it (nothing is fetched, nothing charged). Throws when it cannot tell: nothing is fetched.
+   */
+  readonly admit?: (version: string) => Promise<string | null>;
 }
 
 export type UpdateOutcome =
@@ -117,6 +122,13 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
       deps.log({ version: wait.version, until: wait.until, position: wait.position, wave: wait.wave }, reason);
       await step({ type: 'no-update', reason, at: now() });
       return { result: 'waiting', reason, ...wait };
+    }
+    // The circuit breaker, asked only when this host would take the release now.
+    const halted = (await deps.admit?.(manifest.version)) ?? null;
+    if (halted !== null) {
+      deps.log({ version: manifest.version }, halted);
+      await step({ type: 'no-update', reason: halted, at: now() });
+      return { result: 'up-to-date', version: deps.host.bootedVersion, reason: halted };
     }
 
     const slot = otherSlot(deps.bootedSlot);
@@ -194,6 +206,8 @@ export async function planUpdate(deps: Omit<UpdateOnceDeps, 'openSlot' | 'choose
     const decision = decide(manifest, deps.host, record, deps.clock.now(), deps.maxClockSkewMs);
     const wait = decision.action === 'install' ? waveOf(manifest, record, deps) : null;
     if (wait !== null) return { action: 'wait', reason: describeWait(wait), slot: otherSlot(deps.bootedSlot), ...wait };
+    const halted = decision.action === 'install' ? ((await deps.admit?.(manifest.version)) ?? null) : null;
+    if (halted !== null) return { action: 'none', version: manifest.version, reason: halted, slot: otherSlot(deps.bootedSlot) };
     return { ...decision, slot: otherSlot(deps.bootedSlot) };
   } catch (error) {
     return { action: 'refused', version: null, reason: error instanceof Error ? error.message : String(error), code: errorCode(error) };

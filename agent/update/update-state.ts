@@ -87,6 +87,8 @@ export type UpdateEvent =
   | { readonly type: 'booted'; readonly slot: string; readonly version: string }
   /** The staged slot did not come up healthy (or at all): its version is skipped until a newer one appears. */
   | { readonly type: 'boot-failed'; readonly reason: string; readonly at: string }
+  /** The staged release was halted fleet-wide before this host rebooted into it: unstaged, never charged or skipped. */
+  | { readonly type: 'unstaged'; readonly reason: string; readonly at: string }
   /** An operator's pin (null: unpin); pinning another version than the staged one unstages it. */
   | { readonly type: 'pin'; readonly version: string | null }
   /** `charged`: the release's own fault (its health gate failed), counted as well; an operator's rollback is not. */
@@ -111,6 +113,7 @@ const ALLOWED_FROM: Record<UpdateEvent['type'], readonly UpdateStatus[]> = {
   'error-reported': ['reporting-error'],
   booted: ANY,
   'boot-failed': ['updated-need-reboot'],
+  unstaged: ['updated-need-reboot'],
   pin: ANY,
   skip: ANY,
   unskip: ANY,
@@ -185,6 +188,11 @@ export function advance(record: UpdateRecord, event: UpdateEvent): UpdateRecord 
       // A boot that failed is the release's fault: charged, and skipped at once.
       const failures = version === undefined ? record.failures : { ...record.failures, [version]: (record.failures[version] ?? 0) + 1 };
       return { ...record, status: 'idle', target: null, progress: null, skipped, failures, slotVersions: without(record.slotVersions, record.target?.slot), lastCheck: { at: event.at, result: `rolled back from ${version ?? 'unknown'}` } };
+    }
+    case 'unstaged': {
+      // The slot keeps the bytes but cannot boot: it is no install to go back to, and a resumed release is fetched again.
+      const version = record.target?.version ?? 'unknown';
+      return { ...record, status: 'idle', target: null, progress: null, slotVersions: without(record.slotVersions, record.target?.slot), lastCheck: { at: event.at, result: `unstaged ${version}: ${event.reason}` } };
     }
     case 'pin': {
       // Pinned to another version than the one staged: the staged one is no longer wanted.

@@ -22,7 +22,10 @@ import { DEFAULT_SCHEDULE } from '../update/update-schedule.ts';
 import { FileRecordStore, requireSafeState } from '../update-io/state-file.ts';
 import { pendingMarkerPath, readPendingMarker } from '../../cloud-config/first-boot-marker.ts';
 import { loadedAfter } from './loaded-after.ts';
-import { openAgentLock } from './reboot-lock.ts';
+import { openAgentFleetStore, openAgentLock } from './reboot-lock.ts';
+import { FleetAgent } from '../fleet/fleet-agent.ts';
+import { haltReason } from '../daemon/agent-fleet.ts';
+import { hostState } from './host-state.ts';
 import { openUpdatePath } from './update-path.ts';
 import type { MessageBus } from 'dbus-next';
 import type { Settings } from '../config/settings.ts';
@@ -63,6 +66,16 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
   );
   const lock = await openAgentLock(settings, clock, host.answering);
   const hostname = host.process.hostname();
+  const fleetStore = await openAgentFleetStore(settings, clock, host.answering);
+  const fleet = fleetStore === null ? null : new FleetAgent({
+    store: fleetStore,
+    breaker: { failures: settings.fleet.breakerFailures, fraction: settings.fleet.breakerFraction },
+    machineId: host.machineId,
+    host: hostname,
+    clock,
+    reportEveryMs: settings.fleet.reportIntervalSeconds * 1000,
+    log,
+  });
   const holder = (targetVersion: string): HolderRecord => ({ id: host.machineId, host: hostname, since: clock.now().toISOString(), targetVersion });
   const keep = lock?.keep?.bind(lock);
   const keeper = keep === undefined ? null : (record: HolderRecord): PlaceKeeper => keepPlace({ keep, everyMs: (settings.lock.etcd.leaseSeconds * 1000) / 3, log }, record);
@@ -105,7 +118,12 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
     onVerdict: host.onGate,
   });
   await health.load();
-  return new AgentCore({
+  // The breaker before a download: a halted release is not fetched (fail-closed: an unreadable etcd fails the check).
+  const admission = fleet === null ? {} : { admit: async (version: string) => {
+    const halt = await fleet.admit(version);
+    return halt === null ? null : haltReason(halt);
+  } };
+  const core = new AgentCore({
     clock,
     random,
     records: new FileRecordStore(settings.update.stateDir),
@@ -115,12 +133,12 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
     // only by the coordinated reboot, holding the lock.
     updateOnce: async (onRecord, ignoreWave) => {
       const [deps, { runUpdateOnce }] = await updating();
-      return runUpdateOnce({ ...deps, onRecord, ignoreWave, arm: settings.reboot.strategy === 'off' ? 'when-staged' : 'at-reboot' });
+      return runUpdateOnce({ ...deps, onRecord, ignoreWave, arm: settings.reboot.strategy === 'off' ? 'when-staged' : 'at-reboot', ...admission });
     },
     tries: settings.update.tries,
     plan: async () => {
       const [deps, { planUpdate }] = await updating();
-      return planUpdate(deps);
+      return planUpdate({ ...deps, ...admission });
     },
     rebootUnderLock: async (targetVersion, options, arming) => {
       const started = clock.now().getTime();
@@ -151,9 +169,16 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
     schedule: { ...DEFAULT_SCHEDULE, firstCheckMs: settings.update.firstCheckSeconds * 1000, intervalMs: settings.update.intervalSeconds * 1000 },
     checks: settings.update.checks,
     strategy: settings.reboot.strategy,
+    fleet,
     nextWindow: () => (windows.windows.length === 0 ? null : new Date(nextOpening(windows, clock.now().getTime())).toISOString()),
     log,
   });
+  if (fleet !== null) {
+    // Each host's report: on every change of where it stands, and every report interval, so a quiet host shows.
+    core.onChange((status) => fleet.hostChanged(hostState(status)));
+    void host.answering.then(() => fleet.run());
+  }
+  return core;
 }
 
 /** `slipway agent`: answers on the system bus (DBUS_SYSTEM_BUS_ADDRESS, read by dbus-next, points tests at a private one), then checks until stopped. */

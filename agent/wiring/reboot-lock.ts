@@ -1,5 +1,6 @@
 // The fleet reboot lock for the agent (per reboot strategy, loaded after it answers on D-Bus) and for
-// `slipway lock` (the host's settings, flags overriding). etcd's client is imported only from here.
+// `slipway lock` (the host's settings, flags overriding), and the fleet store beside the lock (etcd-lock
+// only). etcd's client is imported only from here.
 
 import { readEtcdTls } from '../lock/etcd-connection.ts';
 import { loadedAfter } from './loaded-after.ts';
@@ -10,6 +11,7 @@ import type { EtcdTls } from '../lock/etcd-connection.ts';
 import type { EtcdLockBackend } from '../lock/etcd-lock-backend.ts';
 import type { LockRequest, RebootLock } from '../lock/lock-backend.ts';
 import type { Semaphore } from '../lock/semaphore.ts';
+import type { FleetStore } from '../fleet/fleet-store.ts';
 
 export type AgentLock = RebootLock & { view?: () => Promise<Semaphore> };
 
@@ -58,4 +60,19 @@ export async function openAgentLock(settings: Settings, clock: Clock, answering:
     return { acquire: async (record) => (await client()).acquire(record), release: async (id) => (await client()).release(id) };
   }
   return null;
+}
+
+/**
+ * The fleet store (outcomes, halts, host reports) beside the group's lock, on its own client, loaded
+ * after the agent answers; null unless the strategy is etcd-lock: without etcd the breaker is off.
+ */
+export async function openAgentFleetStore(settings: Settings, clock: Clock, answering: Promise<void>): Promise<(() => Promise<FleetStore>) | null> {
+  if (settings.reboot.strategy !== 'etcd-lock') return null;
+  const tls = await readEtcdTls(settings.lock.etcd);
+  const store = loadedAfter(answering, async () => {
+    const [{ EtcdGatewayClient }, { EtcdFleetStore }] = await Promise.all([import('../lock/etcd-gateway-client.ts'), import('../fleet/etcd-fleet-store.ts')]);
+    const client = new EtcdGatewayClient({ connection: settings.lock.etcd, tls, callTimeoutMs: 10_000, now: () => clock.now().getTime() });
+    return new EtcdFleetStore(client, { group: settings.lock.group, outcomeTtlSeconds: settings.fleet.outcomeTtlSeconds });
+  });
+  return store;
 }

@@ -4,15 +4,18 @@
 // second phase kills 10% of the hosts while they hold, on short leases: their places must come back
 // within a lease. An independent watcher of the key counts holders. Prints violations, max holders,
 // makespan against the ideal, handoff latency, etcd requests per agent by kind (counted in the client),
-// and how long each killed holder's place took to come back. The last line is one JSON object.
+// and how long each killed holder's place took to come back. A breaker phase at 100 and 1,000 hosts
+// (fleet-breaker-phase.ts): a release that fails every gate, the hosts that took it before the breaker
+// halted it (at most threshold + max), and etcd writes per host update. The last line is one JSON object.
 
 import { parseArgs } from 'node:util';
 import { EtcdGatewayClient } from '../../agent/lock/etcd-gateway-client.ts';
+import { CountingClient } from './counting-etcd-client.ts';
+import { runBreakerPhase } from './fleet-breaker-phase.ts';
 import { EtcdLockBackend, semaphoreKey } from '../../agent/lock/etcd-lock-backend.ts';
 import { parseSemaphore } from '../../agent/lock/semaphore.ts';
 import { startEtcd, startEtcdCluster } from '../../qemu/etcd-server.ts';
 import type { EtcdConnection } from '../../agent/lock/etcd-connection.ts';
-import type { EtcdCompare, EtcdOperation, EtcdWatchEvent } from '../../agent/lock/etcd-gateway-wire.ts';
 
 const { values } = parseArgs({
   options: {
@@ -24,6 +27,10 @@ const { values } = parseArgs({
     'kill-agents': { type: 'string' },
     /** The holders' lease in the killed phase, seconds. */
     lease: { type: 'string', default: '5' },
+    /** Hosts in each breaker phase (a release that fails every gate), comma-separated; empty skips it. */
+    'breaker-agents': { type: 'string', default: '100,1000' },
+    'breaker-failures': { type: 'string', default: '3' },
+    'breaker-fraction': { type: 'string', default: '0.2' },
     /** Members of a loopback etcd cluster whose leader is killed halfway through the first phase; 0: one etcd. */
     cluster: { type: 'string', default: '0' },
   },
@@ -34,53 +41,6 @@ const killAgents = Number(values['kill-agents'] ?? values.agents);
 const killLease = Number(values.lease);
 const clusterSize = Number(values.cluster);
 const holdRange = [Number(values['min-hold']) * 1000, Number(values['max-hold']) * 1000] as const;
-
-/** The client the hosts share, counting each request it sends by kind (what it does, to which of the group's keys). */
-class CountingClient extends EtcdGatewayClient {
-  readonly counts = new Map<string, number>();
-  private count(kind: string): void {
-    this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1);
-  }
-  private static what(key: string): string {
-    return key.endsWith('/semaphore') ? 'semaphore' : key.includes('/queue/') ? 'queue' : key.includes('/holders/') ? (key.endsWith('/') ? 'holders' : 'holder') : 'other';
-  }
-  override range(key: string, options: Parameters<EtcdGatewayClient['range']>[1] = {}): ReturnType<EtcdGatewayClient['range']> {
-    this.count(`read ${CountingClient.what(key)}`);
-    return super.range(key, options);
-  }
-  override put(key: string, value: string, lease?: string): Promise<void> {
-    this.count(`put ${CountingClient.what(key)}`);
-    return super.put(key, value, lease);
-  }
-  override delete(key: string): Promise<void> {
-    this.count(`delete ${CountingClient.what(key)}`);
-    return super.delete(key);
-  }
-  override txn(compares: readonly EtcdCompare[], success: readonly EtcdOperation[], failure: readonly EtcdOperation[] = []): ReturnType<EtcdGatewayClient['txn']> {
-    this.count(`txn on ${CountingClient.what(compares[0]?.key ?? '')}${success.some((op) => 'range' in op) ? ' + read group' : ''}`);
-    return super.txn(compares, success, failure);
-  }
-  override grantLease(ttlSeconds: number): Promise<string> {
-    this.count('lease grant');
-    return super.grantLease(ttlSeconds);
-  }
-  override keepAliveLease(id: string): Promise<number> {
-    this.count('lease keep-alive');
-    return super.keepAliveLease(id);
-  }
-  override revokeLease(id: string): Promise<void> {
-    this.count('lease revoke');
-    return super.revokeLease(id);
-  }
-  // watch() and nextChange() open theirs through this.
-  override watchBatches(key: string, options: Parameters<EtcdGatewayClient['watch']>[1] = {}): AsyncGenerator<readonly EtcdWatchEvent[], void, undefined> {
-    this.count(`watch ${options.end === undefined ? CountingClient.what(key) : 'group'}`);
-    return super.watchBatches(key, options);
-  }
-  total(): number {
-    return [...this.counts.values()].reduce((a, b) => a + b, 0);
-  }
-}
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -224,7 +184,12 @@ try {
   };
   if (agents > 0) results.push(await run({ name: cluster === null ? 'fleet' : `fleet on ${clusterSize} members, leader killed`, group: 'bench', agents, holdTtlSeconds: 600, killShare: 0, halfway: killLeader }));
   if (killAgents > 0) results.push(await run({ name: '10% killed while holding', group: 'bench-killed', agents: killAgents, holdTtlSeconds: killLease, killShare: 0.1 }));
-  console.log(`run finished: ${results.reduce((sum, r) => sum + Number(r.violations), 0)} violations`);
+  const breaker = { failures: Number(values['breaker-failures']), fraction: Number(values['breaker-fraction']) };
+  for (const n of (values['breaker-agents'] ?? '').split(',').filter((v) => v !== '').map(Number)) {
+    results.push(await runBreakerPhase({ connection, group: `bench-breaker-${n}`, agents: n, max, breaker, spreadMs: n * 20, holdMs: [100, 300] }));
+  }
+  const overBound = results.filter((r) => r.phase === 'breaker' && Number(r.took_release) > Number(r.took_bound)).length;
+  console.log(`run finished: ${results.reduce((sum, r) => sum + Number(r.violations ?? 0), 0)} violations; ${overBound} breaker phases over their bound`);
   console.log(JSON.stringify({ ...(cluster === null ? {} : { cluster: clusterSize, ...leaderKill }), phases: results }));
 } finally {
   await single?.stop();

@@ -2,6 +2,10 @@
 // staged, pinned or skipped, with the fields a test cares about laid over it.
 
 import type { AgentStatus } from '../../agent/daemon/agent-status.ts';
+import type { BreakerView } from '../../agent/fleet/fleet-agent.ts';
+
+/** The breaker as status shows it without an etcd lock. */
+export const BREAKER_OFF: BreakerView = { state: 'off', reason: 'reboot strategy reboot keeps no fleet store in etcd' };
 
 export function idleStatus(overrides: Partial<AgentStatus> = {}): AgentStatus {
   return {

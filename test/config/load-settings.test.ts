@@ -83,6 +83,11 @@ cloud_config:
   datasource_wait: 90s
 metrics:
   listen: false
+fleet:
+  breaker_failures: 5
+  breaker_fraction: 25%
+  outcome_ttl: 72h
+  report_interval: 1m
 `;
     const { settings, sources, warnings } = await loadSettings(await layers({ 'etc/50-all.yaml': text }));
     expect(settings).toEqual({
@@ -108,9 +113,23 @@ metrics:
       },
       cloudConfig: { datasourceWaitSeconds: 90 },
       metrics: { listen: null },
+      fleet: { breakerFailures: 5, breakerFraction: 0.25, outcomeTtlSeconds: 259_200, reportIntervalSeconds: 60 },
     });
     expect(sources).toEqual([at('etc/50-all.yaml')]);
     expect(warnings).toEqual([]);
+  });
+
+  it.each([
+    ['0.5', 0.5],
+    ['1', 1],
+    ['"20%"', 0.2],
+    ['0', null],
+    ['1.5', null],
+    ['"half"', null],
+  ])('reads fleet.breaker_fraction %s as a share in (0, 1]', async (written, expected) => {
+    const loading = loadSettings(await layers({ [`etc/50-fraction-${expected ?? 'bad'}.yaml`]: `fleet:\n  breaker_fraction: ${written}\n` }));
+    if (expected === null) await expect(loading).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
+    else expect((await loading).settings.fleet.breakerFraction).toBe(expected);
   });
 
   it.each([

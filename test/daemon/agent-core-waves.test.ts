@@ -58,6 +58,7 @@ async function agentWith(clock: Clock, outcomes: UpdateOutcome[]) {
       return Promise.resolve(outcomes.shift() ?? { result: 'up-to-date', version: '1.0.0', reason: '1.0.0 is running' });
     },
     plan: () => Promise.resolve({ action: 'none', version: '1.0.0', reason: 'running', slot: 'USR-B' }),
+    fleet: null,
     rebootUnderLock: () => new Promise<never>(() => undefined),
     keepPlace: () => null,
     tries: 3,

@@ -127,6 +127,7 @@ async function setUp(options: SetUpOptions) {
     schedule: DEFAULT_SCHEDULE,
     checks: true,
     strategy: 'etcd-lock',
+    fleet: null,
     nextWindow: () => null,
     log: (_fields, message) => logs.push(message),
   };

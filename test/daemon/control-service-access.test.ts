@@ -14,7 +14,7 @@ import { missingTools } from '../builders/require-tools.ts';
 import { runSlipway } from '../builders/run-slipway.ts';
 import type { MessageBus } from 'dbus-next';
 import type { ControlledCore } from '../../agent/daemon/dbus-control-service.ts';
-import { idleStatus } from '../builders/agent-status.ts';
+import { BREAKER_OFF, idleStatus } from '../builders/agent-status.ts';
 import type { AgentStatus } from '../../agent/daemon/agent-status.ts';
 import type { DbusDaemon } from '../builders/dbus-daemon.ts';
 
@@ -29,7 +29,7 @@ function recordingCore(): { core: ControlledCore; changes: string[] } {
   const core: ControlledCore = {
     onChange: () => undefined,
     status: () => STATUS,
-    report: () => Promise.resolve({ ...STATUS, lock: null, firstBoot: null, rebootHooks: [], lastGate: null }),
+    report: () => Promise.resolve({ ...STATUS, lock: null, firstBoot: null, rebootHooks: [], lastGate: null, breaker: BREAKER_OFF }),
     plan: () => Promise.resolve({ action: 'none', version: '1.0.0', reason: 'up to date', slot: 'USR-A' }),
     check: (options) => {
       changes.push(options?.rebootNow === true ? 'ApplyUpdate' : 'CheckForUpdate');
