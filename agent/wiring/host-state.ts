@@ -10,7 +10,6 @@ export function hostState(status: AgentStatus): HostState {
     activity: status.activity,
     health: status.health,
     staged: status.state === 'updated-need-reboot' ? (status.target?.version ?? null) : null,
-    // Set by the rollout waves, once the agent waits for its wave.
-    waitingForWave: null,
+    waitingForWave: status.wave === null ? null : { version: status.wave.version, until: status.wave.until },
   };
 }

@@ -13,9 +13,13 @@ import { FleetLab } from '../../qemu/fleet-lab.ts';
 import { Timings } from '../../qemu/timings.ts';
 import { BOOT_MS, contention, lockFree, mark, mostHoldersEver, rebootInto, settled, slipwayIn, unsafeHandoffs } from '../builders/vm-steps.ts';
 import { VM_TOOLS } from '../builders/vm-images.ts';
+import { rolloutPosition } from '../../agent/update/rollout-wave.ts';
 import type { StatusReport } from '../../agent/daemon/agent-status.ts';
+import type { FleetOverview } from '../../agent/fleet/fleet-overview.ts';
 
 const HOSTS = ['host-1', 'host-2', 'host-3'] as const;
+/** On a release that carries it, the hosts' workload fails at once: the release fails its health gate. */
+const BROKEN_APP = '/usr/lib/slipway-test/broken-app';
 const timings = new Timings();
 
 /** What the lock's watcher saw when a host gave its place back: that host's status at that moment. */
@@ -39,9 +43,18 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} a rolling update of three 
       sharedImages: inject('vmRunImages'),
       hosts: HOSTS,
       first: '1.0.0',
-      releases: [{ version: '1.0.1' }],
+      releases: [{ version: '1.0.1' }, { version: '1.0.2', extraFiles: { [BROKEN_APP]: 'this release breaks app.service\n' } }, { version: '1.0.3' }],
       maxHolders: 1,
-      agentSettings: { update: { first_check: '10s', interval: '15s' } },
+      // One failed host halts a release (the breaker's count; any fraction of the attempts).
+      agentSettings: { update: { first_check: '10s', interval: '15s' }, fleet: { breaker_failures: 1, breaker_fraction: 0.01 } },
+      // The hosts' workload, enabled by cloud-config, so every health gate waits for it.
+      units: [
+        {
+          name: 'app.service',
+          enable: true,
+          content: `[Unit]\nDescription=The fleet's workload\n[Service]\nExecStart=/bin/sh -c 'if [ -e ${BROKEN_APP} ]; then echo this release breaks me; exit 1; fi; exec sleep infinity'\n[Install]\nWantedBy=multi-user.target\n`,
+        },
+      ],
       timings,
     });
     const opened = lab;
@@ -138,5 +151,65 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} a rolling update of three 
     expect(await mostHoldersEver(lab)).toBe(1);
     // Skipped for good: the periodic checks leave it on 1.0.0 although 1.0.1 is the channel's latest.
     expect(await slipwayIn(lab, 'host-1', ['check'])).toMatchObject({ result: 'up-to-date', reason: 'skipping 1.0.1: rolled back by an operator' });
+  });
+  /** The hosts in the order a release rolls out to them: by their place (rolloutPosition), first first. */
+  const rolloutOrder = (version: string): { host: string; position: number }[] =>
+    [...machineIds].map(([id, host]) => ({ host, position: rolloutPosition(id, version) })).sort((a, b) => a.position - b.position);
+  const payloadRequests = (version: string): number => the().server.requests.filter((r) => r.path.endsWith(`/releases/${version}/payload.img.zst`)).length;
+
+  it('scenario 6: 1.0.2 fails its gate on the one host of its first wave; the breaker halts it, and the other two never download it, even when the rollout opens to them', async () => {
+    const lab = the();
+    const [first, second, third] = rolloutOrder('1.0.2');
+    if (first === undefined || second === undefined || third === undefined) throw new Error('three hosts expected');
+    const now = Date.now();
+    // The first wave holds exactly the first host; the rest of the fleet would follow in an hour.
+    await lab.publish('1.0.2', '1.0.2', { waves: [{ at: new Date(now).toISOString(), fraction: (first.position + second.position) / 2 }, { at: new Date(now + 3_600_000).toISOString(), fraction: 1 }] });
+    const was = await settled(lab, first.host);
+    const back = await timings.time(`${first.host} takes 1.0.2, fails its gate, rolls back`, () =>
+      lab.waitForStatus(first.host, (s) => s.skipped.some((v) => v.version === '1.0.2') && s.health === 'confirmed' && s.activity === 'idle', BOOT_MS * 2),
+    );
+    expect(back.booted).toEqual(was.booted);
+    expect(back.skipped.find((v) => v.version === '1.0.2')?.reason).toMatch(/^failed its health gate: app\.service /);
+    for (const other of [second, third]) expect((await lab.status(other.host))?.wave, `${other.host} waits for its wave`).toMatchObject({ version: '1.0.2', wave: 2 });
+    // The publisher opens 1.0.2 to every host now: the breaker's halt holds on both.
+    const downloads = payloadRequests('1.0.2');
+    const opened = new Date();
+    await lab.publish('1.0.2');
+    for (const other of [second, third]) {
+      const status = await lab.waitForStatus(other.host, (s) => s.lastCheck !== null && Date.parse(s.lastCheck.at) > opened.getTime() + 1_000, BOOT_MS);
+      expect(status.breaker).toMatchObject({ state: 'on', halted: [{ version: '1.0.2', by: 'breaker' }] });
+      expect(status).toMatchObject({ state: 'idle', wave: null });
+      expect(status.booted.version).not.toBe('1.0.2');
+    }
+    expect(payloadRequests('1.0.2'), 'payload requests for 1.0.2 after the halt').toBe(downloads);
+    const halted = await lab.fleetHalt('1.0.2');
+    expect(halted).toMatchObject({ state: 'halted', by: 'breaker' });
+    expect(halted?.reason).toContain(first.host);
+    // What an operator sees from any host.
+    const overview = (await slipwayIn(lab, second.host, ['fleet', 'status'])) as unknown as FleetOverview;
+    expect(overview.versions.find((v) => v.version === '1.0.2')).toMatchObject({ running: 0, staged: 0, halt: { state: 'halted', by: 'breaker' }, failures: [{ host: first.host, result: 'gate-failed' }] });
+    await lockFree(lab);
+  });
+
+  it('scenario 7: 1.0.3 in three waves two minutes apart reaches all three hosts in wave order', async () => {
+    const lab = the();
+    const order = rolloutOrder('1.0.3');
+    const [a, b, c] = order;
+    if (a === undefined || b === undefined || c === undefined) throw new Error('three hosts expected');
+    const start = Date.now();
+    const at = (minutes: number): string => new Date(start + minutes * 60_000).toISOString();
+    const revision = (await lab.lockHistory()).at(-1)?.revision ?? 0;
+    await lab.publish('1.0.3', '1.0.3', { waves: [{ at: at(0), fraction: (a.position + b.position) / 2 }, { at: at(2), fraction: (b.position + c.position) / 2 }, { at: at(4), fraction: 1 }] });
+    const waiting = await lab.waitForStatus(c.host, (s) => s.wave?.version === '1.0.3', BOOT_MS);
+    expect(waiting.wave).toMatchObject({ until: at(4), wave: 3, waves: 3 });
+    await timings.time('1.0.3 reaches the three hosts wave by wave', () => Promise.all(HOSTS.map((host) => lab.waitForStatus(host, on('1.0.3'), BOOT_MS * 3))));
+    await lockFree(lab);
+    // Who held the place, in order, since 1.0.3 was published: the hosts in wave order.
+    const holders = (await lab.lockHistory()).filter((r) => r.revision > revision).flatMap((r) => r.semaphore.holders);
+    const firstTimes = holders.filter((h, i) => holders.indexOf(h) === i).map((id) => machineIds.get(id) ?? id);
+    expect(firstTimes).toEqual(order.map((o) => o.host));
+    const overview = (await slipwayIn(lab, a.host, ['fleet', 'status'])) as unknown as FleetOverview;
+    expect(overview.versions.find((v) => v.version === '1.0.3')).toMatchObject({ running: 3, succeeded: 3, failures: [], halt: null });
+    expect(await mostHoldersEver(lab)).toBe(1);
   });
 });
