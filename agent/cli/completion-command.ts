@@ -19,7 +19,7 @@ export const COMPLETIONS: Readonly<Record<string, { readonly sub?: readonly stri
   slots: { sub: ['stage', 'mark-good', 'mark-unbootable', 'rollback'], options: ['--disk', '--json', '--booted', '--tries', '--chooser', '--grubenv', '--sector-size', '--help'] },
   units: { options: ['--json', '--help'] },
   lock: { sub: ['status', 'acquire', 'unlock', 'set-max'], options: ['--etcd', '--group', '--ttl', '--json', '--etcd-cafile', '--etcd-certfile', '--etcd-keyfile', '--etcd-username', '--etcd-password', '--help'] },
-  release: { sub: ['keygen', 'publish'], options: ['--out', '--name', '--email', '--expires', '--image', '--version', '--channel', '--key', '--arch', '--board', '--rollout', '--rollout-start', '--waves', '--help'] },
+  release: { sub: ['keygen', 'publish'], options: ['--out', '--name', '--email', '--expires', '--image', '--version', '--channel', '--key', '--arch', '--board', '--rollout', '--rollout-start', '--waves', '--no-verity', '--help'] },
   'cloud-config': { sub: ['validate', 'apply'], options: ['--json', '--from-file', '--from-configdrive', '--configdrive-device', '--from-cmdline', '--root', '--first-boot', '--help'] },
   completion: { sub: ['bash'], options: ['--help'] },
   version: { options: [] },
