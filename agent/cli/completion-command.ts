@@ -18,6 +18,7 @@ export const COMPLETIONS: Readonly<Record<string, { readonly sub?: readonly stri
   config: { sub: ['show'], options: ['--json', '--help'] },
   slots: { sub: ['stage', 'mark-good', 'mark-unbootable', 'rollback'], options: ['--disk', '--json', '--booted', '--tries', '--chooser', '--grubenv', '--sector-size', '--help'] },
   units: { options: ['--json', '--help'] },
+  verify: { sub: ['USR-A', 'USR-B'], options: ['--disk', '--grubenv', '--chooser', '--booted', '--sector-size', '--json', '--help'] },
   lock: { sub: ['status', 'acquire', 'unlock', 'set-max'], options: ['--etcd', '--group', '--ttl', '--json', '--etcd-cafile', '--etcd-certfile', '--etcd-keyfile', '--etcd-username', '--etcd-password', '--help'] },
   release: { sub: ['keygen', 'publish'], options: ['--out', '--name', '--email', '--expires', '--image', '--version', '--channel', '--key', '--arch', '--board', '--rollout', '--rollout-start', '--waves', '--no-verity', '--help'] },
   'cloud-config': { sub: ['validate', 'apply'], options: ['--json', '--from-file', '--from-configdrive', '--configdrive-device', '--from-cmdline', '--root', '--first-boot', '--help'] },
