@@ -15,8 +15,8 @@ export const VERITY_WIDTH: Record<VerityKey, number> = { A_VERITY: ROOT_HASH_WID
 export const NO_ROOT_HASH = '0'.repeat(ROOT_HASH_WIDTH);
 /**
  * The hash offset in bytes, decimal, padded on the right with spaces: never with leading zeros,
- * which veritysetup's --hash-offset (strtoull base 0) would read as octal. GRUB's script passes the
- * value unquoted, so the padding only separates kernel parameters.
+ * which the initramfs's shell arithmetic (dash, busybox: `$((010))` is 8) reads as octal. GRUB's
+ * script passes the value unquoted, so the padding only separates kernel parameters.
  */
 export function offsetValue(offset: number | null): string {
   return String(offset ?? 0).padEnd(OFFSET_WIDTH, ' ');
