@@ -5,9 +5,10 @@
 // download resumes at a frame boundary.
 
 import { ReleaseError } from './release-errors.ts';
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_CHUNK_SIZE, isVersion, MANIFEST_FILE, MANIFEST_FORMAT, ROLLOUT_MANIFEST_FORMAT, serializeManifest, SIGNATURE_FILE } from './release-manifest.ts';
+import { DEFAULT_CHUNK_SIZE, isVersion, MANIFEST_FILE, manifestFormat, serializeManifest, SIGNATURE_FILE } from './release-manifest.ts';
+import { verityImage } from './verity-image.ts';
 import { rolloutProblem } from './rollout-schedule.ts';
 import { signDetached } from './release-key.ts';
 import { compressImage } from './payload-compress.ts';
@@ -28,6 +29,11 @@ export interface PublishOptions {
   readonly compressionLevel?: number;
   /** When hosts may take it (images/rollout-schedule.ts); absent: every host at once. */
   readonly rollout?: RolloutSchedule;
+  /**
+   * Carry a dm-verity tree (format 3): an image that ends with one has it checked, any other is
+   * published as a copy with one appended (images/verity-image.ts). Absent or false: none.
+   */
+  readonly verity?: boolean;
 }
 
 export const PAYLOAD_FILE = 'payload.img.zst';
@@ -44,10 +50,17 @@ export async function publishRelease(options: PublishOptions): Promise<{ manifes
   }
   await mkdir(releaseDir, { recursive: true });
 
-  const payload = await compressImage(options.image, join(releaseDir, PAYLOAD_FILE), chunkSize, options.compressionLevel ?? 3);
+  const treed = options.verity === true ? await verityImage(options.image, join(releaseDir, 'image-with-verity.partial')) : null;
+  let payload;
+  try {
+    payload = await compressImage(treed?.path ?? options.image, join(releaseDir, PAYLOAD_FILE), chunkSize, options.compressionLevel ?? 3);
+  } finally {
+    if (treed?.appended === true) await rm(treed.path, { force: true });
+  }
+  const verity = treed?.verity;
   const manifest: ReleaseManifest = {
-    // The lowest format that holds it: a release without a rollout still reaches agents from before waves.
-    format: options.rollout === undefined ? MANIFEST_FORMAT : ROLLOUT_MANIFEST_FORMAT,
+    // The lowest format that holds it: a release without a rollout or a tree still reaches older agents.
+    format: manifestFormat({ rollout: options.rollout, verity }),
     channel: options.channel,
     version: options.version,
     created: options.now.toISOString(),
@@ -56,6 +69,7 @@ export async function publishRelease(options: PublishOptions): Promise<{ manifes
     board: options.board,
     payload: { url: `releases/${options.version}/${PAYLOAD_FILE}`, ...payload },
     ...(options.rollout === undefined ? {} : { rollout: options.rollout }),
+    ...(verity === undefined ? {} : { verity }),
   };
   const bytes = serializeManifest(manifest);
   const signature = await signDetached(bytes, options.privateKeyArmored, options.now);

@@ -35,7 +35,7 @@ describe('parseManifest', () => {
   });
 
   it.each([
-    ['format', { ...valid, format: 3 }, 'format must be 1 or 2, got 3'],
+    ['format', { ...valid, format: 4 }, 'format must be 1, 2, 3, got 4'],
     ['channel', { ...valid, channel: '../x' }, 'channel must be a short name'],
     ['version', { ...valid, version: 'latest' }, 'version is not a version: "latest"'],
     ['expires', { ...valid, expires: 'tomorrow' }, 'expires must be an ISO 8601 time'],

@@ -5,20 +5,26 @@ import { findDuplicateKey } from '../platform/json-duplicate-keys.ts';
 import { ManifestError } from './manifest-error.ts';
 import { payloadUrlProblem } from './payload-url.ts';
 import { rolloutProblem } from './rollout-schedule.ts';
+import { verityProblem } from './verity-manifest.ts';
 import type { RolloutSchedule } from './rollout-schedule.ts';
+import type { VerityDescription } from './verity-manifest.ts';
 
 export { ManifestError };
-export type { RolloutSchedule };
+export type { RolloutSchedule, VerityDescription };
 
 /**
  * Format 1: every field below but `rollout`. Format 2: format 1 and an optional `rollout`. A field an
  * older agent would ignore (it parses format 1 and ignores what it does not know) must not change what
  * the release means: an agent from before waves would take a rollout release at once, so a manifest
  * with a rollout says format 2, which such an agent refuses (and reports) instead. The publisher
- * writes the lowest format that holds what it says.
+ * writes the lowest format that holds what it says. Format 3: format 2 and an optional `verity` (the
+ * slot's dm-verity root hash): an agent that ignored it would stage a slot without recording the hash
+ * its boot checks the root against.
  */
 export const MANIFEST_FORMAT = 1;
 export const ROLLOUT_MANIFEST_FORMAT = 2;
+export const VERITY_MANIFEST_FORMAT = 3;
+const FORMATS: readonly number[] = [MANIFEST_FORMAT, ROLLOUT_MANIFEST_FORMAT, VERITY_MANIFEST_FORMAT];
 export const MANIFEST_FILE = 'manifest.json';
 export const SIGNATURE_FILE = 'manifest.json.asc';
 /** Each chunk of the image is compressed as its own zstd frame, so a download can resume at a chunk. */
@@ -41,7 +47,7 @@ export interface PayloadDescription {
 }
 
 export interface ReleaseManifest {
-  readonly format: typeof MANIFEST_FORMAT | typeof ROLLOUT_MANIFEST_FORMAT;
+  readonly format: typeof MANIFEST_FORMAT | typeof ROLLOUT_MANIFEST_FORMAT | typeof VERITY_MANIFEST_FORMAT;
   readonly channel: string;
   readonly version: string;
   /** ISO 8601 times. */
@@ -52,6 +58,14 @@ export interface ReleaseManifest {
   readonly payload: PayloadDescription;
   /** When hosts may take the release (format 2); absent: every host at once. */
   readonly rollout?: RolloutSchedule;
+  /** The image's dm-verity tree (format 3); absent: the slot boots without a recorded root hash. */
+  readonly verity?: VerityDescription;
+}
+
+/** The lowest format that holds what a manifest says. */
+export function manifestFormat(fields: { readonly rollout?: unknown; readonly verity?: unknown }): ReleaseManifest['format'] {
+  if (fields.verity !== undefined) return VERITY_MANIFEST_FORMAT;
+  return fields.rollout === undefined ? MANIFEST_FORMAT : ROLLOUT_MANIFEST_FORMAT;
 }
 
 export function serializeManifest(manifest: ReleaseManifest): Uint8Array {
@@ -80,7 +94,7 @@ export function parseManifest(bytes: Uint8Array, source: string): ReleaseManifes
   }
   if (typeof value !== 'object' || value === null) return fail('document', 'is not an object');
   const m = value as Record<string, unknown>;
-  if (m.format !== MANIFEST_FORMAT && m.format !== ROLLOUT_MANIFEST_FORMAT) fail('format', `must be ${MANIFEST_FORMAT} or ${ROLLOUT_MANIFEST_FORMAT}, got ${JSON.stringify(m.format)}`);
+  if (typeof m.format !== 'number' || !FORMATS.includes(m.format)) fail('format', `must be ${FORMATS.join(', ')}, got ${JSON.stringify(m.format)}`);
   for (const field of ['channel', 'arch', 'board'] as const) {
     if (typeof m[field] !== 'string' || !NAME.test(m[field])) fail(field, 'must be a short name of letters, digits, ".", "_" or "-"');
   }
@@ -109,8 +123,13 @@ export function parseManifest(bytes: Uint8Array, source: string): ReleaseManifes
   if ((chunks as number[]).reduce((a, b) => a + b, 0) !== payload.size) fail('payload.chunks', 'do not add up to payload.size');
   if ('rollout' in m) {
     // Format 1 readers ignore it: a document that older and newer agents would read differently is refused.
-    if (m.format !== ROLLOUT_MANIFEST_FORMAT) fail('rollout', `needs format ${ROLLOUT_MANIFEST_FORMAT}: an agent that reads format ${MANIFEST_FORMAT} ignores it and takes the release at once`);
+    if ((m.format as number) < ROLLOUT_MANIFEST_FORMAT) fail('rollout', `needs format ${ROLLOUT_MANIFEST_FORMAT}: an agent that reads format ${MANIFEST_FORMAT} ignores it and takes the release at once`);
     const problem = rolloutProblem(m.rollout);
+    if (problem !== null) throw new ManifestError(`manifest from ${source}: ${problem}`);
+  }
+  if ('verity' in m) {
+    if ((m.format as number) < VERITY_MANIFEST_FORMAT) fail('verity', `needs format ${VERITY_MANIFEST_FORMAT}: an agent that reads format ${m.format as number} ignores it and stages the slot without its root hash`);
+    const problem = verityProblem(m.verity, imageSize);
     if (problem !== null) throw new ManifestError(`manifest from ${source}: ${problem}`);
   }
   return value as ReleaseManifest;

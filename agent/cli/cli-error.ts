@@ -82,6 +82,8 @@ const EXIT_BY_CODE: Record<string, number> = {
   ERR_PAYLOAD_SIZE_MISMATCH: EXIT.untrusted,
   ERR_PAYLOAD_HASH_MISMATCH: EXIT.untrusted,
   ERR_PAYLOAD_CORRUPT: EXIT.untrusted,
+  ERR_VERITY_INVALID: EXIT.untrusted,
+  ERR_VERITY_MISMATCH: EXIT.untrusted,
   ERR_NOT_SKIPPED: EXIT.notSkipped,
   ERR_SLOT_TOO_SMALL: EXIT.diskLayout,
   ERR_SLOT_VERIFY_FAILED: EXIT.deviceIo,

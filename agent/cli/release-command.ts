@@ -16,9 +16,12 @@ export const RELEASE_USAGE = `usage:
   slipway release keygen --out DIR [--name NAME] [--email EMAIL] [--expires 2y]
   slipway release publish --image SLOT.img --version V --channel C --key KEY.asc --out DIR
                           [--expires 30d] [--arch x86_64] [--board generic]
-                          [--rollout DURATION [--rollout-start TIME] | --waves SPEC]
+                          [--rollout DURATION [--rollout-start TIME] | --waves SPEC] [--no-verity]
 keygen writes DIR/signing-key.asc (secret, mode 0600) and DIR/keyring.asc (ship it in the OS).
 publish writes DIR/C/manifest.json, its detached signature and releases/V/ with the zstd payload.
+The payload carries the image's dm-verity hash tree: checked when the image ends with one (as
+npm run image builds it), appended to a copy otherwise; its root hash is signed in the manifest
+(format 3). --no-verity publishes the image as it is, without a tree, for agents before format 3.
 Without a rollout every host may take the release at once; with one, each host's turn comes from its
 machine id and the version (a manifest with a rollout is format 2, which agents from before waves refuse):
 ${ROLLOUT_USAGE}`;
@@ -37,12 +40,13 @@ const OPTIONS = {
   rollout: { type: 'string' },
   'rollout-start': { type: 'string' },
   waves: { type: 'string' },
+  verity: { type: 'boolean', default: true },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
 export async function runRelease(argv: readonly string[], deps: ReleaseDeps): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, allowNegative: true, strict: true });
   const [action, ...rest] = positionals;
   if (values.help || action === undefined) {
     deps.io.stdout(`${RELEASE_USAGE}\n`);
@@ -78,8 +82,9 @@ export async function runRelease(argv: readonly string[], deps: ReleaseDeps): Pr
       now,
       expiresInSeconds: parseDuration(values.expires ?? '30d'),
       ...(rollout === null ? {} : { rollout }),
+      verity: values.verity,
     });
-    deps.io.stdout(values.json ? `${JSON.stringify(manifest)}\n` : `published ${manifest.version} to ${manifestPath} (${manifest.payload.size} bytes compressed, expires ${manifest.expires}${describeRollout(manifest.rollout)})\n`);
+    deps.io.stdout(values.json ? `${JSON.stringify(manifest)}\n` : `published ${manifest.version} to ${manifestPath} (${manifest.payload.size} bytes compressed, expires ${manifest.expires}${describeRollout(manifest.rollout)}${manifest.verity ? `; verity root ${manifest.verity.rootHash}` : ''})\n`);
     return 0;
   }
   throw new UsageError(`unknown release action "${action}"\n${RELEASE_USAGE}`);

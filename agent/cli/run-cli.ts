@@ -9,6 +9,7 @@ import { runFleet } from './fleet-command.ts';
 import { runLock } from './lock-command.ts';
 import { runRelease } from './release-command.ts';
 import { runSlots } from './slots-command.ts';
+import { runVerify } from './verify-command.ts';
 import { runUpdateCommand } from './update-command.ts';
 import { runUnits } from './units-command.ts';
 import { runCheck } from './check-command.ts';
@@ -57,7 +58,8 @@ commands (talking to the running agent):
 commands (working on their own):
   agent       run the agent daemon (systemd runs this as slipway.service)
   config      the agent's settings as merged from config.d and CoreOS files (show [--json])
-  slots       show the A/B slots and their boot flags; stage, mark-good, mark-unbootable, rollback
+  slots       show the A/B slots, their boot flags and root hashes; stage, mark-good, mark-unbootable, rollback
+  verify      check a slot offline against its recorded dm-verity root hash (the first bad block)
   update --once  one check-download-stage pass in this process, on a disk or image file
   release     publisher side: keygen, publish a signed release into a channel directory
   lock        the fleet reboot lock in etcd: status, acquire, unlock, set-max
@@ -90,6 +92,8 @@ export async function runCli(argv: readonly string[], makeDeps: (options: HostFi
     switch (command) {
       case 'slots':
         return await runSlots(rest, deps);
+      case 'verify':
+        return await runVerify(rest, deps);
       case 'update':
         return rest.includes('--once') ? await runUpdateCommand(rest, deps) : await runCheck(rest, deps, 'update');
       case 'check':

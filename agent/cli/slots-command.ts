@@ -1,5 +1,5 @@
-// `slipway slots`: show both slots and their boot flags; `stage`, `mark-good`, `mark-unbootable`
-// and `rollback` change them (cgpt's jobs, for operators and tests).
+// `slipway slots`: show both slots, their boot flags and recorded dm-verity root hashes; `stage`,
+// `mark-good`, `mark-unbootable` and `rollback` change the flags (cgpt's jobs, for operators and tests).
 
 import { parseArgs } from 'node:util';
 import { findBootedSlot, requireBooted } from '../slots/booted-slot.ts';
@@ -11,6 +11,8 @@ import type { BootChooser, BootState, SlotName } from '../slots/boot-chooser.ts'
 import type { BootedSlot } from '../slots/booted-slot.ts';
 import type { CliIo } from './io.ts';
 import type { ChooserRequest } from '../slots/open-boot-chooser.ts';
+import { openSlotHashStore } from '../slots/open-boot-chooser.ts';
+import type { RecordedVerity } from '../slots/slot-hash-store.ts';
 
 export interface SlotsDeps {
   readonly io: CliIo;
@@ -25,7 +27,8 @@ export const SLOTS_USAGE = `usage:
   slipway slots rollback [--booted SLOT] [--disk PATH]
 options common to all:
   --chooser gptprio|grubenv   where the boot flags live (default gptprio)
-  --grubenv PATH              the GRUB environment file (with --chooser grubenv)
+  --grubenv PATH              the GRUB environment file: the flags (--chooser grubenv) and, with
+                              either chooser, each slot's recorded dm-verity root hash
   --sector-size 512|4096      logical sector size of an image file (default: found from the GPT)
 SLOT is USR-A or USR-B. Without --disk, the disk holding the booted slot is used. Changes are refused
 while the running slot is unknown (give --booted SLOT for a disk image), and when they would stage the
@@ -85,14 +88,19 @@ export async function runSlots(argv: readonly string[], deps: SlotsDeps): Promis
   }
   const bootedSlot = booted.known ? booted.slot : null;
   const note = booted.known ? '' : `running slot: unknown, so changes are refused [${booted.error.code}]\n`;
-  deps.io.stdout(values.json ? `${JSON.stringify(slotsJson(state, booted, chooser.kind), null, 2)}\n` : formatSlots(state, bootedSlot, chooser.kind) + note);
+  const hashes = openSlotHashStore({ grubenv: values.grubenv });
+  const verity = hashes === null ? null : await hashes.read();
+  deps.io.stdout(values.json ? `${JSON.stringify(slotsJson(state, booted, chooser.kind, verity), null, 2)}\n` : formatSlots(state, bootedSlot, chooser.kind, verity) + note);
   return 0;
 }
 
-export function slotsJson(state: BootState, booted: BootedSlot, chooser: string): object {
+/** Each slot's recorded root hash; null when no GRUB environment block was given to read them from. */
+export type RecordedHashes = Readonly<Record<SlotName, RecordedVerity | null>> | null;
+
+export function slotsJson(state: BootState, booted: BootedSlot, chooser: string, verity: RecordedHashes = null): object {
   return {
     chooser,
-    slots: state.slots.map(({ name, partuuid, partition, priority, tries, successful }) => ({ name, partuuid, partition, priority, tries, successful })),
+    slots: state.slots.map(({ name, partuuid, partition, priority, tries, successful }) => ({ name, partuuid, partition, priority, tries, successful, ...(verity === null ? {} : { verity: verity[name] }) })),
     booted: booted.known ? booted.slot : null,
     bootedFrom: booted.known ? booted.source : null,
     bootedUnknown: booted.known ? null : booted.error.message,
@@ -101,7 +109,7 @@ export function slotsJson(state: BootState, booted: BootedSlot, chooser: string)
   };
 }
 
-export function formatSlots(state: BootState, booted: SlotName | null, chooser: string): string {
+export function formatSlots(state: BootState, booted: SlotName | null, chooser: string, verity: RecordedHashes = null): string {
   const header = ['', 'SLOT', 'PART', 'PARTUUID', 'PRIORITY', 'TRIES', 'SUCCESSFUL', ''];
   const rows = state.slots.map((slot) => [
     slot.name === booted ? '●' : ' ',
@@ -117,7 +125,11 @@ export function formatSlots(state: BootState, booted: SlotName | null, chooser: 
   const line = (row: string[]): string => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   const footer = state.next === null ? 'no slot is bootable: the bootloader has nothing to choose' : `next boot: ${state.next}`;
   const warnings = state.warnings.map((warning) => `warning: ${warning}`);
-  return `${[`boot chooser: ${chooser}`, line(header), ...rows.map(line), footer, ...warnings].join('\n')}\n`;
+  const hashes = verity === null ? [] : state.slots.map(({ name }) => {
+    const recorded = verity[name];
+    return `${name} root hash: ${recorded === null ? 'none recorded' : `${recorded.rootHash} (tree at byte ${recorded.hashOffset})`}`;
+  });
+  return `${[`boot chooser: ${chooser}`, line(header), ...rows.map(line), footer, ...hashes, ...warnings].join('\n')}\n`;
 }
 
 function parseSlot(value: string | undefined, where: string): SlotName {

@@ -41,7 +41,7 @@ export interface Settings {
     /** The disk holding USR-A/USR-B; null: found from /proc/cmdline. */
     readonly disk: string | null;
     readonly chooser: 'gptprio' | 'grubenv';
-    /** The GRUB environment block (grubenv chooser only). */
+    /** The GRUB environment block: the grubenv chooser's flags, and with either chooser each slot's dm-verity root hash (docs/verity.md). */
     readonly grubenv: string | null;
   };
   readonly reboot: {

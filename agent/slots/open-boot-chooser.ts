@@ -6,7 +6,9 @@ import { FileBlockDevice } from './file-block-device.ts';
 import { GptBootChooser } from './gpt-boot-chooser.ts';
 import { GrubenvBootChooser } from './grubenv-boot-chooser.ts';
 import { SlotError } from './slot-errors.ts';
+import { GrubenvSlotHashStore } from './grubenv-hash-store.ts';
 import type { BootChooser } from './boot-chooser.ts';
+import type { SlotHashStore } from './slot-hash-store.ts';
 
 export type ChooserKind = 'gptprio' | 'grubenv';
 
@@ -25,4 +27,13 @@ export function openBootChooser(request: ChooserRequest): BootChooser {
   if (request.kind === 'gptprio') return new GptBootChooser(openDevice);
   if (request.grubenv === undefined) throw new SlotError('ERR_CHOOSER_INVALID', `the grubenv chooser of ${request.disk} needs its GRUB environment file (--grubenv PATH, or slots.grubenv)`);
   return new GrubenvBootChooser(openDevice, request.grubenv);
+}
+
+/**
+ * Where the slots' root hashes are recorded: the GRUB environment block, for either chooser (gptprio
+ * keeps its flags in the GPT, whose attribute bits have no room for a hash; GRUB reads the block on
+ * the ESP with load_env). Null when no block is configured: nothing is recorded.
+ */
+export function openSlotHashStore(request: Pick<ChooserRequest, 'grubenv'>): SlotHashStore | null {
+  return request.grubenv === undefined ? null : new GrubenvSlotHashStore(request.grubenv);
 }

@@ -20,6 +20,8 @@ const BY_CODE: Readonly<Record<string, FaultKind>> = {
   // More bytes than the signed manifest declares, or an image that cannot fit any slot of this layout.
   ERR_PAYLOAD_TOO_LARGE: 'release',
   ERR_SLOT_TOO_SMALL: 'release',
+  // The image hashed as signed, but its dm-verity tree does not match the signed root hash: the publisher's.
+  ERR_VERITY_MISMATCH: 'release',
   // Frames that do not decompress, decompress short, or hash other than signed.
   ERR_PAYLOAD_CORRUPT: 'suspect-content',
   ERR_PAYLOAD_SIZE_MISMATCH: 'suspect-content',

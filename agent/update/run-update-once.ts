@@ -26,6 +26,8 @@ import type { UpdateSource } from './update-source.ts';
 import type { HostFacts } from './update-policy.ts';
 import type { UpdateEvent, UpdateRecord } from './update-state.ts';
 import type { WaveWait } from './rollout-wave.ts';
+import type { SlotHashStore } from '../slots/slot-hash-store.ts';
+import { checkSlotVerity } from './slot-verity.ts';
 
 export interface UpdateOnceDeps {
   /** Mirrors in order of preference; the next is tried when one fails to give a verified manifest. */
@@ -36,6 +38,11 @@ export interface UpdateOnceDeps {
   readonly source: UpdateSource;
   readonly payload: PayloadWriter;
   readonly chooser: BootChooser;
+  /**
+   * Where each slot's dm-verity root hash is recorded for the boot path: cleared before the slot is
+   * written, recorded from the verified manifest before it is staged. Absent: nothing recorded.
+   */
+  readonly hashes?: SlotHashStore;
   readonly openSlot: (slot: SlotName) => Promise<BlockDevice>;
   readonly records: RecordStore;
   readonly clock: Clock;
@@ -137,6 +144,8 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
     await step({ type: 'update-found', target: { version: manifest.version, slot, manifestSha256 } });
     const resumeFrom = record.progress?.chunksDone ?? 0;
     await deps.chooser.markUnbootable(slot);
+    // Before the first byte: a half-written slot never carries the hash of what it held before.
+    await deps.hashes?.write(slot, null);
     await step({ type: 'download-started', totalBytes: manifest.payload.imageSize, chunksDone: resumeFrom, bytesDone: 0 });
 
     const device = await deps.openSlot(slot);
@@ -173,10 +182,13 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
       if (reread !== manifest.payload.imageSha256) {
         throw new UpdateError('ERR_SLOT_VERIFY_FAILED', `${slot} reads back as ${reread} after writing ${manifest.version}, expected ${manifest.payload.imageSha256}`);
       }
+      if (manifest.verity) await checkSlotVerity(device, manifest.verity, `${slot} after writing ${manifest.version}`);
       await step({ type: 'verified' });
     } finally {
       await device.close();
     }
+    // Only from the verified manifest, and while the slot is still unbootable.
+    if (manifest.verity) await deps.hashes?.write(slot, { rootHash: manifest.verity.rootHash, hashOffset: manifest.verity.hashOffset });
     await step({ type: 'staged', at: now() });
     if (deps.arm !== 'at-reboot') {
       await deps.chooser.stage(slot, deps.tries);

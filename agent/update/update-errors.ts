@@ -38,6 +38,8 @@ export type UpdateErrorCode =
   | 'ERR_PAYLOAD_CORRUPT'
   | 'ERR_SLOT_TOO_SMALL'
   | 'ERR_SLOT_VERIFY_FAILED'
+  /** The slot's dm-verity tree is not the tree of its data under the signed root hash (`slipway verify`: or the recorded one). */
+  | 'ERR_VERITY_MISMATCH'
   // state
   | 'ERR_STATE_INVALID'
   /** The update record could not be written durably (a read-only or full state directory). */

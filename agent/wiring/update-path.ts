@@ -9,7 +9,7 @@ import { findBootedSlot, requireBooted } from '../slots/booted-slot.ts';
 import { diskUnknownChooser, guardBootChooser, refuseBootedTarget } from '../slots/booted-guard.ts';
 import { SlotError } from '../slots/slot-errors.ts';
 import { FileBlockDevice } from '../slots/file-block-device.ts';
-import { openBootChooser } from '../slots/open-boot-chooser.ts';
+import { openBootChooser, openSlotHashStore } from '../slots/open-boot-chooser.ts';
 import { openSlot } from '../slots/open-slot.ts';
 import { osReleaseVersion } from '../update-io/os-release.ts';
 import type { Clock } from '../../platform/clock.ts';
@@ -18,6 +18,7 @@ import type { BootedSlot } from '../slots/booted-slot.ts';
 import type { Settings } from '../config/settings.ts';
 import type { UpdateOnceDeps } from '../update/run-update-once.ts';
 import type { HostFiles } from './host-files.ts';
+import type { SlotHashStore } from '../slots/slot-hash-store.ts';
 
 /** The agent's update and slot settings; `update --once` fills the same from its flags. */
 export type UpdatePathRequest = Pick<Settings['update'], 'servers' | 'channel' | 'arch' | 'board' | 'keyring' | 'stateDir' | 'tries' | 'minRateBytesPerSecond' | 'rateWindowSeconds' | 'maxClockSkewSeconds'> &
@@ -84,6 +85,7 @@ export async function openUpdatePath(request: UpdatePathRequest, host: UpdateHos
         ),
         payload: zstdPayloadWriter,
         chooser,
+        ...withHashes(request.grubenv),
         openSlot: async (target) => {
           refuseBootedTarget(booted, target, 'write an image into');
           return openSlot(await FileBlockDevice.open(disk, { writable: true }), target);
@@ -99,6 +101,11 @@ export async function openUpdatePath(request: UpdatePathRequest, host: UpdateHos
       };
     },
   };
+}
+
+function withHashes(grubenv: string | null): { hashes?: SlotHashStore } {
+  const hashes = openSlotHashStore({ grubenv: grubenv ?? undefined });
+  return hashes === null ? {} : { hashes };
 }
 
 async function diskUnknownPath(error: SlotError, request: UpdatePathRequest, host: UpdateHost): Promise<UpdatePath> {

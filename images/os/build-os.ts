@@ -1,6 +1,7 @@
 // `node images/os/build-os.ts --version V --keyring PUB.asc --out DIR [--cache DIR] [--disk]`:
-// builds the slot image of version V (what `slipway release publish` signs) and, with --disk, a
-// whole bootable disk with V in USR-A. Prints per-step timings.
+// builds the slot image of version V (what `slipway release publish` signs), its dm-verity tree
+// appended (images/verity-image.ts), and, with --disk, a whole bootable disk with V in USR-A. Prints
+// per-step timings.
 
 import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
@@ -10,6 +11,8 @@ import { baseRootfs } from './base-rootfs.ts';
 import { buildDiskImage, buildStateImage, DEFAULT_LAYOUT } from './disk-image.ts';
 import { buildEspImage } from './esp-image.ts';
 import { buildSlotImage } from './slot-image.ts';
+import { appendVerityTree } from '../verity-image.ts';
+import type { VerityDescription } from '../verity-image.ts';
 
 const run = promisify(execFile);
 const REPO = join(import.meta.dirname, '..', '..');
@@ -17,6 +20,8 @@ const REPO = join(import.meta.dirname, '..', '..');
 export interface OsBuild {
   readonly slot: string;
   readonly disk: string | null;
+  /** The tree appended to the slot image; `release publish` finds and checks it. */
+  readonly verity: VerityDescription;
 }
 
 export interface BuildOsOptions {
@@ -66,6 +71,7 @@ export async function buildOs(options: BuildOsOptions): Promise<OsBuild> {
       ...(options.extraFiles ? { extraFiles: options.extraFiles } : {}),
     }),
   );
+  const verity = await step('verity tree', () => appendVerityTree(slot));
   let disk: string | null = null;
   if (options.disk) {
     const esp = join(options.out, 'esp.img');
@@ -77,7 +83,7 @@ export async function buildOs(options: BuildOsOptions): Promise<OsBuild> {
     await step('disk', () => buildDiskImage({ out: target, esp, slotA: slot, state, layout: DEFAULT_LAYOUT }));
   }
   options.log(`total: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return { slot, disk };
+  return { slot, disk, verity };
 }
 
 if (import.meta.main) {

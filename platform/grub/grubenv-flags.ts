@@ -3,6 +3,7 @@
 // the successful flag, X_TRY the tries left. Each at a fixed width, so an update rewrites bytes in place.
 
 import { escapeGrubenvValue, serializeGrubenv } from './grubenv-block.ts';
+import { canonicalVerityValue, NO_ROOT_HASH, offsetValue, VERITY_KEYS } from './grubenv-verity.ts';
 
 export const MAX_GRUBENV_TRIES = 9;
 
@@ -37,11 +38,20 @@ export function canonicalState(state: GrubenvState): GrubenvState {
 
 /**
  * The block the image builder writes to the ESP: our five variables first at their fixed widths,
- * so every value sits at a fixed offset (inside the first 512-byte sector), then `others` as given.
- * Hosts built that way never need the one-time conversion in blockWrites.
+ * then each slot's verity values (platform/grub/grubenv-verity.ts; kept from `others` when canonical,
+ * none otherwise), so every value sits at a fixed offset (inside the first 512-byte sector), then
+ * `others` as given. The flags sit at the same offsets as in a block from before the verity values,
+ * so converting such a block rewrites only bytes after them. Hosts built this way never need the
+ * one-time conversion in blockWrites.
  */
 export function fixedLayoutBlock(state: GrubenvState, others: readonly { name: string; raw: string }[], path: string): Uint8Array {
   const ours = STATE_KEYS.map((key) => ({ name: key, raw: escapeGrubenvValue(canonicalState(state)[key]) }));
-  return serializeGrubenv([...ours, ...others.filter((v) => !(STATE_KEYS as readonly string[]).includes(v.name))], path);
+  const verity = VERITY_KEYS.map((key) => {
+    const kept = others.findLast((v) => v.name === key)?.raw;
+    const none = key.endsWith('_OFFSET') ? offsetValue(null) : NO_ROOT_HASH;
+    return { name: key, raw: kept !== undefined && canonicalVerityValue(key, kept) ? kept : none };
+  });
+  const mine: readonly string[] = [...STATE_KEYS, ...VERITY_KEYS];
+  return serializeGrubenv([...ours, ...verity, ...others.filter((v) => !mine.includes(v.name))], path);
 }
 

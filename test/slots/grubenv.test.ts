@@ -37,6 +37,8 @@ afterAll(async () => {
   await dir.remove();
 });
 
+/** Each slot's verity values as the fixed layout holds them with no root hash recorded (grubenv-verity.ts). */
+const NO_VERITY = ['A', 'B'].map((l) => `${l}_VERITY=${'0'.repeat(64)}\n${l}_VERITY_OFFSET=0${' '.repeat(15)}\n`).join('');
 const envPath = (): string => join(dir.path, `env-${counter++}`);
 
 async function editenvFile(...assignments: string[]): Promise<string> {
@@ -90,7 +92,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} interoperates with grub-editenv`, 
     ]);
     const staged = await chooserFor(env).stage('USR-B', 1);
     expect(staged.warnings).toEqual([expect.stringMatching(/^rewrote .* in slipway's fixed layout/)]);
-    expect(await editenvList(env)).toBe('ORDER=B A\nA_OK=1\nA_TRY=0\nB_OK=0\nB_TRY=1\nsaved_entry=x y\n');
+    expect(await editenvList(env)).toBe(`ORDER=B A\nA_OK=1\nA_TRY=0\nB_OK=0\nB_TRY=1\n${NO_VERITY}saved_entry=x y\n`);
     expect(layoutProblems(parseGrubenv(await readFile(env), env))).toEqual([]);
     expect((await chooserFor(env).read()).warnings).toEqual([]);
   });
@@ -99,7 +101,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} interoperates with grub-editenv`, 
     const env = envPath();
     const state: GrubenvState = { ORDER: 'A B', A_OK: '1', A_TRY: '0', B_OK: '0', B_TRY: '0' };
     await writeFile(env, fixedLayoutBlock(state, [{ name: 'saved_entry', raw: 'a\\\\b' }], env));
-    expect(await editenvList(env)).toBe('ORDER=A B\nA_OK=1\nA_TRY=0\nB_OK=0\nB_TRY=0\nsaved_entry=a\\b\n');
+    expect(await editenvList(env)).toBe(`ORDER=A B\nA_OK=1\nA_TRY=0\nB_OK=0\nB_TRY=0\n${NO_VERITY}saved_entry=a\\b\n`);
     expect(layoutProblems(parseGrubenv(await readFile(env), env))).toEqual([]);
   });
 
