@@ -7,22 +7,16 @@ import { UsageError } from './cli-error.ts';
 import { fleetStatusText } from './fleet-status-text.ts';
 import { lockRequest } from './lock-command.ts';
 import { readOverview } from '../fleet/fleet-source.ts';
-import type { ViewTimer } from '../fleet/fleet-view-server.ts';
+import type { FleetServeDeps } from './fleet-serve-command.ts';
 import type { LoadedSettings } from '../config/load-settings.ts';
 import type { FleetSource } from '../fleet/fleet-source.ts';
 import type { LockRequest } from '../lock/lock-backend.ts';
 import type { CliIo } from './io.ts';
 
-export interface FleetDeps {
+export interface FleetDeps extends FleetServeDeps {
   readonly io: CliIo;
   readonly loadSettings: () => Promise<LoadedSettings>;
   readonly openFleet: (request: LockRequest) => Promise<FleetSource>;
-  /** The time, and the view's timers. */
-  readonly timer: ViewTimer;
-  readonly random: () => number;
-  readonly log: (fields: Record<string, unknown>, message: string) => void;
-  /** `fleet serve`: resolves when the process is asked to stop (SIGTERM). */
-  readonly untilStopped: () => Promise<void>;
 }
 
 export const DEFAULT_QUIET_AFTER = '30m';

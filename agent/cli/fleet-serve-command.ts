@@ -5,7 +5,19 @@ import { isIP } from 'node:net';
 import { UsageError } from './cli-error.ts';
 import { FleetViewServer } from '../fleet/fleet-view-server.ts';
 import type { FleetSource } from '../fleet/fleet-source.ts';
-import type { FleetDeps } from './fleet-command.ts';
+import type { ViewTimer } from '../fleet/fleet-view-server.ts';
+import type { CliIo } from './io.ts';
+
+/** What `fleet serve` needs of the process, beside the fleet's source. */
+export interface FleetServeDeps {
+  readonly io: CliIo;
+  /** The time, and the view's timers. */
+  readonly timer: ViewTimer;
+  readonly random: () => number;
+  readonly log: (fields: Record<string, unknown>, message: string) => void;
+  /** Resolves when the process is asked to stop (SIGTERM). */
+  readonly untilStopped: () => Promise<void>;
+}
 
 export interface ServeRequest {
   readonly listen: string;
@@ -34,7 +46,7 @@ export function isLoopback(host: string): boolean {
   return false;
 }
 
-export async function serveFleet(request: ServeRequest, openFleet: () => Promise<FleetSource>, deps: FleetDeps): Promise<number> {
+export async function serveFleet(request: ServeRequest, openFleet: () => Promise<FleetSource>, deps: FleetServeDeps): Promise<number> {
   const { host, port } = parseListen(request.listen);
   if (!isLoopback(host) && !request.public) {
     throw new UsageError(`--listen ${request.listen} is not a loopback address: the fleet view has no login and its FleetLock endpoints take reboot places, so anyone who reaches it could hold the fleet's reboots; put it behind a proxy with authentication (docs/fleet.md), or say --public`);

@@ -7,7 +7,7 @@ import { canonicalVerityValue, NO_ROOT_HASH, offsetValue, VERITY_KEYS } from './
 
 export const MAX_GRUBENV_TRIES = 9;
 
-export type Letter = 'A' | 'B';
+export type { Letter } from './grubenv-verity.ts';
 
 export interface GrubenvState {
   readonly ORDER: string;

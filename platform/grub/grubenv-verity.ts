@@ -2,7 +2,8 @@
 // them from a verified manifest and GRUB's script passes them to the kernel: A_VERITY, A_VERITY_OFFSET,
 // B_VERITY, B_VERITY_OFFSET, each at a fixed width after the boot flags, so a change rewrites bytes in place.
 
-import type { Letter } from './grubenv-flags.ts';
+/** A slot by its letter: USR-A is A. */
+export type Letter = 'A' | 'B';
 
 export const VERITY_KEYS = ['A_VERITY', 'A_VERITY_OFFSET', 'B_VERITY', 'B_VERITY_OFFSET'] as const;
 export type VerityKey = (typeof VERITY_KEYS)[number];
