@@ -85,12 +85,8 @@ export class GrubenvBootChooser extends RuleBootChooser {
     }
   }
 
-  private async openEnv(flags: 'r' | 'r+'): Promise<FileHandle> {
-    try {
-      return await open(this.envPath, flags);
-    } catch (cause) {
-      throw new SlotError('ERR_DEVICE_IO', `failed to open the GRUB environment ${this.envPath}${flags === 'r+' ? ' for writing' : ''}`, { cause });
-    }
+  private openEnv(flags: 'r' | 'r+'): Promise<FileHandle> {
+    return openGrubenv(this.envPath, flags);
   }
 
   /** The slots as the GPT names them, with the flags of `state`. */
@@ -181,4 +177,13 @@ export function blockWrites(variables: readonly EnvVariable[], state: GrubenvSta
     writes.push({ offset: variable.offset, data: Buffer.from(write.value, 'latin1') });
   }
   return writes;
+}
+
+/** Opens the GRUB environment file, a failure as ERR_DEVICE_IO naming it: the chooser's and the hash store's. */
+export async function openGrubenv(path: string, flags: 'r' | 'r+'): Promise<FileHandle> {
+  try {
+    return await open(path, flags);
+  } catch (cause) {
+    throw new SlotError('ERR_DEVICE_IO', `failed to open the GRUB environment ${path}${flags === 'r+' ? ' for writing' : ''}`, { cause });
+  }
 }

@@ -2,12 +2,11 @@
 // A_VERITY/A_VERITY_OFFSET and B_VERITY/B_VERITY_OFFSET, fixed width, rewritten in place. The grubenv
 // chooser's own block (beside the flags GRUB reads anyway), or for gptprio a block on the ESP.
 
-import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { parseGrubenv } from '../../platform/grub/grubenv-block.ts';
 import { canonicalState, fixedLayoutBlock } from '../../platform/grub/grubenv-flags.ts';
 import { canonicalVerityValue, readVerity, VERITY_KEYS, verityKeys, verityValues } from '../../platform/grub/grubenv-verity.ts';
-import { layoutProblems, stateFromVariables } from './grubenv-boot-chooser.ts';
+import { layoutProblems, openGrubenv, stateFromVariables } from './grubenv-boot-chooser.ts';
 import { SlotError } from './slot-errors.ts';
 import type { EnvVariable } from '../../platform/grub/grubenv-block.ts';
 import type { SlotName } from './boot-chooser.ts';
@@ -63,12 +62,8 @@ export class GrubenvSlotHashStore implements SlotHashStore {
     }
   }
 
-  private async open(flags: 'r' | 'r+'): Promise<FileHandle> {
-    try {
-      return await open(this.path, flags);
-    } catch (cause) {
-      throw new SlotError('ERR_DEVICE_IO', `failed to open the GRUB environment ${this.path}${flags === 'r+' ? ' for writing' : ''}`, { cause });
-    }
+  private open(flags: 'r' | 'r+'): Promise<FileHandle> {
+    return openGrubenv(this.path, flags);
   }
 }
 
