@@ -92,8 +92,10 @@ export async function awaitHealthyBoot(ports: GatePorts, settings: GateSettings,
   /** When every unit that counts was last found healthy after not being so, and their restart counts then. */
   let settledSince: number | null = null;
   let restartsAtSettle = new Map<string, number | null>();
-  /** Units whose restart during the window started it again, with their count: blamed if the deadline comes first. */
-  let restartedInWindow = new Map<string, number | null>();
+  /** Each unit's restart count when the gate first read it: a unit found up at the deadline but restarted since is blamed. */
+  const restartsAtStart = new Map<string, number | null>();
+  /** When each unit was last seen come up (ok after not ok, or with a new restart count), and that count. */
+  const upSince = new Map<string, { readonly at: number; readonly restarts: number | null }>();
 
   for (;;) {
     const target = (await readState(ports.units, TARGET)).activeState;
@@ -103,9 +105,13 @@ export async function awaitHealthyBoot(ports: GatePorts, settings: GateSettings,
     const now = clock.now().getTime();
     const allOk = target === 'active' && counting.every((u) => u.judgement.state === 'ok');
     const restarted = settledSince === null ? [] : counting.filter((u) => restartsAtSettle.get(u.name) !== u.state.nRestarts);
+    for (const u of judged) {
+      if (!restartsAtStart.has(u.name)) restartsAtStart.set(u.name, u.state.nRestarts);
+      const up = upSince.get(u.name);
+      if (u.judgement.state !== 'ok') upSince.delete(u.name);
+      else if (up === undefined || up.restarts !== u.state.nRestarts) upSince.set(u.name, { at: now, restarts: u.state.nRestarts });
+    }
     if (!allOk || restarted.length > 0 || settledSince === null) {
-      if (restarted.length > 0) restartedInWindow = new Map(restarted.map((u) => [u.name, u.state.nRestarts]));
-      else if (!allOk) restartedInWindow = new Map();
       settledSince = allOk ? now : null;
       restartsAtSettle = new Map(counting.map((u) => [u.name, u.state.nRestarts]));
       for (const track of probes.values()) track.passed = false;
@@ -125,7 +131,8 @@ export async function awaitHealthyBoot(ports: GatePorts, settings: GateSettings,
     const timedOut = over === 'unhealthy' && now >= deadline;
 
     const unitReports = judged.map((u): UnitReport => {
-      const restartedDuring = timedOut && u.judgement.state === 'ok' && restartedInWindow.has(u.name);
+      const up = upSince.get(u.name);
+      const restartedDuring = timedOut && u.judgement.state === 'ok' && up !== undefined && now - up.at < settings.settleMs && u.state.nRestarts !== restartsAtStart.get(u.name);
       const judgement: UnitJudgement = restartedDuring ? { state: 'failed', reason: `restarting: ${u.state.nRestarts ?? '?'} restarts, the last within the ${settings.settleMs / 1000} s settle time` } : u.judgement;
       return {
         name: u.name,

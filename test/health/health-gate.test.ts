@@ -54,6 +54,15 @@ describe('health gate: units', () => {
     expect(result.reason).toBe('app.service restarting: 15 restarts, the last within the 30 s settle time');
   });
 
+  it('blames a crash-looping unit that the last poll before the deadline happens to find up again', async () => {
+    // Down at every poll but the last, which catches it just restarted: the restarts since the gate began tell.
+    const { run } = gate({ 'app.service': (ms) => (ms < 300_000 ? crashLoop(10_000)(ms) : { ...RUNNING, nRestarts: 30 }) });
+    const result = await run();
+    expect(result.healthy).toBe(false);
+    expect(result.reason).toBe('app.service restarting: 30 restarts, the last within the 30 s settle time');
+    expect(result.units[0]).toMatchObject({ verdict: 'failed', activeState: 'active', restarts: 30 });
+  });
+
   it('starts the settle time again after a restart and passes once the unit has stayed up', async () => {
     const { run, elapsed } = gate({ 'app.service': (ms) => ({ ...RUNNING, nRestarts: ms >= 20_000 ? 1 : 0 }) });
     const result = await run();
