@@ -8,6 +8,8 @@ export type ReleaseErrorCode =
   | 'ERR_RELEASE_EXISTS'
   /** A rollout schedule agents would refuse (images/rollout-schedule.ts). */
   | 'ERR_ROLLOUT_INVALID'
+  /** A --format this build does not write, or one too old for what the release carries. */
+  | 'ERR_FORMAT_INVALID'
   /** An image whose verity tree is not the tree of its data, or that cannot carry one. */
   | 'ERR_VERITY_INVALID'
   /** A step of building the OS image (mmdebstrap, mksquashfs, the disk layout) failed. */

@@ -27,7 +27,13 @@ const valid: ReleaseManifest = {
 };
 const bytes = (value: unknown): Uint8Array => Buffer.from(JSON.stringify(value));
 
+const index = { url: 'releases/1.0.0/payload.img.zst.chunks.idx', size: 96, sha256: 'cd'.repeat(32) };
+
 describe('parseManifest', () => {
+  it('reads a chunk index in format 4', () => {
+    expect(parseManifest(serializeManifest({ ...valid, format: 4, payload: { ...valid.payload, index } }), 'x').payload.index).toEqual(index);
+  });
+
   it('round-trips a manifest for an image over 4 GiB', () => {
     const parsed = parseManifest(serializeManifest(valid), 'https://u/stable/manifest.json');
     expect(parsed).toEqual(valid);
@@ -35,7 +41,12 @@ describe('parseManifest', () => {
   });
 
   it.each([
-    ['format', { ...valid, format: 4 }, 'format must be 1, 2, 3, got 4'],
+    ['format', { ...valid, format: 5 }, 'format must be 1, 2, 3, 4, got 5'],
+    ['an index in format 3', { ...valid, format: 3, payload: { ...valid.payload, index } }, 'payload.index needs format 4'],
+    ['an index outside releases/', { ...valid, format: 4, payload: { ...valid.payload, index: { ...index, url: '../x.idx' } } }, 'payload.index.url "../x.idx" must be a relative path under releases/'],
+    ['an index of no size', { ...valid, format: 4, payload: { ...valid.payload, index: { ...index, size: 0 } } }, 'payload.index.size must be a positive whole number'],
+    ['an index hash in capitals', { ...valid, format: 4, payload: { ...valid.payload, index: { ...index, sha256: 'AB'.repeat(32) } } }, 'payload.index.sha256 must be 64 lower-case hex digits'],
+    ['an index with more', { ...valid, format: 4, payload: { ...valid.payload, index: { ...index, chunking: 'fastcdc' } } }, 'payload.index.chunking is not a field of format 4'],
     ['channel', { ...valid, channel: '../x' }, 'channel must be a short name'],
     ['version', { ...valid, version: 'latest' }, 'version is not a version: "latest"'],
     ['expires', { ...valid, expires: 'tomorrow' }, 'expires must be an ISO 8601 time'],

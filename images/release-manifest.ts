@@ -19,12 +19,18 @@ export type { RolloutSchedule, VerityDescription };
  * with a rollout says format 2, which such an agent refuses (and reports) instead. The publisher
  * writes the lowest format that holds what it says. Format 3: format 2 and an optional `verity` (the
  * slot's dm-verity root hash): an agent that ignored it would stage a slot without recording the hash
- * its boot checks the root against.
+ * its boot checks the root against. Format 4: format 3 and an optional `payload.index` (the chunk
+ * index for delta updates, images/chunk-index.ts): its payload's groups hold one frame per content-
+ * defined chunk, which an agent of format 3 would still apply, but the field is refused there so a
+ * document means one thing to every agent that reads it.
  */
 export const MANIFEST_FORMAT = 1;
 export const ROLLOUT_MANIFEST_FORMAT = 2;
 export const VERITY_MANIFEST_FORMAT = 3;
-const FORMATS: readonly number[] = [MANIFEST_FORMAT, ROLLOUT_MANIFEST_FORMAT, VERITY_MANIFEST_FORMAT];
+export const DELTA_MANIFEST_FORMAT = 4;
+/** The newest format this build reads and writes. */
+export const LATEST_MANIFEST_FORMAT = DELTA_MANIFEST_FORMAT;
+const FORMATS: readonly number[] = [MANIFEST_FORMAT, ROLLOUT_MANIFEST_FORMAT, VERITY_MANIFEST_FORMAT, DELTA_MANIFEST_FORMAT];
 export const MANIFEST_FILE = 'manifest.json';
 export const SIGNATURE_FILE = 'manifest.json.asc';
 /** Each chunk of the image is compressed as its own zstd frame, so a download can resume at a chunk. */
@@ -42,12 +48,25 @@ export interface PayloadDescription {
   readonly imageSha256: string;
   /** Image bytes per zstd frame; the last frame may hold fewer. */
   readonly chunkSize: number;
-  /** Compressed size of each frame, in order; they add up to `size`. */
+  /**
+   * Compressed size of each group of chunkSize image bytes, in order; they add up to `size`. A group
+   * is one zstd frame, or (with an index) one frame per content-defined chunk in it.
+   */
   readonly chunks: readonly number[];
+  /** The chunk index beside the payload (format 4); absent: no delta update, the full download only. */
+  readonly index?: IndexDescription;
+}
+
+/** Where the chunk index is and what it must hash to: its content is images/chunk-index.ts. */
+export interface IndexDescription {
+  /** Relative to the manifest's URL, like payload.url. */
+  readonly url: string;
+  readonly size: number;
+  readonly sha256: string;
 }
 
 export interface ReleaseManifest {
-  readonly format: typeof MANIFEST_FORMAT | typeof ROLLOUT_MANIFEST_FORMAT | typeof VERITY_MANIFEST_FORMAT;
+  readonly format: typeof MANIFEST_FORMAT | typeof ROLLOUT_MANIFEST_FORMAT | typeof VERITY_MANIFEST_FORMAT | typeof DELTA_MANIFEST_FORMAT;
   readonly channel: string;
   readonly version: string;
   /** ISO 8601 times. */
@@ -63,7 +82,8 @@ export interface ReleaseManifest {
 }
 
 /** The lowest format that holds what a manifest says. */
-export function manifestFormat(fields: { readonly rollout?: unknown; readonly verity?: unknown }): ReleaseManifest['format'] {
+export function manifestFormat(fields: { readonly rollout?: unknown; readonly verity?: unknown; readonly index?: unknown }): ReleaseManifest['format'] {
+  if (fields.index !== undefined) return DELTA_MANIFEST_FORMAT;
   if (fields.verity !== undefined) return VERITY_MANIFEST_FORMAT;
   return fields.rollout === undefined ? MANIFEST_FORMAT : ROLLOUT_MANIFEST_FORMAT;
 }
@@ -121,6 +141,19 @@ export function parseManifest(bytes: Uint8Array, source: string): ReleaseManifes
   const chunkSize = payload.chunkSize as number;
   if (chunks.length !== Math.ceil(imageSize / chunkSize)) fail('payload.chunks', `must have one entry per ${chunkSize}-byte chunk of the image`);
   if ((chunks as number[]).reduce((a, b) => a + b, 0) !== payload.size) fail('payload.chunks', 'do not add up to payload.size');
+  if ('index' in payload) {
+    if ((m.format as number) < DELTA_MANIFEST_FORMAT) fail('payload.index', `needs format ${DELTA_MANIFEST_FORMAT}`);
+    const index = payload.index;
+    if (typeof index !== 'object' || index === null || Array.isArray(index)) return fail('payload.index', 'must be an object');
+    const ix = index as Record<string, unknown>;
+    const unknown = Object.keys(ix).find((key) => !['url', 'size', 'sha256'].includes(key));
+    if (unknown !== undefined) fail(`payload.index.${unknown}`, `is not a field of format ${DELTA_MANIFEST_FORMAT}`);
+    if (typeof ix.url !== 'string') fail('payload.index.url', 'must be a string');
+    const indexUrlProblem = payloadUrlProblem(ix.url as string);
+    if (indexUrlProblem !== null) fail(`payload.index.url ${JSON.stringify(ix.url)}`, indexUrlProblem);
+    if (!Number.isSafeInteger(ix.size) || (ix.size as number) <= 0) fail('payload.index.size', 'must be a positive whole number');
+    if (typeof ix.sha256 !== 'string' || !HEX64.test(ix.sha256)) fail('payload.index.sha256', 'must be 64 lower-case hex digits');
+  }
   if ('rollout' in m) {
     // Format 1 readers ignore it: a document that older and newer agents would read differently is refused.
     if ((m.format as number) < ROLLOUT_MANIFEST_FORMAT) fail('rollout', `needs format ${ROLLOUT_MANIFEST_FORMAT}: an agent that reads format ${MANIFEST_FORMAT} ignores it and takes the release at once`);

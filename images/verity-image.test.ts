@@ -83,7 +83,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} a slot image's verity tree`, () =>
     const image = join(dir, 'slot.img');
     const original = randomBytes(1000 * 4096 + 10);
     await writeFile(image, original);
-    const common = { channel: 'stable', arch: 'x86_64', board: 'qemu', privateKeyArmored, outDir: join(dir, 'out'), now: new Date('2026-01-01T00:00:00Z'), expiresInSeconds: 86_400, chunkSize: 1024 * 1024, verity: true };
+    const common = { channel: 'stable', arch: 'x86_64', board: 'qemu', privateKeyArmored, outDir: join(dir, 'out'), now: new Date('2026-01-01T00:00:00Z'), expiresInSeconds: 86_400, chunkSize: 1024 * 1024, verity: true, maxFormat: 3 };
     const { manifest } = await publishRelease({ ...common, image, version: '1.0.0' });
     expect((await readFile(image)).equals(original)).toBe(true);
     expect(manifest.format).toBe(3);

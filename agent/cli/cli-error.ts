@@ -32,6 +32,7 @@ export const EXIT = {
 const EXIT_BY_CODE: Record<string, number> = {
   ERR_USAGE: EXIT.usage,
   ERR_ROLLOUT_INVALID: EXIT.usage,
+  ERR_FORMAT_INVALID: EXIT.usage,
   ERR_NOT_GPT: EXIT.diskLayout,
   ERR_GPT_CORRUPT: EXIT.diskLayout,
   ERR_GPT_TRUNCATED: EXIT.diskLayout,

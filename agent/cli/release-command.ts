@@ -17,11 +17,15 @@ export const RELEASE_USAGE = `usage:
   slipway release publish --image SLOT.img --version V --channel C --key KEY.asc --out DIR
                           [--expires 30d] [--arch x86_64] [--board generic]
                           [--rollout DURATION [--rollout-start TIME] | --waves SPEC] [--no-verity]
+                          [--format N]
 keygen writes DIR/signing-key.asc (secret, mode 0600) and DIR/keyring.asc (ship it in the OS).
 publish writes DIR/C/manifest.json, its detached signature and releases/V/ with the zstd payload.
 The payload carries the image's dm-verity hash tree: checked when the image ends with one (as
 npm run image builds it), appended to a copy otherwise; its root hash is signed in the manifest
 (format 3). --no-verity publishes the image as it is, without a tree, for agents before format 3.
+--format N names the newest manifest format the fleet's agents read (default 4): at 4 the payload is
+cut into content-defined chunks with releases/V/payload.img.zst.chunks.idx beside it, so agents
+fetch only the chunks they lack (docs/delta.md); below 4 there is no index and agents download it all.
 Without a rollout every host may take the release at once; with one, each host's turn comes from its
 machine id and the version (a manifest with a rollout is format 2, which agents from before waves refuse):
 ${ROLLOUT_USAGE}`;
@@ -41,6 +45,7 @@ const OPTIONS = {
   'rollout-start': { type: 'string' },
   waves: { type: 'string' },
   verity: { type: 'boolean', default: true },
+  format: { type: 'string' },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -83,11 +88,17 @@ export async function runRelease(argv: readonly string[], deps: ReleaseDeps): Pr
       expiresInSeconds: parseDuration(values.expires ?? '30d'),
       ...(rollout === null ? {} : { rollout }),
       verity: values.verity,
+      ...(values.format === undefined ? {} : { maxFormat: parseFormat(values.format) }),
     });
     deps.io.stdout(values.json ? `${JSON.stringify(manifest)}\n` : `published ${manifest.version} to ${manifestPath} (${manifest.payload.size} bytes compressed, expires ${manifest.expires}${describeRollout(manifest.rollout)}${manifest.verity ? `; verity root ${manifest.verity.rootHash}` : ''})\n`);
     return 0;
   }
   throw new UsageError(`unknown release action "${action}"\n${RELEASE_USAGE}`);
+}
+
+function parseFormat(text: string): number {
+  if (!/^\d+$/.test(text)) throw new UsageError(`release publish: --format must be a whole number, got ${JSON.stringify(text)}`);
+  return Number(text);
 }
 
 function describeRollout(rollout: RolloutSchedule | undefined): string {

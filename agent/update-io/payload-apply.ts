@@ -1,4 +1,5 @@
-// Writes a release payload into a slot in one streaming pass: HTTP body -> zstd frame by frame ->
+// Writes a release payload into a slot in one streaming pass (the full download; a delta update is
+// delta-apply.ts, which falls back to this): HTTP body -> zstd frame by frame ->
 // SHA-256 -> the slot, with memory bounded by one frame's buffers whatever the image size. A broken
 // connection resumes at the next whole frame with an HTTP Range request; a restart resumes from the
 // persisted frame count by re-hashing what the slot already holds.
@@ -7,6 +8,8 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createZstdDecompress } from 'node:zlib';
 import { UpdateError } from '../update/update-errors.ts';
+import { splitZstdFrames } from '../../images/zstd-frames.ts';
+import { ByteReader, readExactly } from './byte-reader.ts';
 import type { Hash } from 'node:crypto';
 import type { BlockDevice } from '../slots/block-device.ts';
 import type { PayloadDescription } from '../../images/release-manifest.ts';
@@ -30,38 +33,6 @@ const REHASH_PIECE = 1024 * 1024;
  */
 const DECODED_PIECE = 1024 * 1024;
 
-/** Takes bytes from an async iterable in pieces of at most n, keeping what is left over. */
-class ByteReader {
-  private readonly iterator: AsyncIterator<Uint8Array>;
-  private readonly body: AsyncIterable<Uint8Array>;
-  private pending: Uint8Array | null = null;
-
-  constructor(body: AsyncIterable<Uint8Array>) {
-    this.body = body;
-    this.iterator = body[Symbol.asyncIterator]();
-  }
-
-  /** Ends a read waiting on the connection: `return()` would wait for it to finish first. */
-  destroy(): void {
-    (this.body as { destroy?: () => void }).destroy?.();
-  }
-
-  async next(max: number): Promise<Uint8Array | null> {
-    if (!this.pending) {
-      const result: IteratorResult<Uint8Array> = await this.iterator.next();
-      if (result.done) return null;
-      this.pending = result.value;
-    }
-    const piece = this.pending.subarray(0, max);
-    this.pending = this.pending.length > max ? this.pending.subarray(max) : null;
-    return piece;
-  }
-
-  async close(): Promise<void> {
-    await this.iterator.return?.();
-  }
-}
-
 export function imageChunkSize(payload: PayloadDescription, chunk: number): number {
   return Math.min(payload.chunkSize, payload.imageSize - chunk * payload.chunkSize);
 }
@@ -79,18 +50,6 @@ interface Cursor {
   checkpoint: Hash;
   /** Image bytes in whole chunks written since the last report. */
   unreported: number;
-}
-
-/** The next `size` bytes as one buffer; null if the connection ends first (a resumable break). */
-async function readFrame(reader: ByteReader, size: number): Promise<Uint8Array | null> {
-  const pieces: Uint8Array[] = [];
-  for (let got = 0; got < size; ) {
-    const piece = await reader.next(size - got);
-    if (!piece) return null;
-    pieces.push(piece);
-    got += piece.length;
-  }
-  return pieces.length === 1 ? (pieces[0] ?? null) : Buffer.concat(pieces);
 }
 
 /**
@@ -114,15 +73,20 @@ async function applyConnection(reader: ByteReader, options: ApplyOptions, cursor
   const feed = (async () => {
     for (let frame = cursor.chunk; frame < payload.chunks.length; frame++) {
       const size = payload.chunks[frame] ?? 0;
-      const whole = await readFrame(reader, size);
+      const whole = await readExactly(reader, size);
       if (stop.signal.aborted || inflater.destroyed) return;
       if (whole === null) {
         // A body that stops early is a broken connection: resumable, unlike bad content.
         const left = payload.size - compressedOffset(payload, frame);
         throw new UpdateError('ERR_HTTP', `payload connection ended within frame ${frame}, up to ${left} bytes early`);
       }
-      // The decoder's own error reaches the writing side through its output, not through here.
-      if (!inflater.write(whole)) await once(inflater, 'drain', { signal: stop.signal }).catch(() => undefined);
+      // A group of a format-4 payload is one frame per content-defined chunk: each its own write.
+      // Bytes that are not whole frames go in as they are, for the decoder to call corrupt.
+      for (const one of splitZstdFrames(whole) ?? [whole]) {
+        // The decoder's own error reaches the writing side through its output, not through here.
+        if (!inflater.write(one)) await once(inflater, 'drain', { signal: stop.signal }).catch(() => undefined);
+        if (stop.signal.aborted || inflater.destroyed) return;
+      }
     }
     if (stop.signal.aborted || inflater.destroyed) return;
     if (await reader.next(1)) throw new UpdateError('ERR_PAYLOAD_TOO_LARGE', `payload is longer than the ${payload.size} bytes the manifest declares`);

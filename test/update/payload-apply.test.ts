@@ -40,7 +40,6 @@ beforeAll(async () => {
   image = makeImage();
   await writeFile(join(dir.path, 'slot.img'), image);
   await mkdir(join(dir.path, 'www'));
-  payload = { url: 'payload.zst', ...(await compressImage(join(dir.path, 'slot.img'), join(dir.path, 'www', 'payload.zst'), CHUNK, 3)) };
   server = await startReleaseServer(join(dir.path, 'www'));
 });
 afterAll(async () => {
@@ -88,7 +87,20 @@ function apply(slot: BlockDevice, chunksDone = 0, progress: number[] = [], maxRe
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
-describe.skipIf(skip !== null)(`${skip ?? ''} applying a payload`, () => {
+/** Small chunks, so each 64 KiB group of the test image holds several frames. */
+const SMALL_CHUNKING = { minSize: 2048, avgSize: 8192, maxSize: 32 * 1024 };
+
+// The same full apply on a fixed-frame payload (formats 1-3) and on a format-4 payload whose groups
+// are one frame per content-defined chunk.
+describe.skipIf(skip !== null).each(['fixed frames', 'content-defined frames'])(`${skip ?? ''} applying a payload of %s`, (kind) => {
+  beforeAll(async () => {
+    const cdc = kind === 'fixed frames' ? undefined : { chunking: SMALL_CHUNKING, indexPath: join(dir.path, 'payload.idx') };
+    const { chunkIndex, ...compressed } = await compressImage(join(dir.path, 'slot.img'), join(dir.path, 'www', 'payload.zst'), CHUNK, 3, cdc);
+    payload = { url: 'payload.zst', ...compressed };
+    // The content-defined payload must really hold more frames than groups, or this proves nothing.
+    if (cdc !== undefined) expect(chunkIndex?.chunkCount).toBeGreaterThan(payload.chunks.length * 3);
+  });
+
   it('writes the image into the slot and returns the hash of what it wrote', async () => {
     const progress: number[] = [];
     const written = await withSlot((slot) => apply(slot, 0, progress));
