@@ -31,6 +31,8 @@ export type Handler = (request: IncomingMessage, response: ServerResponse, serve
 export interface ReleaseServer {
   readonly url: string;
   readonly requests: { readonly path: string; readonly range: string | undefined }[];
+  /** Body bytes written to clients since the server started, over every file and request. */
+  readonly bytesSent: number;
   /** Replaces how requests are answered; the default serves files. */
   handle(handler: Handler | null): void;
   close(): Promise<void>;
@@ -40,6 +42,7 @@ export interface ReleaseServer {
 export async function startReleaseServer(root: string, options: { tls?: { readonly certFile: string; readonly keyFile: string } } = {}): Promise<ReleaseServer> {
   let handler: Handler | null = null;
   const requests: { path: string; range: string | undefined }[] = [];
+  const counted = { bytes: 0 };
 
   const serveFile = async (request: IncomingMessage, response: ServerResponse, options: ServeOptions = {}): Promise<void> => {
     const path = join(root, normalize(decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname)));
@@ -49,10 +52,12 @@ export async function startReleaseServer(root: string, options: { tls?: { readon
       return;
     }
     let start = 0;
-    const range = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
+    let last = info.size - 1;
+    const range = /^bytes=(\d+)-(\d*)$/.exec(request.headers.range ?? '');
     if (range?.[1] && !options.ignoreRange) {
       start = Number(range[1]);
-      response.writeHead(206, { 'content-length': info.size - start, 'content-range': `bytes ${start}-${info.size - 1}/${info.size}`, 'accept-ranges': 'bytes' });
+      if (range[2]) last = Math.min(last, Number(range[2]));
+      response.writeHead(206, { 'content-length': last + 1 - start, 'content-range': `bytes ${start}-${last}/${info.size}`, 'accept-ranges': 'bytes' });
     } else {
       response.writeHead(200, { 'content-length': info.size, 'accept-ranges': 'bytes' });
     }
@@ -63,7 +68,7 @@ export async function startReleaseServer(root: string, options: { tls?: { readon
       response.flushHeaders(); // the headers go out; the body never comes
       return;
     }
-    const stream = createReadStream(path, { start, highWaterMark: options.throttle?.bytes ?? 64 * 1024 });
+    const stream = createReadStream(path, { start, end: last, highWaterMark: options.throttle?.bytes ?? 64 * 1024 });
     if (options.throttle) {
       const { everyMs } = options.throttle;
       stream.on('data', () => {
@@ -85,6 +90,7 @@ export async function startReleaseServer(root: string, options: { tls?: { readon
         return;
       }
       sent += piece.length;
+      counted.bytes += piece.length;
       response.write(piece);
     });
     stream.on('end', () => response.end());
@@ -102,6 +108,9 @@ export async function startReleaseServer(root: string, options: { tls?: { readon
   return {
     url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
+    get bytesSent() {
+      return counted.bytes;
+    },
     handle: (next) => {
       handler = next;
     },

@@ -125,10 +125,10 @@ export class HttpUpdateSource implements UpdateSource {
   /** The payload at `url` as a PayloadSource: each open retries with backoff, then asks for a Range. */
   payloadSource(url: string): PayloadSource {
     return {
-      open: async (offset) => {
+      open: async (offset, end) => {
         for (let attempt = 1; ; attempt++) {
           try {
-            return await this.openRange(url, offset);
+            return await this.openRange(url, offset, end);
           } catch (error) {
             const failure = asUpdateError(error, url);
             const status = error instanceof RequestError ? error.response?.statusCode : undefined;
@@ -141,9 +141,10 @@ export class HttpUpdateSource implements UpdateSource {
     };
   }
 
-  private async openRange(url: string, offset: number): Promise<{ start: number; body: AsyncIterable<Uint8Array> }> {
+  private async openRange(url: string, offset: number, end?: number): Promise<{ start: number; body: AsyncIterable<Uint8Array> }> {
+    const range = end !== undefined ? `bytes=${offset}-${end - 1}` : offset > 0 ? `bytes=${offset}-` : null;
     // Headers that do not come within a rate window would not keep the rate either.
-    const stream = this.client.stream(url, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, retry: { limit: 0 }, timeout: { response: this.settings.rateWindowMs } });
+    const stream = this.client.stream(url, { headers: range === null ? {} : { range }, retry: { limit: 0 }, timeout: { response: this.settings.rateWindowMs } });
     const floor = new RateFloor(this.settings, () => this.clock.now().getTime(), `payload transfer from ${url}`);
     const response = await new Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
       stream.once('response', resolve);

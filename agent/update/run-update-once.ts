@@ -22,12 +22,14 @@ import type { Clock } from '../../platform/clock.ts';
 import type { PayloadWriter } from './payload-writer.ts';
 import type { LoadedRecord, RecordStore } from './record-store.ts';
 import type { ReleaseVerifier } from './release-verifier.ts';
-import type { UpdateSource } from './update-source.ts';
+import type { PayloadSource, UpdateSource } from './update-source.ts';
 import type { HostFacts } from './update-policy.ts';
 import type { UpdateEvent, UpdateRecord } from './update-state.ts';
 import type { WaveWait } from './rollout-wave.ts';
 import type { SlotHashStore } from '../slots/slot-hash-store.ts';
 import { checkSlotVerity } from './slot-verity.ts';
+import { chooseFetch } from './fetch-choice.ts';
+import type { DeltaWriter, FetchPlan } from './delta-writer.ts';
 
 export interface UpdateOnceDeps {
   /** Mirrors in order of preference; the next is tried when one fails to give a verified manifest. */
@@ -37,6 +39,8 @@ export interface UpdateOnceDeps {
   readonly verifier: ReleaseVerifier;
   readonly source: UpdateSource;
   readonly payload: PayloadWriter;
+  /** Delta updates from the chunks this host has (update-io/delta-apply.ts); absent: always the full download. */
+  readonly delta?: DeltaWriter;
   readonly chooser: BootChooser;
   /**
    * Where each slot's dm-verity root hash is recorded for the boot path: cleared before the slot is
@@ -76,7 +80,14 @@ export type UpdateOutcome =
   | { readonly result: 'up-to-date'; readonly version: string; readonly reason: string }
   /** The release is there, but its rollout reaches this host only at `until` (version, until, position, wave). */
   | ({ readonly result: 'waiting'; readonly reason: string } & WaveWait)
-  | { readonly result: 'staged'; readonly version: string; readonly slot: SlotName; readonly resumedFromChunk: number };
+  | {
+      readonly result: 'staged';
+      readonly version: string;
+      readonly slot: SlotName;
+      readonly resumedFromChunk: number;
+      /** How this pass wrote the slot: the path, payload bytes downloaded and requests; absent when it was staged before. */
+      readonly fetched?: Omit<FetchPlan, 'reason'> & { readonly imageBytes: number };
+    };
 
 /** After these the bytes in the slot are worthless: the next attempt starts from the first frame. */
 function spoilsSlot(code: string): boolean {
@@ -146,28 +157,45 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
     await deps.chooser.markUnbootable(slot);
     // Before the first byte: a half-written slot never carries the hash of what it held before.
     await deps.hashes?.write(slot, null);
-    await step({ type: 'download-started', totalBytes: manifest.payload.imageSize, chunksDone: resumeFrom, bytesDone: 0 });
+    const booted = { slot: deps.bootedSlot, version: deps.host.bootedVersion };
+    const choice = await chooseFetch({ manifest, manifestUrl, source: deps.source, delta: deps.delta, booted, target: slot, chunksDone: resumeFrom });
+    let delta = choice.delta;
+    deps.log({ version: manifest.version, path: choice.fetch.path, fetchBytes: choice.fetch.bytes, requests: choice.fetch.requests, imageBytes: manifest.payload.imageSize }, `${choice.fetch.path} update: ${choice.fetch.reason}`);
+    // A delta's progress counts the payload bytes it downloads, of those it will; the full download's, image bytes.
+    await step({ type: 'download-started', totalBytes: delta === null ? manifest.payload.imageSize : choice.fetch.bytes, chunksDone: resumeFrom, bytesDone: 0 });
+    const fetched = { path: choice.fetch.path, bytes: 0, requests: 0 };
 
     const device = await deps.openSlot(slot);
     try {
       for (let from = resumeFrom, server = mirror; ; server = (server + 1) % deps.serverUrls.length) {
         attempt.contentTries++;
         try {
-          const written = await deps.payload.write({
+          const options = {
             payload: manifest.payload,
             // Each mirror's copy, resolved against that mirror's channel.
-            source: deps.source.payloadSource(resolvePayloadUrl(manifest.payload.url, manifestUrlOn(deps.serverUrls[server] ?? '', deps.host.channel))),
+            source: countingSource(deps.source.payloadSource(resolvePayloadUrl(manifest.payload.url, manifestUrlOn(deps.serverUrls[server] ?? '', deps.host.channel))), fetched),
             slot: device,
             chunksDone: from,
             maxResumes: deps.maxResumes,
-            onProgress: (chunksDone, bytesDone) => step({ type: 'progress', chunksDone, bytesDone }),
-            onResume: ({ chunk, offset, cause }) => deps.log({ chunk, offset, code: errorCode(cause), cause: causeChain(cause) }, 'payload connection broke; resuming with a Range request'),
-          });
+            onProgress: (chunksDone: number, bytesDone: number) => step({ type: 'progress', chunksDone, bytesDone }),
+            onResume: ({ chunk, offset, cause }: { chunk: number; offset: number; cause: unknown }) => deps.log({ chunk, offset, code: errorCode(cause), cause: causeChain(cause) }, 'payload connection broke; resuming with a Range request'),
+          };
+          const written = delta === null ? await deps.payload.write(options) : await delta.write(options);
           if (written !== manifest.payload.imageSha256) {
             throw new UpdateError('ERR_PAYLOAD_HASH_MISMATCH', `payload of ${manifest.version} hashes to ${written}, the signed manifest says ${manifest.payload.imageSha256}`);
           }
           break;
         } catch (error) {
+          if (delta !== null && errorCode(error) === 'ERR_RANGE_UNSUPPORTED') {
+            // Not the content's fault: the same mirror, the whole payload, from where the record stands.
+            attempt.contentTries--;
+            server = (server + deps.serverUrls.length - 1) % deps.serverUrls.length;
+            delta = null;
+            fetched.path = 'full';
+            await step({ type: 'progress', chunksDone: from, bytesDone: 0, totalBytes: manifest.payload.imageSize });
+            deps.log({ version: manifest.version, path: 'full', code: errorCode(error), cause: causeChain(error) }, 'falling back to the full download: the server does not support Range requests');
+            continue;
+          }
           // Content a mirror (or a resume over frames an earlier run left) may have spoiled is
           // fetched once more, from the first frame and the next mirror, before the release is blamed.
           if (faultKind(errorCode(error)) !== 'suspect-content' || attempt.contentTries >= 2) throw error;
@@ -177,6 +205,7 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
           deps.log({ version: manifest.version, code: errorCode(error), cause: causeChain(error), mirror: next }, 'payload content is bad; fetching it once more from the first frame before blaming the release');
         }
       }
+      deps.log({ version: manifest.version, path: fetched.path, fetchedBytes: fetched.bytes, requests: fetched.requests, imageBytes: manifest.payload.imageSize }, `payload written: ${fetched.bytes} bytes fetched in ${fetched.requests} requests for a ${manifest.payload.imageSize}-byte image (${fetched.path})`);
       await step({ type: 'download-finished' });
       const reread = await deps.payload.hash(device, manifest.payload.imageSize);
       if (reread !== manifest.payload.imageSha256) {
@@ -187,6 +216,7 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
     } finally {
       await device.close();
     }
+    if (choice.index !== null) await deps.delta?.remember(slot, manifest.version, manifest.payload, choice.index);
     // Only from the verified manifest, and while the slot is still unbootable.
     if (manifest.verity) await deps.hashes?.write(slot, { rootHash: manifest.verity.rootHash, hashOffset: manifest.verity.hashOffset });
     await step({ type: 'staged', at: now() });
@@ -194,7 +224,7 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
       await deps.chooser.stage(slot, deps.tries);
       await step({ type: 'armed' });
     }
-    return { result: 'staged', version: manifest.version, slot, resumedFromChunk: resumeFrom };
+    return { result: 'staged', version: manifest.version, slot, resumedFromChunk: resumeFrom, fetched: { ...fetched, imageBytes: manifest.payload.imageSize } };
   } catch (error) {
     // Recorded whoever listens: `update --once` has no listener, and its rerun must start clean.
     const failed = await recordFailure(error, record, attempt, deps.records, now());
@@ -204,7 +234,9 @@ export async function runUpdateOnce(deps: UpdateOnceDeps): Promise<UpdateOutcome
 }
 
 export type PlanDecision =
-  | { readonly action: 'install' | 'none'; readonly version: string; readonly reason: string; readonly slot: SlotName }
+  | { readonly action: 'none'; readonly version: string; readonly reason: string; readonly slot: SlotName }
+  /** `fetch`: what installing it would download (delta or full, bytes, requests, why). */
+  | { readonly action: 'install'; readonly version: string; readonly reason: string; readonly slot: SlotName; readonly fetch?: FetchPlan }
   | ({ readonly action: 'wait'; readonly reason: string; readonly slot: SlotName } & WaveWait)
   | { readonly action: 'refused'; readonly version: string | null; readonly reason: string; readonly code: string };
 
@@ -220,10 +252,38 @@ export async function planUpdate(deps: Omit<UpdateOnceDeps, 'openSlot' | 'choose
     if (wait !== null) return { action: 'wait', reason: describeWait(wait), slot: otherSlot(deps.bootedSlot), ...wait };
     const halted = decision.action === 'install' ? ((await deps.admit?.(manifest.version)) ?? null) : null;
     if (halted !== null) return { action: 'none', version: manifest.version, reason: halted, slot: otherSlot(deps.bootedSlot) };
-    return { ...decision, slot: otherSlot(deps.bootedSlot) };
+    if (decision.action !== 'install') return { ...decision, slot: otherSlot(deps.bootedSlot) };
+    const target = otherSlot(deps.bootedSlot);
+    // The record's progress counts only for the release it was recorded for.
+    const chunksDone = record.target?.version === manifest.version ? (record.progress?.chunksDone ?? 0) : 0;
+    const { fetch } = await chooseFetch({ manifest, manifestUrl, source: deps.source, delta: deps.delta, booted: { slot: deps.bootedSlot, version: deps.host.bootedVersion }, target, chunksDone });
+    return { ...decision, slot: target, fetch };
   } catch (error) {
     return { action: 'refused', version: null, reason: error instanceof Error ? error.message : String(error), code: errorCode(error) };
   }
+}
+
+/** The source, counting the payload bytes taken from it and the requests opened. */
+function countingSource(source: PayloadSource, count: { bytes: number; requests: number }): PayloadSource {
+  return {
+    open: async (offset, end) => {
+      const opened = await source.open(offset, end);
+      count.requests++;
+      const { body } = opened;
+      return {
+        start: opened.start,
+        body: {
+          destroy: () => (body as { destroy?: () => void }).destroy?.(),
+          async *[Symbol.asyncIterator]() {
+            for await (const piece of body) {
+              count.bytes += piece.length;
+              yield piece;
+            }
+          },
+        } as AsyncIterable<Uint8Array>,
+      };
+    },
+  };
 }
 
 /** The rollout's wait for a release the policy takes; a pin is an operator's word for this host, like --now. */

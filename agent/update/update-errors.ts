@@ -37,6 +37,8 @@ export type UpdateErrorCode =
   /** A zstd frame that does not decompress. */
   | 'ERR_PAYLOAD_CORRUPT'
   | 'ERR_SLOT_TOO_SMALL'
+  /** A server answered a Range request with the whole file: a delta update takes the full download instead. */
+  | 'ERR_RANGE_UNSUPPORTED'
   | 'ERR_SLOT_VERIFY_FAILED'
   /** The slot's dm-verity tree is not the tree of its data under the signed root hash (`slipway verify`: or the recorded one). */
   | 'ERR_VERITY_MISMATCH'

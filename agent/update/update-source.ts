@@ -1,9 +1,12 @@
 // The UpdateSource port: where the update path gets a channel's signed manifest and a release's
 // payload (an HTTP client in production), in the update path's own words.
 
-/** Where payload bytes come from: the bytes from `offset` on, or from 0 when Range was ignored. */
+/**
+ * Where payload bytes come from: the bytes from `offset` on (up to `end`, exclusive, when given: a
+ * delta update's bounded Range), or from 0 when Range was ignored.
+ */
 export interface PayloadSource {
-  open(offset: number): Promise<{ readonly start: number; readonly body: AsyncIterable<Uint8Array> }>;
+  open(offset: number, end?: number): Promise<{ readonly start: number; readonly body: AsyncIterable<Uint8Array> }>;
 }
 
 export interface UpdateSource {

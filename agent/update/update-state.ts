@@ -74,7 +74,8 @@ export type UpdateEvent =
   | { readonly type: 'no-update'; readonly reason: string; readonly at: string }
   | { readonly type: 'update-found'; readonly target: UpdateTarget }
   | { readonly type: 'download-started'; readonly totalBytes: number; readonly chunksDone: number; readonly bytesDone: number }
-  | { readonly type: 'progress'; readonly chunksDone: number; readonly bytesDone: number }
+  /** `totalBytes` when what is counted changes (a delta falling back to the full download). */
+  | { readonly type: 'progress'; readonly chunksDone: number; readonly bytesDone: number; readonly totalBytes?: number }
   | { readonly type: 'download-finished' }
   | { readonly type: 'verified' }
   | { readonly type: 'staged'; readonly at: string }
@@ -143,7 +144,7 @@ export function advance(record: UpdateRecord, event: UpdateEvent): UpdateRecord 
     case 'download-started':
       return { ...record, status: 'downloading', slotVersions: without(record.slotVersions, record.target?.slot), progress: { chunksDone: event.chunksDone, bytesDone: event.bytesDone, totalBytes: event.totalBytes } };
     case 'progress':
-      return { ...record, progress: { ...(record.progress ?? { totalBytes: 0 }), chunksDone: event.chunksDone, bytesDone: event.bytesDone } };
+      return { ...record, progress: { ...(record.progress ?? { totalBytes: 0 }), chunksDone: event.chunksDone, bytesDone: event.bytesDone, ...(event.totalBytes === undefined ? {} : { totalBytes: event.totalBytes }) } };
     case 'download-finished':
       return { ...record, status: 'verifying' };
     case 'verified':

@@ -66,12 +66,13 @@ export async function openUpdatePath(request: UpdatePathRequest, host: UpdateHos
     booted: { slot: booted, version },
     load: async () => {
       const slot = requireBooted(booted);
-      const [{ loadKeyring }, { OpenpgpReleaseVerifier }, { DEFAULT_HTTP_SETTINGS, HttpUpdateSource }, { zstdPayloadWriter }, { FileRecordStore }] = await Promise.all([
+      const [{ loadKeyring }, { OpenpgpReleaseVerifier }, { DEFAULT_HTTP_SETTINGS, HttpUpdateSource }, { zstdPayloadWriter }, { FileRecordStore }, { ChunkDeltaWriter }] = await Promise.all([
         import('../update-io/keyring.ts'),
         import('../update-io/signature-verifier.ts'),
         import('../update-io/http-update-source.ts'),
         import('../update-io/payload-apply.ts'),
         import('../update-io/state-file.ts'),
+        import('../update-io/delta-apply.ts'),
       ]);
       return {
         serverUrls: request.servers,
@@ -84,6 +85,12 @@ export async function openUpdatePath(request: UpdatePathRequest, host: UpdateHos
           host.random,
         ),
         payload: zstdPayloadWriter,
+        // Reads the booted slot (never opened writable) and the target before writing; caches chunk maps in the state dir.
+        delta: new ChunkDeltaWriter({
+          openReadOnly: async (name) => openSlot(await FileBlockDevice.open(disk, { writable: false }), name),
+          cacheDir: request.stateDir,
+          log: host.log,
+        }),
         chooser,
         ...withHashes(request.grubenv),
         openSlot: async (target) => {

@@ -67,6 +67,10 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway agent with the CLI over D-
     const plan = await slipway(['plan']);
     expect(plan).toMatchObject({ code: 0 });
     expect(plan.stdout).toContain('would install 1.0.1 into USR-B: 1.0.1 is newer than the running 1.0.0\n');
+    // What the install would download: a format-4 release is fetched as a delta from what the slots hold.
+    expect(plan.stdout).toMatch(/\nwould fetch [\d.]+ [KMG]?i?B in \d+ requests? \(delta: /);
+    const json = JSON.parse((await slipway(['plan', '--json'])).stdout) as { plan: { fetch?: { path: string; bytes: number; requests: number } } };
+    expect(json.plan.fetch).toMatchObject({ path: 'delta', bytes: expect.any(Number) as number, requests: expect.any(Number) as number });
     expect(await slipway(['pin', '1.0.0'])).toMatchObject({ code: 0, stdout: 'pinned to 1.0.0\n' });
     expect(await slipway(['check'])).toMatchObject({ code: 0, stdout: 'up to date: pinned to 1.0.0\n' });
     expect(await slipway(['unpin', '--json'])).toMatchObject({ code: 0, stdout: '{"pinned":null}\n' });

@@ -102,7 +102,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} slipway update --once`, () => {
     const result = await slipwayUpdate();
     expect(result.stderr).not.toContain('"level":50');
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ result: 'staged', version: '1.0.1', slot: 'USR-B', resumedFromChunk: 0 });
+    expect(JSON.parse(result.stdout)).toEqual({ result: 'staged', version: '1.0.1', slot: 'USR-B', resumedFromChunk: 0, fetched: { path: 'delta', bytes: expect.any(Number) as number, requests: expect.any(Number) as number, imageBytes: image.length } });
     const state = await chooser().read();
     expect(state.next).toBe('USR-B');
     expect(state.slots[1]).toMatchObject({ tries: 1, successful: false });
