@@ -66,8 +66,10 @@ export interface IndexExpectation {
 /**
  * Parses and checks every field against the manifest: offsets contiguous from 0 on both sides,
  * lengths within the chunking bounds, the sums those the manifest signs. The error names the field.
+ * With no manifest to hold it to (`expect` null: an earlier release's index, used only as a hint of
+ * where chunks are), the same checks but those against the manifest and its groups.
  */
-export function parseChunkIndex(bytes: Uint8Array, expect: IndexExpectation, source: string): ChunkIndex {
+export function parseChunkIndex(bytes: Uint8Array, expected: IndexExpectation | null, source: string): ChunkIndex {
   const fail = (field: string, problem: string): never => {
     throw new ManifestError(`chunk index from ${source}: ${field} ${problem}`);
   };
@@ -81,6 +83,8 @@ export function parseChunkIndex(bytes: Uint8Array, expect: IndexExpectation, sou
   if (problem !== null) fail('chunking', problem);
   const imageSize = Number(buf.readBigUInt64LE(24));
   const payloadSize = Number(buf.readBigUInt64LE(32));
+  // Without a manifest, one group the size of the image: no chunk may still run past its end.
+  const expect = expected ?? { imageSize, size: payloadSize, chunkSize: Math.max(imageSize, 1), chunks: [payloadSize] };
   if (imageSize !== expect.imageSize) fail('imageSize', `is ${imageSize}, the manifest's payload.imageSize is ${expect.imageSize}`);
   if (payloadSize !== expect.size) fail('payloadSize', `is ${payloadSize}, the manifest's payload.size is ${expect.size}`);
   const chunks: IndexedChunk[] = [];

@@ -27,7 +27,17 @@ export interface PreparedDelta {
 
 export interface DeltaWriter {
   /** Finds which chunks of the release are already on this host, reading both slots but writing nothing. */
-  prepare(input: { readonly payload: PayloadDescription; readonly index: ChunkIndex; readonly booted: { readonly slot: SlotName; readonly version: string }; readonly target: SlotName }): Promise<PreparedDelta>;
+  prepare(input: {
+    readonly payload: PayloadDescription;
+    readonly index: ChunkIndex;
+    readonly booted: { readonly slot: SlotName; readonly version: string };
+    readonly target: SlotName;
+    /**
+     * The booted release's own chunk index from the server, when there is one: where the booted
+     * slot's chunks are without cutting it. A hint only (not signed here): every chunk is hashed before use.
+     */
+    readonly bootedIndex: () => Promise<ChunkIndex | null>;
+  }): Promise<PreparedDelta>;
   /** After a slot was written and verified: its chunks, so the next update need not cut it again once it boots. */
   remember(slot: SlotName, version: string, payload: PayloadDescription, index: ChunkIndex): Promise<void>;
 }

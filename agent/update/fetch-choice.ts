@@ -49,8 +49,21 @@ export async function chooseFetch(input: FetchChoiceInput): Promise<FetchChoice>
   } catch (error) {
     return full(`the chunk index could not be used: ${causeChain(error)} (${errorCode(error)})`);
   }
+  const signedIndex = payload.index;
+  const bootedIndex = async (): Promise<ChunkIndex | null> => {
+    // The publisher's layout (images/publish-release.ts): releases/<version>/<name>, the booted release's beside this one's.
+    const parts = signedIndex.url.split('/');
+    if (parts.length !== 3 || parts[0] !== 'releases') return null;
+    try {
+      const url = resolvePayloadUrl(`releases/${encodeURIComponent(input.booted.version)}/${parts[2] ?? ''}`, input.manifestUrl);
+      // Capped near the new index's size: the booted image is about as large.
+      return parseChunkIndex(await input.source.fetchSmall(url, 2 * signedIndex.size + 1024 * 1024), null, url);
+    } catch {
+      return null; // not published in format 4, or gone: the booted slot is cut instead
+    }
+  };
   try {
-    const delta = await input.delta.prepare({ payload, index, booted: input.booted, target: input.target });
+    const delta = await input.delta.prepare({ payload, index, booted: input.booted, target: input.target, bootedIndex });
     return { fetch: delta.fetch, delta, index };
   } catch (error) {
     return full(`the slots could not be searched for chunks: ${causeChain(error)} (${errorCode(error)})`);

@@ -133,6 +133,17 @@ describe.skipIf(skip !== null)(`${skip ?? ''} delta updates`, () => {
     expect(log).toContain('"path":"delta"');
   });
 
+  it("finds the booted slot's chunks by the booted release's published index, without cutting the slot", async () => {
+    await publish(base, '1.0.0');
+    const release = await publish(next);
+    server.requests.length = 0;
+    const { code, outcome } = await update();
+    expect(code).toBe(0);
+    expect(server.requests.map((r) => r.path)).toContain(`/stable/releases/1.0.0/${PAYLOAD_FILE}${INDEX_SUFFIX}`);
+    expect(Buffer.compare(await slotB(next.length), next)).toBe(0);
+    expect(outcome?.fetched?.bytes).toBeLessThan((await readFile(join(release, PAYLOAD_FILE))).length / 20);
+  });
+
   it('fetches a chunk that is damaged in the booted slot instead of copying it, even when the cached map says it is there', async () => {
     await publish(next);
     // A first host updates cleanly and leaves the booted slot's chunk map in its state directory.
