@@ -58,7 +58,7 @@ export function fetchSpans(chunks: readonly IndexedChunk[], missing: readonly bo
     if (prev !== undefined && prev.last === i - 1) runs[runs.length - 1] = { first: prev.first, last: i };
     else runs.push({ first: i, last: i });
   }
-  for (let limit = gap; ; limit *= 2) {
+  for (let limit = gap; ; limit = limit * 2 || 1) {
     const merged: Span[] = [];
     for (const run of runs) {
       const prev = merged.at(-1);

@@ -87,7 +87,7 @@ describe('slipway release publish with a rollout', () => {
     const image = join(dir.path, 'rollout.img');
     await writeFile(image, randomBytes(4096));
     const out = join(dir.path, 'www-rollout');
-    const publish = (version: string, ...extra: string[]) => slipway('release', 'publish', '--image', image, '--version', version, '--channel', 'stable', '--key', join(keys, 'signing-key.asc'), '--out', out, '--no-verity', ...extra);
+    const publish = (version: string, ...extra: string[]) => slipway('release', 'publish', '--image', image, '--version', version, '--channel', 'stable', '--key', join(keys, 'signing-key.asc'), '--out', out, '--no-verity', '--format', '3', ...extra);
     const manifest = async () => parseManifest(await readFile(join(out, 'stable', 'manifest.json')), 'test');
 
     const waves = await publish('1.0.1', '--waves', '10%@+0h,100%@2030-01-02T00:00Z', '--rollout-start', '2030-01-01T00:00Z');
@@ -111,20 +111,31 @@ describe('slipway release publish with a rollout', () => {
 });
 
 describe('slipway release publish with a verity tree (the default)', () => {
-  it('appends the tree to the payload and signs its root, salt and sizes in a format 3 manifest, rollout or not', async () => {
+  it('appends the tree to the payload and signs its root, salt and sizes in a format 3 manifest, rollout or not; format 4 (the default) adds the chunk index', async () => {
     const keys = join(dir.path, 'keys-verity');
     await slipway('release', 'keygen', '--out', keys);
     const image = join(dir.path, 'verity.img');
     const bytes = randomBytes(256 * 4096 + 1);
     await writeFile(image, bytes);
     const out = join(dir.path, 'www-verity');
-    const published = await slipway('release', 'publish', '--image', image, '--version', '1.0.0', '--channel', 'stable', '--key', join(keys, 'signing-key.asc'), '--out', out, '--rollout', '1h');
+    const published = await slipway('release', 'publish', '--image', image, '--version', '1.0.0', '--channel', 'stable', '--key', join(keys, 'signing-key.asc'), '--out', out, '--rollout', '1h', '--format', '3');
     expect(published.code).toBe(0);
     const manifest = parseManifest(await readFile(join(out, 'stable', 'manifest.json')), 'test');
     expect(published.stdout).toContain(`; verity root ${manifest.verity?.rootHash ?? 'none'}`);
     // 257 data blocks after padding: 3 level-0 blocks, 1 above, and the superblock's.
     expect(manifest).toMatchObject({ format: 3, rollout: { durationSeconds: 3600 }, verity: { dataSize: 257 * 4096, hashOffset: 257 * 4096, algorithm: 'sha256', blockSize: 4096 }, payload: { imageSize: 262 * 4096 } });
     expect(await readFile(image)).toEqual(bytes);
+    expect(manifest.payload.index).toBeUndefined();
+
+    const latest = await slipway('release', 'publish', '--image', image, '--version', '1.0.1', '--channel', 'stable', '--key', join(keys, 'signing-key.asc'), '--out', out);
+    expect(latest.code).toBe(0);
+    const delta = parseManifest(await readFile(join(out, 'stable', 'manifest.json')), 'test');
+    expect(delta).toMatchObject({ format: 4, payload: { index: { url: 'releases/1.0.1/payload.img.zst.chunks.idx' } } });
+    expect((await readFile(join(out, 'stable', 'releases', '1.0.1', 'payload.img.zst.chunks.idx'))).length).toBe(delta.payload.index?.size);
+
+    const tooOld = await slipway('release', 'publish', '--image', image, '--version', '1.0.2', '--channel', 'stable', '--key', join(keys, 'signing-key.asc'), '--out', out, '--format', '2');
+    expect(tooOld.code).toBe(2);
+    expect(tooOld.stderr).toContain('a dm-verity tree needs format 3; --format is 2');
   });
 });
 
