@@ -236,19 +236,19 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
     const vm = the().vm(HOST);
     const sh = (command: string) => vm.exec('/bin/sh', ['-c', command], BOOT_MS);
     const slot = '/dev/disk/by-partlabel/USR-A';
-    // The kernel image is read by GRUB at boot, never through the root afterwards. Compressed already,
+    // The initramfs is read by GRUB at boot, never through the root afterwards. gzip data already,
     // squashfs stores it as is: 4 KiB of it, read through the verified root, are found on the raw partition.
-    const find = `const fs = require('fs'); const want = fs.readFileSync('/boot/vmlinuz').subarray(1 << 20, (1 << 20) + 4096);
+    const find = `const fs = require('fs'); const want = fs.readFileSync('/boot/initrd.img').subarray(1 << 20, (1 << 20) + 4096);
       const fd = fs.openSync(process.argv[1]); const buf = Buffer.alloc(16 << 20);
       for (let pos = 0; ; pos += buf.length - 4096) { const n = fs.readSync(fd, buf, 0, buf.length, pos); if (n < 4096) process.exit(1);
         const at = buf.subarray(0, n).indexOf(want); if (at >= 0) { console.log(pos + at); process.exit(0); } }`;
     const found = await vm.exec('/usr/lib/slipway/node', ['-e', find, slot], BOOT_MS);
     expect(found, found.stderr).toMatchObject({ code: 0 });
     const at = Number(found.stdout.trim()) + 100;
-    expect((await sh('cat /boot/vmlinuz > /dev/null')).code).toBe(0);
+    expect((await sh('cat /boot/initrd.img > /dev/null')).code).toBe(0);
     const flip = await sh(`v=$(od -An -tu1 -j${at} -N1 ${slot}) && printf "\\$(printf %o $(( (v + 1) % 256 )))" | dd of=${slot} bs=1 seek=${at} conv=notrunc,fsync status=none && echo 3 > /proc/sys/vm/drop_caches`);
     expect(flip, flip.stderr).toMatchObject({ code: 0 });
-    const read = await sh('cat /boot/vmlinuz > /dev/null');
+    const read = await sh('cat /boot/initrd.img > /dev/null');
     expect(read.code).not.toBe(0);
     expect(read.stderr).toMatch(/Input\/output error/);
     expect((await sh('dmesg | grep -c "verity.*data block [0-9]* is corrupted"')).stdout.trim()).not.toBe('0');
