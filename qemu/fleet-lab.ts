@@ -190,7 +190,7 @@ export class FleetLab {
   async publish(label: string, version = label, rollout?: RolloutSchedule): Promise<void> {
     const image = this.images.slots[label];
     if (image === undefined) throw new Error(`no slot image ${label} was built`);
-    await publishRelease({ image, version, channel: this.options.channel ?? 'stable', arch: 'x86_64', board: 'qemu', privateKeyArmored: this.images.key.privateArmored, outDir: join(this.options.dir, 'www'), now: new Date(), expiresInSeconds: 86_400, ...(rollout ? { rollout } : {}) });
+    await publishRelease({ image, version, channel: this.options.channel ?? 'stable', arch: 'x86_64', board: 'qemu', privateKeyArmored: this.images.key.privateArmored, outDir: join(this.options.dir, 'www'), now: new Date(), expiresInSeconds: 86_400, verity: true, ...(rollout ? { rollout } : {}) });
   }
 
   /** The agent's status (GetStatus over the system bus with busctl); null while it cannot be asked. */

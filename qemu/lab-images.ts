@@ -58,6 +58,9 @@ async function sharedValue<T>(shared: string, name: string, make: () => Promise<
     });
     if (lock !== null) {
       try {
+        // Made between the look above and the lock: another lab finished and let go of the lock.
+        const madeMeanwhile = await readJson<T>(path);
+        if (madeMeanwhile !== null) return { value: madeMeanwhile, made: false };
         const value = await make();
         await writeFile(`${path}.partial`, JSON.stringify(value), { mode: 0o600 });
         await rename(`${path}.partial`, path);

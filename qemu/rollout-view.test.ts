@@ -7,7 +7,7 @@ import type { StatusReport } from '../agent/daemon/agent-status.ts';
 import type { FleetView, HostView } from './rollout-view.ts';
 
 function status(overrides: Partial<StatusReport>): StatusReport {
-  return { ...idleStatus(), lock: null, firstBoot: null, rebootHooks: [], lastGate: null, breaker: BREAKER_OFF, ...overrides };
+  return { ...idleStatus(), lock: null, firstBoot: null, rebootHooks: [], lastGate: null, breaker: BREAKER_OFF, verity: null, ...overrides };
 }
 
 const host = (name: string, s: StatusReport | null, holdsLock = false): HostView => ({ host: name, status: s, holdsLock });

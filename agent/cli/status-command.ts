@@ -63,6 +63,8 @@ export function formatStatus(status: StatusReport): string {
     const marks = [slot.booted ? 'booted' : '', slot.next ? 'next' : '', slot.successful ? 'good' : slot.priority > 0 ? `on trial, ${slot.tries} tries left` : 'not bootable'].filter((m) => m !== '');
     lines.push(`${slot.booted ? '●' : ' '} ${slot.name}  ${(slot.version ?? 'unknown').padEnd(10)} ${marks.join(', ')}`);
   }
+  // An agent from before dm-verity sends none.
+  if (status.verity) lines.push(`Root: ${status.verity.verified ? 'verified' : 'NOT verified'}: ${status.verity.detail}`);
   if (status.pinned) lines.push(`Pinned: ${status.pinned}`);
   for (const skipped of status.skipped) {
     const count = skipped.failures === 0 ? '' : `; ${skipped.failures} failure${skipped.failures === 1 ? '' : 's'} charged to it`;

@@ -4,7 +4,8 @@
 import { didYouMean } from '../../platform/did-you-mean.ts';
 import { duration, show, text, urlProblem } from './setting-readers.ts';
 import type { Issue, Raw, RawEntry, Read, Reader } from './setting-readers.ts';
-import type { HttpProbe, ProbeSpec, StatusRange } from '../health/health-ports.ts';
+import { VERIFIED_ROOT_PROBE } from '../health/health-ports.ts';
+import type { HttpProbe, ConfiguredProbe, StatusRange } from '../health/health-ports.ts';
 
 const ok = <T>(value: T): Read<T> => ({ ok: true, value });
 const issue = (line: number, suffix: string, message: string): Issue => ({ line, suffix, message });
@@ -95,7 +96,7 @@ function readExec(raw: Raw, issues: Issue[]): { command: string[]; timeoutSecond
   return issues.length === before ? { command: argv, timeoutSeconds } : null;
 }
 
-const probe: Reader<ProbeSpec> = (raw) => {
+const probe: Reader<ConfiguredProbe> = (raw) => {
   const issues: Issue[] = [];
   const found = entries(raw, ['name', 'http', 'exec'], 'name and http or exec', issues);
   if (found === null) return { ok: false, issues };
@@ -103,7 +104,7 @@ const probe: Reader<ProbeSpec> = (raw) => {
   const nameEntry = found.get('name');
   if (nameEntry === undefined) issues.push(issue(raw.line, '', 'needs "name"'));
   else {
-    const read = text((v) => (/^[A-Za-z0-9_.:-]+$/.test(v) ? null : `must be a word of letters, digits and _.:-, not ${JSON.stringify(v)}`))(nameEntry.value);
+    const read = text((v) => (v === VERIFIED_ROOT_PROBE ? `${JSON.stringify(v)} is the agent's own dm-verity probe; choose another name` : /^[A-Za-z0-9_.:-]+$/.test(v) ? null : `must be a word of letters, digits and _.:-, not ${JSON.stringify(v)}`))(nameEntry.value);
     if (read.ok) name = read.value;
     else issues.push(...read.issues.map((i) => ({ ...i, suffix: '.name' })));
   }
@@ -114,19 +115,19 @@ const probe: Reader<ProbeSpec> = (raw) => {
     return { ok: false, issues };
   }
   const nested: Issue[] = [];
-  const spec: ProbeSpec | null = http !== undefined ? wrap(readHttp(http.value, nested), (h) => ({ name, http: h })) : wrap(readExec((exec as RawEntry).value, nested), (e) => ({ name, exec: e }));
+  const spec: ConfiguredProbe | null = http !== undefined ? wrap(readHttp(http.value, nested), (h) => ({ name, http: h })) : wrap(readExec((exec as RawEntry).value, nested), (e) => ({ name, exec: e }));
   issues.push(...nested.map((i) => ({ ...i, suffix: `.${http !== undefined ? 'http' : 'exec'}${i.suffix}` })));
   return issues.length === 0 && spec !== null ? ok(spec) : { ok: false, issues };
 };
 
-function wrap<T>(value: T | null, make: (v: T) => ProbeSpec): ProbeSpec | null {
+function wrap<T>(value: T | null, make: (v: T) => ConfiguredProbe): ConfiguredProbe | null {
   return value === null ? null : make(value);
 }
 
 /** The probes; two with one name are refused at the second. */
-export const probeList: Reader<ProbeSpec[]> = (raw) => {
+export const probeList: Reader<ConfiguredProbe[]> = (raw) => {
   if (raw.kind !== 'list') return { ok: false, issues: [issue(raw.line, '', `must be a list, not ${show(raw)}`)] };
-  const values: ProbeSpec[] = [];
+  const values: ConfiguredProbe[] = [];
   const issues: Issue[] = [];
   const names = new Set<unknown>();
   for (const [index, item] of raw.items.entries()) {

@@ -5,7 +5,7 @@ import { DEFAULT_ETCD_CONNECTION } from '../lock/etcd-connection.ts';
 import { DEFAULT_RATE_FLOOR } from '../update-io/rate-floor.ts';
 import type { EtcdConnection } from '../lock/etcd-connection.ts';
 import type { RebootStrategy } from '../lock/reboot-coordinator.ts';
-import type { ProbeSpec } from '../health/health-ports.ts';
+import type { ConfiguredProbe } from '../health/health-ports.ts';
 
 export interface WindowSetting {
   /** locksmith's window_start: "Thu 04:00" or "04:00" (every day). */
@@ -75,7 +75,7 @@ export interface Settings {
     /** The host's workloads: units cloud-config enabled (its fragment sets them); critical too. */
     readonly workloadUnits: readonly string[];
     /** Checks that must pass within the settled window, each retried until the deadline. */
-    readonly probes: readonly ProbeSpec[];
+    readonly probes: readonly ConfiguredProbe[];
   };
   readonly cloudConfig: {
     /** How long first boot's `cloud-config apply` keeps retrying a datasource that fails before it gives up (without the stamp, so the next boot tries again). */

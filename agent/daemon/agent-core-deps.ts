@@ -1,7 +1,7 @@
 // What the agent's behaviour (agent-core.ts) needs from outside it: its ports (the update path, the
 // boot chooser, the reboot lock, the health gate, the hooks, the clock) as the wiring hands them over.
 
-import type { FirstBootView } from './agent-status.ts';
+import type { FirstBootView, RootVerity } from './agent-status.ts';
 import type { FleetAgent } from '../fleet/fleet-agent.ts';
 import type { HookRun } from '../lock/reboot-hooks.ts';
 import type { GateVerdict, Health } from '../health/gate-verdict.ts';
@@ -50,6 +50,8 @@ export interface AgentCoreDeps {
   readonly measureBaseline: () => void;
   /** The trial gate's verdict, running or last (health/boot-health.ts), for the status. */
   readonly lastGate: () => GateVerdict | null;
+  /** The root as it is now against the booted slot's recorded root hash, for status; null where nothing records hashes. */
+  readonly verity: () => Promise<RootVerity>;
   /** The marker a failed first-boot `cloud-config apply` left, read when status is asked for. */
   readonly firstBootPending: () => Promise<FirstBootView>;
   /** The operator's reboot.after_healthy hooks, run once the gate passed and before the place is given back. */

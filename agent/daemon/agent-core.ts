@@ -89,7 +89,7 @@ export class AgentCore {
     const firstBoot = await this.deps.firstBootPending();
     const staged = this.record?.status === 'updated-need-reboot' ? (this.record.target?.version ?? null) : null;
     const breaker = this.deps.fleet === null ? breakerOff(this.deps.strategy) : await this.deps.fleet.view([staged]);
-    return { ...this.status(), lock, firstBoot, rebootHooks: this.deps.hookRuns(), lastGate: this.deps.lastGate(), breaker };
+    return { ...this.status(), lock, firstBoot, rebootHooks: this.deps.hookRuns(), lastGate: this.deps.lastGate(), breaker, verity: await this.deps.verity() };
   }
 
   private changed(): void {

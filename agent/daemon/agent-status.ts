@@ -8,6 +8,7 @@ import type { HookRun } from '../lock/reboot-hooks.ts';
 import type { GateVerdict } from '../health/gate-verdict.ts';
 import type { BreakerView } from '../fleet/fleet-agent.ts';
 import type { WaveWait } from '../update/rollout-wave.ts';
+import type { VerityView } from '../health/verity-root.ts';
 
 /** What the agent is busy with beyond the update state machine; derived from its phase (agent-phase.ts). */
 export type Activity = 'idle' | 'checking' | 'health-gate' | 'waiting-to-reboot' | 'rebooting' | 'rolling-back' | 'slot-unknown';
@@ -60,9 +61,12 @@ export type FirstBootView = { readonly at: string; readonly code: string; readon
  * GetStatus's answer: the status and, fetched on demand, the fleet lock (null: the strategy uses none),
  * a first-boot cloud-config apply still to be done, the last run of each kind of reboot hook, and the
  * last (or running) health gate's verdict, and the fleet's circuit breaker (off without etcd; the
- * halts of the releases this host found or staged).
+ * halts of the releases this host found or staged), and the root's dm-verity.
  */
-export type StatusReport = AgentStatus & { readonly lock: LockView; readonly firstBoot: FirstBootView; readonly rebootHooks: readonly HookRun[]; readonly lastGate: GateVerdict | null; readonly breaker: BreakerView };
+/** The booted slot's root: its recorded dm-verity root hash, the live device's, and whether they agree; null where nothing records hashes. */
+export type RootVerity = (VerityView & { readonly slot: SlotName }) | null;
+
+export type StatusReport = AgentStatus & { readonly lock: LockView; readonly firstBoot: FirstBootView; readonly rebootHooks: readonly HookRun[]; readonly lastGate: GateVerdict | null; readonly breaker: BreakerView; readonly verity: RootVerity };
 
 export function buildStatus(parts: {
   record: UpdateRecord;

@@ -1,6 +1,8 @@
 // What a health gate found: each critical unit's and probe's state, verdict and reason, and the
 // outcome; and the baseline (what was already broken on a confirmed boot) it is judged against.
 
+import type { ProbeKind } from './health-ports.ts';
+
 /** pending: still being waited for; pre-existing: not healthy, but already so on the last good boot. */
 export type ItemVerdict = 'ok' | 'pending' | 'failed' | 'pre-existing';
 
@@ -20,7 +22,7 @@ export interface UnitReport {
 
 export interface ProbeReport {
   readonly name: string;
-  readonly kind: 'http' | 'exec';
+  readonly kind: ProbeKind;
   readonly verdict: ItemVerdict;
   readonly reason: string;
   readonly attempts: number;

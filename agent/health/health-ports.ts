@@ -1,5 +1,5 @@
 // What the health gate asks of the host, in our own words: the state of a unit (the systemd adapter
-// reads it over D-Bus) and the outcome of one probe (HTTP or a command, adapters in health-io/).
+// reads it over D-Bus) and the outcome of one probe (HTTP, a command, or the root's dm-verity; adapters in health-io/).
 
 /** A unit as systemd reports it on this boot. */
 export interface UnitState {
@@ -40,7 +40,21 @@ export interface ExecProbe {
   readonly exec: { readonly command: readonly string[]; readonly timeoutSeconds: number };
 }
 
-export type ProbeSpec = HttpProbe | ExecProbe;
+/** The name of the probe the agent adds when the booted slot has a recorded root hash. */
+export const VERIFIED_ROOT_PROBE = 'verified-root';
+
+/** The root must be a dm-verity device over `recorded`, the booted slot's root hash as the agent recorded it (null: unreadable, which fails). */
+export interface VerityProbe {
+  readonly name: string;
+  readonly verity: { readonly recorded: string | null };
+}
+
+/** The probes an operator configures (health.probes); the agent adds the verified-root probe itself. */
+export type ConfiguredProbe = HttpProbe | ExecProbe;
+
+export type ProbeSpec = ConfiguredProbe | VerityProbe;
+
+export type ProbeKind = 'http' | 'exec' | 'verity';
 
 /** One attempt: passed or not, and what was seen ("HTTP 503", "exit status 1", "timed out after 5s"). */
 export interface ProbeOutcome {
@@ -53,6 +67,6 @@ export interface ProbeRunner {
   run(probe: ProbeSpec): Promise<ProbeOutcome>;
 }
 
-export function probeKind(probe: ProbeSpec): 'http' | 'exec' {
-  return 'http' in probe ? 'http' : 'exec';
+export function probeKind(probe: ProbeSpec): ProbeKind {
+  return 'http' in probe ? 'http' : 'exec' in probe ? 'exec' : 'verity';
 }

@@ -27,6 +27,7 @@ import { FleetAgent } from '../fleet/fleet-agent.ts';
 import { haltReason } from '../daemon/agent-fleet.ts';
 import { hostState } from './host-state.ts';
 import { openUpdatePath } from './update-path.ts';
+import { readBootedVerity, rootVerityView, verifiedRootProbes } from './booted-verity.ts';
 import type { MessageBus } from 'dbus-next';
 import type { Settings } from '../config/settings.ts';
 import type { RebootOptions } from '../daemon/agent-core-deps.ts';
@@ -108,12 +109,13 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
   // Not while the booted slot is unknown: the agent stays in slot-unknown and never checks.
   if (path.booted.slot.known) void updating().catch((error: unknown) => log({ err: error }, 'cannot set up the update path'));
   const { health: h } = settings;
+  const bootedVerity = await readBootedVerity(settings.slots.grubenv, path.booted.slot);
   const health = new BootHealth({
     units: new DbusUnitStates(host.bus),
     probes: new HostProbeRunner(),
     clock,
     store: new FileHealthStore(settings.update.stateDir),
-    settings: { timeoutMs: h.timeoutSeconds * 1000, pollMs: 2_000, settleMs: h.settleSeconds * 1000, criticalUnits: h.criticalUnits, workloadUnits: h.workloadUnits, probes: h.probes },
+    settings: { timeoutMs: h.timeoutSeconds * 1000, pollMs: 2_000, settleMs: h.settleSeconds * 1000, criticalUnits: h.criticalUnits, workloadUnits: h.workloadUnits, probes: [...h.probes, ...verifiedRootProbes(bootedVerity)] },
     log,
     onVerdict: host.onGate,
   });
@@ -166,6 +168,7 @@ async function composeAgent(host: AgentHost): Promise<AgentCore> {
     measureBaseline: () =>
       void host.answering.then(() => health.measureBaseline(path.booted.version)).catch((error: unknown) => log({ err: error }, 'could not measure the health baseline')),
     lastGate: () => health.lastGate(),
+    verity: () => rootVerityView(bootedVerity),
     schedule: { ...DEFAULT_SCHEDULE, firstCheckMs: settings.update.firstCheckSeconds * 1000, intervalMs: settings.update.intervalSeconds * 1000 },
     checks: settings.update.checks,
     strategy: settings.reboot.strategy,

@@ -76,7 +76,7 @@ export async function buildOs(options: BuildOsOptions): Promise<OsBuild> {
   if (options.disk) {
     const esp = join(options.out, 'esp.img');
     const state = join(options.out, 'state.img');
-    await step('ESP', () => buildEspImage(esp, options.out));
+    await step('ESP', () => buildEspImage(esp, options.out, { rootHash: verity.rootHash, hashOffset: verity.hashOffset }));
     await step('STATE', () => buildStateImage(state, DEFAULT_LAYOUT.stateMiB));
     disk = join(options.out, `disk-${options.version}.img`);
     const target = disk;

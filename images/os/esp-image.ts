@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { grubCfgChooser } from '../../platform/grub/grub-cfg.ts';
 import { DEFAULT_STATE, fixedLayoutBlock } from '../../platform/grub/grubenv-flags.ts';
+import { verityValues } from '../../platform/grub/grubenv-verity.ts';
+import type { RecordedVerity } from '../../platform/grub/grubenv-verity.ts';
 import { INITRD_PATH, KERNEL_PATH } from './slot-image.ts';
 
 const run = promisify(execFile);
@@ -32,7 +34,7 @@ export function grubCfg(): string {
   const entry = (letter: 'A' | 'B', partition: number): string =>
     [
       `menuentry "slipway OS (USR-${letter})" --id slipway-usr-${letter.toLowerCase()} {`,
-      `  linux (\${disk},gpt${partition})${KERNEL_PATH} \${linux_append} root=PARTLABEL=USR-${letter} rootfstype=squashfs ro console=ttyS0,115200 panic=10 slipway_fallback=\${slipway_fallback}`,
+      `  linux (\${disk},gpt${partition})${KERNEL_PATH} \${linux_append} root=PARTLABEL=USR-${letter} rootfstype=squashfs ro console=ttyS0,115200 panic=10 slipway_fallback=\${slipway_fallback} slipway.verity=\${${letter}_VERITY} slipway.verity_offset=\${${letter}_VERITY_OFFSET}`,
       `  initrd (\${disk},gpt${partition})${INITRD_PATH}`,
       '}',
     ].join('\n');
@@ -56,14 +58,16 @@ export function grubCfg(): string {
   ].join('\n');
 }
 
-export async function buildEspImage(out: string, workDir: string): Promise<void> {
+/** `verityA`: slot A's root hash and offset as built, recorded as the agent records an installed slot's. */
+export async function buildEspImage(out: string, workDir: string, verityA: RecordedVerity | null): Promise<void> {
   const dir = await mkdtemp(join(workDir, 'esp-'));
   try {
     await writeFile(join(dir, 'grub.cfg'), grubCfg());
     const efi = join(dir, 'BOOTX64.EFI');
     await run('grub-mkstandalone', ['-O', 'x86_64-efi', '-o', efi, `--modules=${GRUB_MODULES.join(' ')}`, '--locales=', '--fonts=', '--themes=', `boot/grub/grub.cfg=${join(dir, 'grub.cfg')}`]);
     const env = join(dir, 'grubenv');
-    await writeFile(env, fixedLayoutBlock({ ...DEFAULT_STATE, A_OK: '1' }, [], env));
+    const recorded = verityValues(verityA);
+    await writeFile(env, fixedLayoutBlock({ ...DEFAULT_STATE, A_OK: '1' }, [{ name: 'A_VERITY', raw: recorded.hash }, { name: 'A_VERITY_OFFSET', raw: recorded.offset }], env));
     await rm(out, { force: true });
     await run('mkfs.vfat', ['-C', '-F', '16', '-n', 'EFI-SYSTEM', out, String(ESP_SIZE_MIB * 1024)]);
     const mtools = { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } };

@@ -3,6 +3,7 @@
 
 import { MAX_GRUBENV_TRIES } from './grubenv-flags.ts';
 import { GrubenvError } from './grubenv-error.ts';
+import { VERITY_KEYS } from './grubenv-verity.ts';
 import type { Letter } from './grubenv-flags.ts';
 
 export interface GrubCfgOptions {
@@ -15,7 +16,9 @@ export interface GrubCfgOptions {
 export const DEFAULT_MENU_ENTRY_IDS: Readonly<Record<Letter, string>> = { A: 'slipway-usr-a', B: 'slipway-usr-b' };
 
 /**
- * Sets `slot` to A or B and `default` to that slot's menuentry id. The first bootable slot (X_OK=1
+ * Sets `slot` to A or B and `default` to that slot's menuentry id, and loads A_VERITY,
+ * A_VERITY_OFFSET, B_VERITY and B_VERITY_OFFSET (empty when absent) for the menuentries' kernel
+ * lines. The first bootable slot (X_OK=1
  * or X_TRY 1..9) in ORDER, then in "A B", wins; a torn ORDER ("A A", "B B") therefore still reads
  * as an order. A try is spent before booting, written with save_env only when one was spent, so a
  * confirmed slot boots without writing to the ESP. GRUB script has no arithmetic, so the decrement
@@ -54,7 +57,9 @@ export function grubCfgChooser(options: GrubCfgOptions): string {
     'set slot=""',
     'set slipway_spent=0',
     'set slipway_fallback=0',
-    `load_env --file "${env}" ORDER A_OK A_TRY B_OK B_TRY`,
+    '# Each slot\'s recorded dm-verity root hash and offset, for its kernel line: none unless the agent recorded one.',
+    ...VERITY_KEYS.map((key) => `set ${key}=""`),
+    `load_env --file "${env}" ORDER A_OK A_TRY B_OK B_TRY ${VERITY_KEYS.join(' ')}`,
     '# ORDER ranks the slots; "A B" after it is the fallback walk that also covers a torn ORDER.',
     'for candidate in $ORDER A B; do',
     '  if [ -z "$slot" ]; then',

@@ -35,7 +35,7 @@ describe('slipway status: the health gate', () => {
       '  probe api: failed: HTTP 503 from http://127.0.0.1:8080/',
       '  legacy.service: pre-existing: failed (exit-code) (already so on 1.0.0)',
     ]);
-    expect(formatStatus({ ...idleStatus(), lock: null, firstBoot: null, rebootHooks: [], lastGate: failed, breaker: BREAKER_OFF })).toContain('\nHealth gate: 1.0.2 failed at 2026-11-22T12:05:00.000Z\n  app.service: failed: crash-looping');
+    expect(formatStatus({ ...idleStatus(), lock: null, firstBoot: null, rebootHooks: [], lastGate: failed, breaker: BREAKER_OFF, verity: null })).toContain('\nHealth gate: 1.0.2 failed at 2026-11-22T12:05:00.000Z\n  app.service: failed: crash-looping');
   });
 
   it('prints a running gate with what it still waits for', () => {

@@ -81,6 +81,7 @@ describe('a bad fragment', () => {
         `${F} line 14: health.probes[4]: needs "name"`,
       ],
     ],
+    ['a probe named as the agent\'s own', 'health:\n  probes:\n    - name: verified-root\n      exec: { command: [/bin/true] }\n', [`${F} line 3: health.probes[0].name: "verified-root" is the agent's own dm-verity probe; choose another name`]],
     ['a lock lease too short to renew', 'lock:\n  etcd:\n    lease: 1s\n', [`${F} line 3: lock.etcd.lease: must be at least 3s, not "1s"`]],
     ['an inhibitor wait that is not a duration', 'reboot:\n  inhibitor_wait: soon\n', [`${F} line 2: reboot.inhibitor_wait: must be a duration like "30s", "5m" or "1h30m", not "soon"`]],
     ['a bare port', 'metrics:\n  listen: 9527\n', [`${F} line 2: metrics.listen: must be "host:port" like "127.0.0.1:9527", or false, not 9527`]],

@@ -110,6 +110,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} the agent and the circuit breaker 
       health: () => Promise.resolve(options.health ?? { healthy: true }),
       measureBaseline: () => undefined,
       lastGate: () => null,
+      verity: () => Promise.resolve(null),
       schedule: DEFAULT_SCHEDULE,
       checks: true,
       strategy: 'etcd-lock',

@@ -67,6 +67,7 @@ async function agentWith(clock: Clock, outcomes: UpdateOutcome[]) {
     health: () => Promise.resolve({ healthy: true }),
     measureBaseline: () => undefined,
     lastGate: () => null,
+    verity: () => Promise.resolve(null),
     firstBootPending: () => Promise.resolve(null),
     afterHealthy: () => Promise.resolve(),
     hookRuns: () => [],

@@ -124,6 +124,7 @@ async function setUp(options: SetUpOptions) {
       if (gate !== null) measuring = gate.measureBaseline(options.version);
     },
     lastGate: () => gate?.lastGate() ?? null,
+    verity: () => Promise.resolve(null),
     schedule: DEFAULT_SCHEDULE,
     checks: true,
     strategy: 'etcd-lock',

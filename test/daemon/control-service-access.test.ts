@@ -29,7 +29,7 @@ function recordingCore(): { core: ControlledCore; changes: string[] } {
   const core: ControlledCore = {
     onChange: () => undefined,
     status: () => STATUS,
-    report: () => Promise.resolve({ ...STATUS, lock: null, firstBoot: null, rebootHooks: [], lastGate: null, breaker: BREAKER_OFF }),
+    report: () => Promise.resolve({ ...STATUS, lock: null, firstBoot: null, rebootHooks: [], lastGate: null, breaker: BREAKER_OFF, verity: null }),
     plan: () => Promise.resolve({ action: 'none', version: '1.0.0', reason: 'up to date', slot: 'USR-A' }),
     check: (options) => {
       changes.push(options?.rebootNow === true ? 'ApplyUpdate' : 'CheckForUpdate');

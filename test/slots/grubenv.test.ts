@@ -382,6 +382,13 @@ describe('the generated grub.cfg fragment', () => {
     expect([vars.get('slot'), vars.get('default'), vars.get('slipway_fallback'), saved]).toEqual(['A', DEFAULT_MENU_ENTRY_IDS.A, '1', []]);
   });
 
+  it('loads each slot\'s recorded root hash and offset, and leaves them empty when the environment has none', () => {
+    const hash = 'ab'.repeat(32);
+    const { vars } = runScript(parseScript(script), { ORDER: 'A B', A_OK: '1', A_VERITY: hash, A_VERITY_OFFSET: '212406272       ' });
+    expect([vars.get('A_VERITY'), vars.get('A_VERITY_OFFSET'), vars.get('B_VERITY'), vars.get('B_VERITY_OFFSET')]).toEqual([hash, '212406272       ', '', '']);
+    expect(runScript(parseScript(script), {}).vars.get('A_VERITY')).toBe('');
+  });
+
   it('uses the given menuentry ids, and refuses a path or id it cannot quote', () => {
     const custom = grubCfgChooser({ envFile: '(hd0,gpt1)/grubenv', menuEntryIds: { A: 'a', B: 'b' } });
     expect(runScript(parseScript(custom), { ORDER: 'B A', B_OK: '1' }).vars.get('default')).toBe('b');

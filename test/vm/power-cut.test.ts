@@ -8,7 +8,9 @@
 // depends on how fast the machine is.
 
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openEtcdLockBackend } from '../../agent/lock/etcd-lock-backend.ts';
@@ -28,6 +30,7 @@ const MIB = 1024 * 1024;
 /** While it exists, multi-user.target waits (so the health gate does), on every boot. */
 const GATE_HOLD = '/var/lib/slipway-test/hold-gate';
 const timings = new Timings();
+const run = promisify(execFile);
 
 describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an update, in a VM`, { timeout: 1_800_000 }, () => {
   let dir: string;
@@ -232,6 +235,32 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} power cuts during an updat
     ]);
     await lockFree(lab);
   });
+  it('dm-verity: a byte flipped on disk in a file of the booted slot is an I/O error when the file is read, and slipway verify names the slot', async () => {
+    const vm = the().vm(HOST);
+    const sh = (command: string) => vm.exec('/bin/sh', ['-c', command], BOOT_MS);
+    const slot = '/dev/disk/by-partlabel/USR-A';
+    // The initramfs is read by GRUB at boot, never through the root afterwards. Its gzip data is mostly
+    // stored as is: a 4 KiB piece of it is found in the slot image the disk was built from, on the host.
+    const image = the().images.slots['1.0.0'] ?? '';
+    const file = (await run('unsquashfs', ['-cat', image, 'boot/initrd.img'], { encoding: 'buffer', maxBuffer: 64 * MIB })).stdout;
+    const raw = await readFile(image);
+    let found = -1;
+    for (let offset = 0; found < 0 && offset + 4096 <= file.length; offset += 128 * 1024) found = raw.indexOf(file.subarray(offset, offset + 4096));
+    expect(found, 'a stored-as-is piece of /boot/initrd.img').toBeGreaterThanOrEqual(0);
+    const at = found + 100;
+    expect((await sh('cat /boot/initrd.img > /dev/null')).code).toBe(0);
+    const flip = await sh(`v=$(od -An -tu1 -j${at} -N1 ${slot}) && printf "\\\\$(printf %o $(( (v + 1) % 256 )))" | dd of=${slot} bs=1 seek=${at} conv=notrunc,fsync status=none && echo 3 > /proc/sys/vm/drop_caches`);
+    expect(flip, flip.stderr).toMatchObject({ code: 0 });
+    const read = await sh('cat /boot/initrd.img > /dev/null');
+    expect(read.code).not.toBe(0);
+    expect(read.stderr).toMatch(/Input\/output error/);
+    expect((await sh('dmesg | grep -c "verity.*data block [0-9]* is corrupted"')).stdout.trim()).not.toBe('0');
+    // Offline, against the hash the agent recorded: exit 6, and the slot named.
+    const verify = await vm.exec('/usr/bin/slipway', ['verify', 'USR-A', '--chooser', 'grubenv'], BOOT_MS);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(6);
+    expect(verify.stdout + verify.stderr).toMatch(/USR-A/);
+  });
+
   // The health gate's UnitStates contract against real systemd, on the host the cuts leave settled:
   // the same suite the fake systemd passes in the unit tests, read through `slipway units --json`.
   let contractUnits: Promise<void> | null = null;
