@@ -77,6 +77,8 @@ export interface FleetLabOptions {
    * of a config-drive; the lab's metadata service answers each host's first `failFirst` requests 503.
    */
   readonly cloudConfigUrl?: { readonly failFirst: number };
+  /** The newest manifest format releases are published in (release publish --format): 3 for full downloads only, no chunk index. */
+  readonly maxFormat?: number;
 }
 
 /** One value the semaphore had, at its etcd revision. */
@@ -190,7 +192,7 @@ export class FleetLab {
   async publish(label: string, version = label, rollout?: RolloutSchedule): Promise<void> {
     const image = this.images.slots[label];
     if (image === undefined) throw new Error(`no slot image ${label} was built`);
-    await publishRelease({ image, version, channel: this.options.channel ?? 'stable', arch: 'x86_64', board: 'qemu', privateKeyArmored: this.images.key.privateArmored, outDir: join(this.options.dir, 'www'), now: new Date(), expiresInSeconds: 86_400, verity: true, ...(rollout ? { rollout } : {}) });
+    await publishRelease({ image, version, channel: this.options.channel ?? 'stable', arch: 'x86_64', board: 'qemu', privateKeyArmored: this.images.key.privateArmored, outDir: join(this.options.dir, 'www'), now: new Date(), expiresInSeconds: 86_400, verity: true, ...(rollout ? { rollout } : {}), ...(this.options.maxFormat === undefined ? {} : { maxFormat: this.options.maxFormat }) });
   }
 
   /** The agent's status (GetStatus over the system bus with busctl); null while it cannot be asked. */

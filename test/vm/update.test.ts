@@ -19,7 +19,7 @@
 //     its tries, and the host is back on 1.0.3 by itself.
 
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openEtcdLockBackend } from '../../agent/lock/etcd-lock-backend.ts';
@@ -95,6 +95,8 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and
       timings,
     });
     const opened = lab;
+    // The running release is on the channel too, as in a fleet: its chunk index tells the agent where its chunks are.
+    await opened.publish('1.0.0');
     await opened.publish('1.0.1');
     await timings.time('first boot', () => opened.boot());
   }, BOOT_MS * 2);
@@ -202,6 +204,9 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and
   it('scenario 1: goes from 1.0.0 to 1.0.1 under the lock, and releases it only after the health gate', async () => {
     const lab = the();
     expect(await lab.status(HOST)).toMatchObject({ booted: { slot: 'USR-A', version: '1.0.0' }, health: 'confirmed' });
+    const plan = (await slipwayIn(lab, HOST, ['plan', '--json'])) as { plan?: { fetch?: { path: string; bytes: number; requests: number } } };
+    expect(plan.plan?.fetch, JSON.stringify(plan)).toMatchObject({ path: 'delta' });
+    const planned = plan.plan?.fetch?.bytes ?? NaN;
     const before = await updateNow('1.0.1', 'USR-B');
     await timings.time('lock, reboot and boot 1.0.1', () => rebootInto(lab, HOST, 'USR-B', before));
     const after = await timings.time('health gate 1.0.1', () => settled(lab, HOST));
@@ -221,6 +226,18 @@ describe.skipIf(VM_TOOLS !== null)(`${VM_TOOLS ?? ''} updates, a bad release and
     expect(after.lastGate).toMatchObject({ kind: 'gate', version: '1.0.1', healthy: true });
     expect(after.lastGate?.units).toContainEqual(expect.objectContaining({ name: 'web.service', verdict: 'ok' }));
     expect(after.lastGate?.probes).toContainEqual(expect.objectContaining({ name: 'web', verdict: 'ok' }));
+    // A delta: only the chunks 1.0.0's slot lacks were fetched, in a few merged Range requests (planned so before).
+    const payloadRequests = lab.server.requests.filter((r) => /\/releases\/1\.0\.1\/payload\.img\.zst$/.test(r.path));
+    const payloadBytes = (await stat(join(dir, 'www', payloadRequests[0]?.path ?? '/none'))).size;
+    const ranges = payloadRequests.map((r) => r.range ?? 'the whole file');
+    const fetched = ranges.reduce((sum, range) => {
+      const [, from = '0', to = '-1'] = /^bytes=(\d+)-(\d+)$/.exec(range) ?? [];
+      return sum + Number(to) - Number(from) + 1;
+    }, 0);
+    expect(ranges.every((r) => /^bytes=\d+-\d+$/.test(r)), ranges.join(', ')).toBe(true);
+    expect(ranges.length).toBeLessThanOrEqual(64);
+    expect(fetched).toBeLessThan(payloadBytes / 10);
+    timings.note(`1.0.0 -> 1.0.1 as a delta: ${fetched} of the payload's ${payloadBytes} bytes in ${ranges.length} requests (planned ${planned})`);
     // 1.0.1 runs on a root verified by the hash its signed manifest carried, recorded by the agent, checked by the gate.
     expect(after.verity, after.verity?.detail).toMatchObject({ slot: 'USR-B', verified: true, rootHash: after.verity?.recorded });
     expect(lab.vm(HOST).console().slice(before)).toMatch(new RegExp(`root=PARTLABEL=USR-B [^\\n]*slipway\\.verity=${after.verity?.recorded ?? 'none'} `));
