@@ -5,68 +5,39 @@
 // staged, a SIGKILL mid-delta is finished by a rerun that fetches only what is missing, and a
 // server that ignores Range gets the full download.
 
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateSigningKey, signDetached } from '../../images/release-key.ts';
+import { signDetached } from '../../images/release-key.ts';
 import { INDEX_SUFFIX, PAYLOAD_FILE, publishRelease } from '../../images/publish-release.ts';
 import { INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES } from '../../images/chunk-index.ts';
 import { parseManifest, serializeManifest } from '../../images/release-manifest.ts';
 import { FileBlockDevice } from '../../agent/slots/file-block-device.ts';
 import { GptBootChooser } from '../../agent/slots/gpt-boot-chooser.ts';
-import { makeCoreosImage, tempDir } from '../builders/coreos-disk.ts';
-import { startReleaseServer } from '../../qemu/release-server.ts';
 import { missingTools, SGDISK } from '../builders/require-tools.ts';
 import { runSlipway } from '../builders/run-slipway.ts';
-import type { ReleaseServer } from '../../qemu/release-server.ts';
-import type { SigningKeyPair } from '../../images/release-key.ts';
-import type { TempDir } from '../builders/coreos-disk.ts';
+import { useUpdateRig } from '../builders/update-rig.ts';
 
 const skip = missingTools(SGDISK);
 const MIB = 1024 * 1024;
 const SLOT_A = 6 * MIB;
 const SLOT_B = 14 * MIB;
-let dir: TempDir;
-let server: ReleaseServer;
-let key: SigningKeyPair;
-let keyring: string;
-let www: string;
-let disk: string;
-let stateDir: string;
+const rig = useUpdateRig(skip);
 let base: Buffer;
 let next: Buffer;
-let counter = 0;
 const now = new Date();
 
 /** Random, so nothing is found by accident; the edits are what a delta has to fetch. */
-beforeAll(async () => {
-  if (skip !== null) return;
-  dir = await tempDir();
-  key = await generateSigningKey({ name: 'test release', email: 'release@test.invalid', now: new Date(now.getTime() - 86_400_000) });
-  keyring = join(dir.path, 'keyring.asc');
-  await writeFile(keyring, key.publicArmored);
+beforeAll(() => {
   base = randomBytes(6 * MIB);
   // 4 KiB changed in place and 40 KiB inserted further on: a few chunks each.
   next = Buffer.concat([base.subarray(0, 2 * MIB), randomBytes(4096), base.subarray(2 * MIB + 4096, 4 * MIB), randomBytes(40 * 1024), base.subarray(4 * MIB)]);
-  www = join(dir.path, 'www');
-  server = await startReleaseServer(www);
-});
-afterAll(async () => {
-  if (skip !== null) return;
-  await server.close();
-  await dir.remove();
 });
 beforeEach(async () => {
   if (skip !== null) return;
-  server.handle(null);
-  await rm(www, { recursive: true, force: true });
-  await mkdir(www);
-  disk = join(dir.path, `disk-${counter}.img`);
-  stateDir = join(dir.path, `state-${counter++}`);
-  await makeCoreosImage(disk);
-  await writeAt(disk, SLOT_A, base);
+  await writeAt(rig().disk, SLOT_A, base);
 });
 
 async function writeAt(path: string, offset: number, bytes: Uint8Array): Promise<void> {
@@ -79,14 +50,14 @@ async function writeAt(path: string, offset: number, bytes: Uint8Array): Promise
 }
 
 async function publish(image: Buffer, version = '1.0.1'): Promise<string> {
-  const path = join(dir.path, `image-${version}-${counter}.img`);
+  const path = join(rig().dir, `image-${version}-${rig().host}.img`);
   await writeFile(path, image);
-  await publishRelease({ image: path, version, channel: 'stable', arch: 'x86_64', board: 'qemu', privateKeyArmored: key.privateArmored, outDir: www, now, expiresInSeconds: 86_400, chunkSize: MIB, verity: false });
-  return join(www, 'stable', 'releases', version);
+  await publishRelease({ image: path, version, channel: 'stable', arch: 'x86_64', board: 'qemu', privateKeyArmored: rig().key.privateArmored, outDir: rig().www, now, expiresInSeconds: 86_400, chunkSize: MIB, verity: false });
+  return join(rig().www, 'stable', 'releases', version);
 }
 
 function updateArgs(): string[] {
-  return ['--booted', 'USR-A', 'update', '--once', '--server', server.url, '--channel', 'stable', '--keyring', keyring, '--disk', disk, '--state-dir', stateDir, '--current-version', '1.0.0', '--arch', 'x86_64', '--board', 'qemu', '--json'];
+  return ['--booted', 'USR-A', 'update', '--once', '--server', rig().server.url, '--channel', 'stable', '--keyring', rig().keyring, '--disk', rig().disk, '--state-dir', rig().stateDir, '--current-version', '1.0.0', '--arch', 'x86_64', '--board', 'qemu', '--json'];
 }
 
 interface Outcome {
@@ -106,18 +77,18 @@ async function update(): Promise<{ code: number; outcome: Outcome | null; log: s
 }
 
 async function slotB(length: number): Promise<Buffer> {
-  return (await readFile(disk)).subarray(SLOT_B, SLOT_B + length);
+  return (await readFile(rig().disk)).subarray(SLOT_B, SLOT_B + length);
 }
 
-const chooser = (): GptBootChooser => new GptBootChooser(({ writable }) => FileBlockDevice.open(disk, { writable }));
-const payloadRequests = (): { path: string; range: string | undefined }[] => server.requests.filter((r) => r.path.endsWith(PAYLOAD_FILE));
+const chooser = (): GptBootChooser => new GptBootChooser(({ writable }) => FileBlockDevice.open(rig().disk, { writable }));
+const payloadRequests = (): { path: string; range: string | undefined }[] => rig().server.requests.filter((r) => r.path.endsWith(PAYLOAD_FILE));
 
 describe.skipIf(skip !== null)(`${skip ?? ''} delta updates`, () => {
   it('fetches only the chunks the booted slot lacks, with a few merged Range requests', async () => {
     const release = await publish(next);
     const payloadSize = (await readFile(join(release, PAYLOAD_FILE))).length;
-    server.requests.length = 0;
-    const sentBefore = server.bytesSent;
+    rig().server.requests.length = 0;
+    const sentBefore = rig().server.bytesSent;
     const { code, outcome, log } = await update();
     expect(code).toBe(0);
     expect(Buffer.compare(await slotB(next.length), next)).toBe(0);
@@ -129,17 +100,17 @@ describe.skipIf(skip !== null)(`${skip ?? ''} delta updates`, () => {
     expect(payloadRequests().every((r) => /^bytes=\d+-\d+$/.test(r.range ?? ''))).toBe(true);
     // What the server sent: the index and the ranges, nothing more.
     const indexBytes = (await readFile(join(release, `${PAYLOAD_FILE}${INDEX_SUFFIX}`))).length;
-    expect(server.bytesSent - sentBefore).toBeLessThan(fetched + indexBytes + 64 * 1024);
+    expect(rig().server.bytesSent - sentBefore).toBeLessThan(fetched + indexBytes + 64 * 1024);
     expect(log).toContain('"path":"delta"');
   });
 
   it("finds the booted slot's chunks by the booted release's published index, without cutting the slot", async () => {
     await publish(base, '1.0.0');
     const release = await publish(next);
-    server.requests.length = 0;
+    rig().server.requests.length = 0;
     const { code, outcome } = await update();
     expect(code).toBe(0);
-    expect(server.requests.map((r) => r.path)).toContain(`/stable/releases/1.0.0/${PAYLOAD_FILE}${INDEX_SUFFIX}`);
+    expect(rig().server.requests.map((r) => r.path)).toContain(`/stable/releases/1.0.0/${PAYLOAD_FILE}${INDEX_SUFFIX}`);
     expect(Buffer.compare(await slotB(next.length), next)).toBe(0);
     expect(outcome?.fetched?.bytes).toBeLessThan((await readFile(join(release, PAYLOAD_FILE))).length / 20);
   });
@@ -148,16 +119,14 @@ describe.skipIf(skip !== null)(`${skip ?? ''} delta updates`, () => {
     await publish(next);
     // A first host updates cleanly and leaves the booted slot's chunk map in its state directory.
     expect((await update()).code).toBe(0);
-    const cache = await readFile(join(stateDir, 'chunks-USR-A.json'), 'utf8');
+    const cache = await readFile(join(rig().stateDir, 'chunks-USR-A.json'), 'utf8');
     // A second host, same booted slot but one byte flipped in an unchanged part, with that cache.
-    disk = join(dir.path, `disk-${counter}.img`);
-    stateDir = join(dir.path, `state-${counter++}`);
-    await makeCoreosImage(disk);
-    await writeAt(disk, SLOT_A, base);
-    await mkdir(stateDir, { recursive: true, mode: 0o700 });
-    await writeFile(join(stateDir, 'chunks-USR-A.json'), cache);
+    await rig().newHost();
+    await writeAt(rig().disk, SLOT_A, base);
+    await mkdir(rig().stateDir, { recursive: true, mode: 0o700 });
+    await writeFile(join(rig().stateDir, 'chunks-USR-A.json'), cache);
     // Half way into the first group: far from the edits, so its chunk would be copied, not fetched.
-    await writeAt(disk, SLOT_A + MIB / 2 + 1234, Buffer.from([base[MIB / 2 + 1234]! ^ 0xff]));
+    await writeAt(rig().disk, SLOT_A + MIB / 2 + 1234, Buffer.from([base[MIB / 2 + 1234]! ^ 0xff]));
     const { code, outcome, log } = await update();
     expect(code).toBe(0);
     expect(log).toContain('a local chunk no longer matches its hash; fetching it');
@@ -173,11 +142,11 @@ describe.skipIf(skip !== null)(`${skip ?? ''} delta updates`, () => {
     const at = INDEX_HEADER_BYTES + 3 * INDEX_ENTRY_BYTES + 24;
     index[at] = (index[at] ?? 0) ^ 0x01;
     await writeFile(indexPath, index);
-    const manifestPath = join(www, 'stable', 'manifest.json');
+    const manifestPath = join(rig().www, 'stable', 'manifest.json');
     const manifest = parseManifest(await readFile(manifestPath), 'test');
     const lying = serializeManifest({ ...manifest, payload: { ...manifest.payload, index: { ...manifest.payload.index!, sha256: createHash('sha256').update(index).digest('hex') } } });
     await writeFile(manifestPath, lying);
-    await writeFile(`${manifestPath}.asc`, await signDetached(lying, key.privateArmored, now));
+    await writeFile(`${manifestPath}.asc`, await signDetached(lying, rig().key.privateArmored, now));
     const { code, log } = await update();
     expect(code).not.toBe(0);
     expect(log).toContain('ERR_PAYLOAD_HASH_MISMATCH');
@@ -185,7 +154,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} delta updates`, () => {
     const state = await chooser().read();
     expect(state.next).toBe('USR-A');
     expect(state.slots[1]).toMatchObject({ priority: 0 });
-    const record = JSON.parse(await readFile(join(stateDir, 'update-state.json'), 'utf8')) as { status: string; lastError: { code: string } };
+    const record = JSON.parse(await readFile(join(rig().stateDir, 'update-state.json'), 'utf8')) as { status: string; lastError: { code: string } };
     expect(record.lastError.code).toBe('ERR_PAYLOAD_HASH_MISMATCH');
   });
 
@@ -201,7 +170,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} delta updates`, () => {
 
   it('falls back to the full download, saying why, when the server ignores Range', async () => {
     await publish(next);
-    server.handle((_req, _res, serve) => serve({ ignoreRange: true }));
+    rig().server.handle((_req, _res, serve) => serve({ ignoreRange: true }));
     const { code, outcome, log } = await update();
     expect(code).toBe(0);
     expect(outcome?.fetched?.path).toBe('full');
@@ -213,10 +182,10 @@ describe.skipIf(skip !== null)(`${skip ?? ''} delta updates`, () => {
     // Much new content, so the delta download spans several progress records.
     const changed = Buffer.concat([base.subarray(0, MIB), randomBytes(5 * MIB), base.subarray(MIB, 2 * MIB)]);
     await publish(changed);
-    server.handle((_req, _res, serve) => serve({ throttle: { bytes: 32 * 1024, everyMs: 10 } }));
+    rig().server.handle((_req, _res, serve) => serve({ throttle: { bytes: 32 * 1024, everyMs: 10 } }));
     const saved = async (): Promise<{ status?: string; progress?: { chunksDone?: number; totalBytes?: number } | null }> => {
       try {
-        return JSON.parse(await readFile(join(stateDir, 'update-state.json'), 'utf8')) as { status?: string; progress?: { chunksDone?: number } | null };
+        return JSON.parse(await readFile(join(rig().stateDir, 'update-state.json'), 'utf8')) as { status?: string; progress?: { chunksDone?: number } | null };
       } catch {
         return {};
       }
@@ -234,7 +203,7 @@ describe.skipIf(skip !== null)(`${skip ?? ''} delta updates`, () => {
     const planned = killed.progress?.totalBytes ?? 0;
     expect(planned).toBeGreaterThan(4 * MIB);
     expect((await chooser().read()).next).toBe('USR-A');
-    server.handle(null);
+    rig().server.handle(null);
     const { code, outcome } = await update();
     expect(code).toBe(0);
     expect(Buffer.compare(await slotB(changed.length), changed)).toBe(0);
