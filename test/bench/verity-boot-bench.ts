@@ -55,7 +55,7 @@ async function boot(disk: string, verity: boolean, index: number): Promise<Boot>
   try {
     await vm.start();
     const cmdline = await at(/Kernel command line:/);
-    const welcome = await at(/Welcome to /);
+    const welcome = await at(/Welcome to [^\n]*slipway OS/);
     const login = await at(/login: /);
     await vm.waitForBoot(600_000);
     const analyze = (await vm.exec('/usr/bin/systemd-analyze', [])).stdout.split('\n')[0] ?? '';
