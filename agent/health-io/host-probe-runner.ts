@@ -7,8 +7,7 @@ export class HostProbeRunner implements ProbeRunner {
   async run(probe: ProbeSpec): Promise<ProbeOutcome> {
     if ('http' in probe) return (await import('./http-probe.ts')).runHttpProbe(probe);
     if ('verity' in probe) {
-      const [{ inspectRoot }, { HostRootDeviceFacts }] = await Promise.all([import('../health/verity-root.ts'), import('./verity-root-facts.ts')]);
-      const view = await inspectRoot(new HostRootDeviceFacts(), probe.verity.recorded);
+      const view = await (await import('./verity-root-facts.ts')).inspectHostRoot(probe.verity.recorded);
       return { ok: view.verified, detail: view.detail };
     }
     return (await import('./exec-probe.ts')).runExecProbe(probe);

@@ -5,7 +5,8 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { RootDeviceFacts } from '../health/verity-root.ts';
+import { inspectRoot } from '../health/verity-root.ts';
+import type { RootDeviceFacts, VerityView } from '../health/verity-root.ts';
 
 const run = promisify(execFile);
 
@@ -45,4 +46,9 @@ export class HostRootDeviceFacts implements RootDeviceFacts {
   async dmTable(name: string): Promise<string> {
     return (await run(this.paths.dmsetup, ['table', '--', name], { timeout: 10_000 })).stdout;
   }
+}
+
+/** This host's root against `recorded`: what the gate's verified-root probe and the status both look at. */
+export function inspectHostRoot(recorded: string | null): Promise<VerityView> {
+  return inspectRoot(new HostRootDeviceFacts(), recorded);
 }

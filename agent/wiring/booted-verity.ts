@@ -1,8 +1,7 @@
 // The booted slot's recorded dm-verity root hash, read once when the agent starts: the health gate's
 // verified-root probe checks the root against it, and the status shows the root as it is now.
 
-import { inspectRoot } from '../health/verity-root.ts';
-import { HostRootDeviceFacts } from '../health-io/verity-root-facts.ts';
+import { inspectHostRoot } from '../health-io/verity-root-facts.ts';
 import { openSlotHashStore } from '../slots/open-boot-chooser.ts';
 import { VERIFIED_ROOT_PROBE } from '../health/health-ports.ts';
 import type { BootedSlot } from '../slots/booted-slot.ts';
@@ -40,6 +39,6 @@ export function verifiedRootProbes(booted: BootedVerity | null): VerityProbe[] {
 /** The status's look at the root; null where nothing records hashes. */
 export async function rootVerityView(booted: BootedVerity | null): Promise<(VerityView & { readonly slot: SlotName }) | null> {
   if (booted === null) return null;
-  const view = await inspectRoot(new HostRootDeviceFacts(), booted.recorded);
+  const view = await inspectHostRoot(booted.recorded);
   return { ...view, slot: booted.slot, ...(booted.problem === null ? {} : { verified: false, detail: booted.problem }) };
 }

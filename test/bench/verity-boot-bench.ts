@@ -6,15 +6,12 @@
 // last line is one JSON object.
 
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { parseGrubenv } from '../../platform/grub/grubenv-block.ts';
-import { canonicalState, fixedLayoutBlock } from '../../platform/grub/grubenv-flags.ts';
-import { NO_ROOT_HASH, offsetValue } from '../../platform/grub/grubenv-verity.ts';
 import { ESP_GRUBENV } from '../../images/os/esp-image.ts';
-import { stateFromVariables } from '../../agent/slots/grubenv-boot-chooser.ts';
+import { GrubenvSlotHashStore } from '../../agent/slots/grubenv-hash-store.ts';
 import { buildLabImages } from '../../qemu/lab-images.ts';
 import { Timings } from '../../qemu/timings.ts';
 import { Vm } from '../../qemu/vm.ts';
@@ -36,12 +33,11 @@ interface Boot {
   readonly root: string;
 }
 
+/** Clears slot A's recorded hash on the disk's ESP, as the agent does before it overwrites a slot. */
 async function clearHash(disk: string): Promise<void> {
   const local = join(dir, 'grubenv');
   await run('mcopy', ['-o', '-i', ESP(disk), `::${ESP_GRUBENV}`, local], mtools);
-  const variables = parseGrubenv(await readFile(local), local);
-  const others = variables.filter((v) => v.name.endsWith('VERITY') || v.name.endsWith('VERITY_OFFSET')).map((v) => ({ name: v.name, raw: v.name.endsWith('OFFSET') ? offsetValue(null) : NO_ROOT_HASH }));
-  await writeFile(local, fixedLayoutBlock(canonicalState(stateFromVariables(variables)), others, local));
+  await new GrubenvSlotHashStore(local).write('USR-A', null);
   await run('mcopy', ['-o', '-i', ESP(disk), local, `::${ESP_GRUBENV}`], mtools);
 }
 
